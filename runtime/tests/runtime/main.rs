@@ -1,0 +1,8 @@
+//! Integration tests of the runtime: one binary, a module per runtime module.
+
+mod call;
+mod monitor_link;
+mod probe;
+mod registry;
+mod supervisor;
+mod supervisor_dynamic;
