@@ -76,7 +76,16 @@ fn sink() -> (Sink, Arc<AtomicU64>, Arc<AtomicU64>, Arc<Notify>) {
     )
 }
 
+/// Latency benches run on one thread, as a call between two Erlang processes on one scheduler
+/// does; throughput benches with several senders use a multi-threaded runtime.
 fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn multi_thread_runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,7 +104,7 @@ fn spawn_and_stop(c: &mut Criterion) {
 }
 
 fn casts(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = multi_thread_runtime();
     let mut group = c.benchmark_group("cast");
     const BATCH: u64 = 100_000;
     group.throughput(Throughput::Elements(BATCH));
