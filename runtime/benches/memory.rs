@@ -26,7 +26,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -56,7 +59,11 @@ fn live() -> isize {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let count: usize = if std::env::args().any(|arg| arg == "--bench") { 20_000 } else { 200 };
+    let count: usize = if std::env::args().any(|arg| arg == "--bench") {
+        20_000
+    } else {
+        200
+    };
 
     let before = live();
     let mut raw = Vec::with_capacity(count);
@@ -70,7 +77,11 @@ async fn main() {
     let mut injectable = Vec::with_capacity(count);
     let vec_bytes = live() - before;
     for _ in 0..count {
-        injectable.push(bream_runtime::fault::spawn(None, Idle, ()).await.expect("spawn"));
+        injectable.push(
+            bream_runtime::fault::spawn(None, Idle, ())
+                .await
+                .expect("spawn"),
+        );
     }
     let injectable_bytes = (live() - before - vec_bytes) as f64 / count as f64;
 
@@ -98,5 +109,8 @@ async fn main() {
     for actor in injectable {
         actor.stop(None);
     }
-    supervisor.supervisor().shutdown(Duration::from_secs(30)).await;
+    supervisor
+        .supervisor()
+        .shutdown(Duration::from_secs(30))
+        .await;
 }

@@ -69,7 +69,11 @@ fn sink() -> (Sink, Arc<AtomicU64>, Arc<AtomicU64>, Arc<Notify>) {
     let target = Arc::new(AtomicU64::new(u64::MAX));
     let reached = Arc::new(Notify::new());
     (
-        Sink { seen: seen.clone(), target: target.clone(), reached: reached.clone() },
+        Sink {
+            seen: seen.clone(),
+            target: target.clone(),
+            reached: reached.clone(),
+        },
         seen,
         target,
         reached,
@@ -120,7 +124,11 @@ fn casts(c: &mut Criterion) {
                 let mut tasks = Vec::new();
                 for sender in 0..senders {
                     let actor = actor.clone();
-                    let count = if sender == 0 { total - per_sender * (senders - 1) } else { per_sender };
+                    let count = if sender == 0 {
+                        total - per_sender * (senders - 1)
+                    } else {
+                        per_sender
+                    };
                     tasks.push(tokio::spawn(async move {
                         for _ in 0..count {
                             let _ = bream_runtime::call::cast(&actor, BenchMsg::Add(1));
@@ -147,10 +155,12 @@ fn calls(c: &mut Criterion) {
     let actor = rt.block_on(async { Actor::spawn(None, sink().0, ()).await.expect("spawn").0 });
     let mut group = c.benchmark_group("call round trip");
     group.bench_function("bream call (5 s timeout)", |b| {
-        b.to_async(&rt).iter(|| async { call(&actor, BenchMsg::Get).await.expect("call") })
+        b.to_async(&rt)
+            .iter(|| async { call(&actor, BenchMsg::Get).await.expect("call") })
     });
     group.bench_function("raw ractor call (no timeout)", |b| {
-        b.to_async(&rt).iter(|| async { actor.call(BenchMsg::Get, None).await.expect("call") })
+        b.to_async(&rt)
+            .iter(|| async { actor.call(BenchMsg::Get, None).await.expect("call") })
     });
     group.finish();
     actor.stop(None);
@@ -161,15 +171,19 @@ fn dynamic_start_child(c: &mut Criterion) {
     c.bench_function("dynamic start_child", |b| {
         b.to_async(&rt).iter_custom(|iterations| async move {
             let template = ChildTemplate::actor(|_: ()| (sink().0, ()));
-            let supervisor = DynamicSupervisor::start(DynamicSupervisorSpec::new("bench", template))
-                .await
-                .expect("start");
+            let supervisor =
+                DynamicSupervisor::start(DynamicSupervisorSpec::new("bench", template))
+                    .await
+                    .expect("start");
             let started = Instant::now();
             for _ in 0..iterations {
                 supervisor.start_child(()).await.expect("start_child");
             }
             let elapsed = started.elapsed();
-            supervisor.supervisor().shutdown(Duration::from_secs(60)).await;
+            supervisor
+                .supervisor()
+                .shutdown(Duration::from_secs(60))
+                .await;
             elapsed
         })
     });

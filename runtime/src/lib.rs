@@ -8,6 +8,8 @@
 //! - [`call`]: calls that always have a timeout and fail at once on a dead target;
 //! - [`monitor`] and [`link`]: `DOWN` notices (with `noproc`), bidirectional links, trap_exit;
 //! - [`registry`] and [`groups`]: names given at any time, process groups;
+//! - [`node`] and [`discovery`]: OS processes as nodes of a cluster, with failure detection,
+//!   reconnection, global names and remote calls;
 //! - [`application`]: a root supervisor stopped in order on SIGTERM;
 //! - [`fault`] and [`testkit`]: fault injection and the helpers to test supervision trees.
 //!
@@ -17,11 +19,13 @@
 
 pub mod application;
 pub mod call;
+pub mod discovery;
 pub mod exit;
 pub mod fault;
 pub mod groups;
 pub mod link;
 pub mod monitor;
+pub mod node;
 pub mod registry;
 pub mod supervisor;
 mod system;

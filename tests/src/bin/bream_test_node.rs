@@ -1,0 +1,275 @@
+//! The test node: one Bream node per process, driven over stdin/stdout. Tests start it through
+//! `bream_tests::harness`.
+//!
+//! Output is one JSON object per line: `{"event":"started",...}`, `{"event":"up","node":..}`,
+//! `{"event":"down","node":..,"reason":..}`, `{"event":"remote_down",..}`, and one answer per
+//! command: `{"ok":..}` or `{"error":..}`.
+//!
+//! Commands: `nodes`, `status`, `connect ADDR`, `register NAME`, `call NAME TEXT TIMEOUT_MS`,
+//! `sleep_call NAME SLEEP_MS TIMEOUT_MS`, `big_call NAME BYTES`, `monitor NAME`, `crash NAME`,
+//! `exit`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bream_runtime::discovery::{Discovery, StaticList};
+use bream_runtime::node::{Node, NodeConfig, NodeEvent, RemoteMessage};
+use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+
+/// Options of the test node.
+#[derive(Parser, Debug)]
+pub struct Options {
+    /// Node name, `name@host`.
+    #[arg(long)]
+    pub name: String,
+    /// Listen address for node traffic.
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// Cookie.
+    #[arg(long, default_value = "bream-test")]
+    pub cookie: String,
+    /// Static peers, `name@host=host:port`, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub heartbeat_ms: u64,
+    /// Heartbeat deadline in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub deadline_ms: u64,
+    /// Largest frame, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub frame_bytes_max: usize,
+}
+
+/// What the echo service is asked to do.
+#[derive(Serialize, Deserialize, Debug)]
+pub enum EchoRequest {
+    /// Answer the text.
+    Echo(String),
+    /// Sleep this many milliseconds, then answer.
+    Sleep(u64),
+    /// Answer the blob's length.
+    Blob(Vec<u8>),
+}
+
+/// The echo actor's messages.
+pub enum EchoMsg {
+    /// From another node (or this one).
+    Remote(EchoRequest, Option<RpcReplyPort<String>>),
+    /// Crash now.
+    Crash,
+}
+
+bream_runtime::local_message!(EchoMsg);
+
+impl RemoteMessage for EchoMsg {
+    type Request = EchoRequest;
+    type Response = String;
+
+    fn from_remote(request: EchoRequest, reply: Option<RpcReplyPort<String>>) -> Self {
+        EchoMsg::Remote(request, reply)
+    }
+}
+
+struct Echo {
+    node: String,
+}
+
+impl Actor for Echo {
+    type Msg = EchoMsg;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<EchoMsg>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<EchoMsg>,
+        message: EchoMsg,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            EchoMsg::Crash => return Err("crash requested".into()),
+            EchoMsg::Remote(request, reply) => {
+                let answer = match request {
+                    EchoRequest::Echo(text) => format!("{text} from {}", self.node),
+                    EchoRequest::Sleep(ms) => {
+                        emit(json!({"event": "handling", "request": "sleep"}));
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        format!("slept {ms}")
+                    }
+                    EchoRequest::Blob(blob) => blob.len().to_string(),
+                };
+                if let Some(reply) = reply {
+                    let _ = reply.send(answer);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn emit(value: serde_json::Value) {
+    println!("{value}");
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start tokio: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            emit(json!({"event": "failed", "error": error.to_string()}));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = NodeConfig::new(options.name.clone(), options.listen, options.cookie.clone());
+    config.heartbeat_interval = Duration::from_millis(options.heartbeat_ms);
+    config.heartbeat_deadline = Duration::from_millis(options.deadline_ms);
+    config.frame_bytes_max = options.frame_bytes_max;
+    config.poll_interval_starting = Duration::from_millis(200);
+    let peers = options
+        .peers
+        .iter()
+        .filter(|peer| !peer.is_empty())
+        .map(|peer| {
+            peer.split_once('=')
+                .map(|(name, address)| (name.to_string(), address.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("peer {peer:?} is not name@host=host:port"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let discovery: Option<Arc<dyn Discovery>> = if peers.is_empty() {
+        None
+    } else {
+        Some(Arc::new(StaticList::new(options.name.clone(), peers)))
+    };
+    let node = Node::start(config, discovery).await?;
+    let mut events = node.subscribe();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            match event {
+                NodeEvent::Up { node } => emit(json!({"event": "up", "node": node})),
+                NodeEvent::Down { node, reason } => {
+                    emit(json!({"event": "down", "node": node, "reason": reason.to_string()}))
+                }
+            }
+        }
+    });
+    emit(json!({"event": "started", "node": node.name()}));
+
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut echoes: Vec<(String, ActorRef<EchoMsg>)> = Vec::new();
+    while let Some(line) = lines.next_line().await? {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let answer = match words.as_slice() {
+            ["exit"] => break,
+            ["nodes"] => json!({"ok": "nodes", "nodes": node.nodes()}),
+            ["status"] => {
+                let status = node.status();
+                json!({"ok": "status", "connected": status.connected, "discovered": status.discovered,
+                       "unavailable": status.unavailable, "node_num": status.node_num,
+                       "discovery_works": status.discovery_works})
+            }
+            ["connect", address] => match node.connect(address).await {
+                Ok(peer) => json!({"ok": "connect", "node": peer}),
+                Err(error) => json!({"error": error.to_string(), "kind": format!("{error:?}")}),
+            },
+            ["register", name] => {
+                let (echo, _) = Actor::spawn(
+                    None,
+                    Echo {
+                        node: node.name().to_string(),
+                    },
+                    (),
+                )
+                .await?;
+                match node.register_global(name, &echo) {
+                    Ok(()) => {
+                        echoes.push((name.to_string(), echo));
+                        json!({"ok": "register", "name": name})
+                    }
+                    Err(error) => json!({"error": error.to_string()}),
+                }
+            }
+            ["whereis", name] => json!({"ok": "whereis", "node": node.whereis_global(name)}),
+            ["call", name, text, timeout] => {
+                let timeout = Duration::from_millis(timeout.parse()?);
+                remote_answer(
+                    node.call::<_, String>(name, &EchoRequest::Echo(text.to_string()), timeout)
+                        .await,
+                )
+            }
+            ["sleep_call", name, sleep, timeout] => {
+                let timeout = Duration::from_millis(timeout.parse()?);
+                let started = std::time::Instant::now();
+                let mut answer = remote_answer(
+                    node.call::<_, String>(name, &EchoRequest::Sleep(sleep.parse()?), timeout)
+                        .await,
+                );
+                answer["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
+                answer
+            }
+            ["big_call", name, bytes] => {
+                let blob = vec![7u8; bytes.parse()?];
+                remote_answer(
+                    node.call::<_, String>(name, &EchoRequest::Blob(blob), Duration::from_secs(5))
+                        .await,
+                )
+            }
+            ["monitor", name] => match node.monitor_global(name) {
+                Ok(monitor) => {
+                    let name = name.to_string();
+                    tokio::spawn(async move {
+                        if let Ok(reason) = monitor.down.await {
+                            emit(
+                                json!({"event": "remote_down", "name": name, "reason": format!("{reason:?}")}),
+                            );
+                        }
+                    });
+                    json!({"ok": "monitor"})
+                }
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["crash", name] => match echoes.iter().find(|(held, _)| held == name) {
+                Some((_, echo)) => {
+                    let _ = echo.cast(EchoMsg::Crash);
+                    json!({"ok": "crash"})
+                }
+                None => json!({"error": format!("no local echo {name}")}),
+            },
+            _ => json!({"error": format!("unknown command {line:?}")}),
+        };
+        emit(answer);
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+fn remote_answer(result: Result<String, bream_runtime::node::RemoteError>) -> serde_json::Value {
+    match result {
+        Ok(reply) => json!({"ok": "call", "reply": reply}),
+        Err(error) => json!({"error": error.to_string(), "kind": format!("{error:?}")}),
+    }
+}
