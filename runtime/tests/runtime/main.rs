@@ -1,6 +1,7 @@
 //! Integration tests of the runtime: one binary, a module per runtime module.
 
 mod call;
+mod discovery;
 mod monitor_link;
 mod probe;
 mod registry;

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bream_runtime::discovery::{Discovery, StaticList};
+use bream_runtime::discovery::{Discovery, SqlRegistry, SqlRegistryConfig, StaticList};
 use bream_runtime::node::{Node, NodeConfig, NodeEvent, RemoteMessage};
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use clap::Parser;
@@ -37,6 +37,12 @@ pub struct Options {
     /// Static peers, `name@host=host:port`, comma separated.
     #[arg(long, value_delimiter = ',')]
     pub peers: Vec<String>,
+    /// SQL registry URL (`sqlite://path?mode=rwc` or `postgres://...`) for discovery.
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Cluster name in the registry.
+    #[arg(long, default_value = "bream-test")]
+    pub cluster: String,
     /// Heartbeat interval in milliseconds.
     #[arg(long, default_value_t = 200)]
     pub heartbeat_ms: u64,
@@ -57,6 +63,10 @@ pub enum EchoRequest {
     Sleep(u64),
     /// Answer the blob's length.
     Blob(Vec<u8>),
+    /// Count one (sent as a cast).
+    Tally,
+    /// Answer how many tallies arrived.
+    Count,
 }
 
 /// The echo actor's messages.
@@ -80,6 +90,7 @@ impl RemoteMessage for EchoMsg {
 
 struct Echo {
     node: String,
+    tallies: std::sync::atomic::AtomicU64,
 }
 
 impl Actor for Echo {
@@ -108,6 +119,15 @@ impl Actor for Echo {
                         format!("slept {ms}")
                     }
                     EchoRequest::Blob(blob) => blob.len().to_string(),
+                    EchoRequest::Tally => {
+                        self.tallies
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        String::new()
+                    }
+                    EchoRequest::Count => self
+                        .tallies
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .to_string(),
                 };
                 if let Some(reply) = reply {
                     let _ = reply.send(answer);
@@ -160,10 +180,18 @@ async fn run(options: Options) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("peer {peer:?} is not name@host=host:port"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let discovery: Option<Arc<dyn Discovery>> = if peers.is_empty() {
-        None
-    } else {
-        Some(Arc::new(StaticList::new(options.name.clone(), peers)))
+    let discovery: Option<Arc<dyn Discovery>> = match (&options.registry, peers.is_empty()) {
+        (Some(url), _) => {
+            let config = SqlRegistryConfig::new(
+                url.clone(),
+                options.cluster.clone(),
+                options.name.clone(),
+                options.listen.to_string(),
+            );
+            Some(Arc::new(SqlRegistry::connect(config).await?))
+        }
+        (None, false) => Some(Arc::new(StaticList::new(options.name.clone(), peers)?)),
+        (None, true) => None,
     };
     let node = Node::start(config, discovery).await?;
     let mut events = node.subscribe();
@@ -201,6 +229,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
                     None,
                     Echo {
                         node: node.name().to_string(),
+                        tallies: Default::default(),
                     },
                     (),
                 )
