@@ -1,1 +1,20 @@
-//! bream-xmpp.
+//! bream-xmpp: an XMPP server in the spirit of MongooseIM on the Bream runtime.
+//!
+//! This crate starts with the pure, I/O-free foundations the server's
+//! connection and session state machines are built from:
+//!
+//! - [`xml`]: element tree, serializer, and the incremental, bounded stream
+//!   parser that turns socket bytes into stanzas;
+//! - [`jid`]: XMPP addresses (RFC 7622) parsed and normalised;
+//! - [`stanza`]: stream and stanza error conditions (RFC 6120) and the XML for
+//!   them;
+//! - [`sasl`]: server-side SASL mechanisms (PLAIN, SCRAM-SHA-1/256/512) as
+//!   state machines, and the SCRAM secrets passwords are stored as.
+//!
+//! None of these modules does I/O, reads a clock or spawns anything; the
+//! actors and sockets that drive them live elsewhere.
+
+pub mod jid;
+pub mod sasl;
+pub mod stanza;
+pub mod xml;

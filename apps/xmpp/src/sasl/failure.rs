@@ -1,0 +1,170 @@
+//! SASL failure conditions (RFC 6120 §6.5) and the `<failure/>` element.
+//!
+//! A failure ends one authentication attempt, not the stream: the client may
+//! try again (the session decides how many times). The text is for humans and
+//! logs. Conditions that tell an attacker something (unknown user versus wrong
+//! password) are all `not-authorized`, without text.
+
+use std::fmt;
+
+use super::NS_SASL;
+use crate::xml::Element;
+
+/// The defined SASL failure conditions, RFC 6120 §6.5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SaslCondition {
+    /// The client sent `<abort/>`.
+    Aborted,
+    /// The account is disabled.
+    AccountDisabled,
+    /// The credentials have expired.
+    CredentialsExpired,
+    /// The mechanism needs an encrypted stream (PLAIN before STARTTLS).
+    EncryptionRequired,
+    /// The data was not valid base64.
+    IncorrectEncoding,
+    /// The authorization identity is not valid or not allowed.
+    InvalidAuthzid,
+    /// The mechanism is not offered.
+    InvalidMechanism,
+    /// The request is malformed for the mechanism.
+    MalformedRequest,
+    /// The mechanism is weaker than policy allows for this account.
+    MechanismTooWeak,
+    /// The credentials are wrong (or the user unknown).
+    NotAuthorized,
+    /// A temporary error on the server side; try later.
+    TemporaryAuthFailure,
+}
+
+impl SaslCondition {
+    /// Every condition.
+    pub const ALL: [SaslCondition; 11] = [
+        SaslCondition::Aborted,
+        SaslCondition::AccountDisabled,
+        SaslCondition::CredentialsExpired,
+        SaslCondition::EncryptionRequired,
+        SaslCondition::IncorrectEncoding,
+        SaslCondition::InvalidAuthzid,
+        SaslCondition::InvalidMechanism,
+        SaslCondition::MalformedRequest,
+        SaslCondition::MechanismTooWeak,
+        SaslCondition::NotAuthorized,
+        SaslCondition::TemporaryAuthFailure,
+    ];
+
+    /// The element name of this condition.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslCondition::Aborted => "aborted",
+            SaslCondition::AccountDisabled => "account-disabled",
+            SaslCondition::CredentialsExpired => "credentials-expired",
+            SaslCondition::EncryptionRequired => "encryption-required",
+            SaslCondition::IncorrectEncoding => "incorrect-encoding",
+            SaslCondition::InvalidAuthzid => "invalid-authzid",
+            SaslCondition::InvalidMechanism => "invalid-mechanism",
+            SaslCondition::MalformedRequest => "malformed-request",
+            SaslCondition::MechanismTooWeak => "mechanism-too-weak",
+            SaslCondition::NotAuthorized => "not-authorized",
+            SaslCondition::TemporaryAuthFailure => "temporary-auth-failure",
+        }
+    }
+
+    /// The condition for an element name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        SaslCondition::ALL
+            .into_iter()
+            .find(|condition| condition.name() == name)
+    }
+}
+
+impl fmt::Display for SaslCondition {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// A failed authentication attempt: the condition and optional text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaslFailure {
+    /// The defined condition.
+    pub condition: SaslCondition,
+    /// Descriptive text.
+    pub text: Option<String>,
+}
+
+impl SaslFailure {
+    /// A failure without text.
+    pub fn new(condition: SaslCondition) -> Self {
+        SaslFailure {
+            condition,
+            text: None,
+        }
+    }
+
+    /// Adds descriptive text.
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><condition/>[<text>]</failure>`.
+    pub fn to_element(&self) -> Element {
+        let mut element = Element::new("failure", NS_SASL)
+            .with_child(Element::new(self.condition.name(), NS_SASL));
+        if let Some(text) = &self.text {
+            element.push_child(Element::new("text", NS_SASL).with_text(text.as_str()));
+        }
+        element
+    }
+}
+
+impl From<SaslCondition> for SaslFailure {
+    fn from(condition: SaslCondition) -> Self {
+        SaslFailure::new(condition)
+    }
+}
+
+impl fmt::Display for SaslFailure {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.text {
+            Some(text) => write!(formatter, "{}: {text}", self.condition),
+            None => write!(formatter, "{}", self.condition),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::NamespaceContext;
+
+    #[test]
+    fn failure_xml() {
+        assert_eq!(
+            SaslFailure::new(SaslCondition::NotAuthorized).to_xml_for_test(),
+            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"
+        );
+        assert_eq!(
+            SaslFailure::new(SaslCondition::MalformedRequest)
+                .with_text("no")
+                .to_xml_for_test(),
+            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><malformed-request/><text>no</text></failure>"
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for condition in SaslCondition::ALL {
+            assert_eq!(SaslCondition::from_name(condition.name()), Some(condition));
+        }
+        assert_eq!(SaslCondition::from_name("nope"), None);
+    }
+
+    impl SaslFailure {
+        fn to_xml_for_test(&self) -> String {
+            self.to_element()
+                .to_xml_in(&NamespaceContext::CLIENT_STREAM)
+        }
+    }
+}

@@ -1,0 +1,555 @@
+//! Tests of [`SaslServer`]: the RFC 5802 and RFC 7677 examples, and full
+//! exchanges against a SCRAM client written here from the RFC.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use super::*;
+use crate::xml::NamespaceContext;
+
+const DOMAIN: &str = "example.com";
+
+fn config() -> SaslConfig {
+    SaslConfig {
+        domain: DOMAIN.into(),
+        unknown_user_key: [7; 32],
+        unknown_user_iteration_count: 4096,
+    }
+}
+
+fn server(mechanism: Mechanism) -> SaslServer {
+    SaslServer::new(mechanism, config())
+}
+
+fn stored(password: &str) -> PassDetails {
+    match PassDetails::derive(password, &ScramHash::DEFAULT_SET, 64) {
+        Ok(details) => details,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+fn condition(step: &Step) -> Option<SaslCondition> {
+    match step {
+        Step::Failure(failure) => Some(failure.condition),
+        _ => None,
+    }
+}
+
+/// A SCRAM client, straight from RFC 5802 §3.
+struct ScramClient {
+    hash: ScramHash,
+    password: String,
+    gs2_header: String,
+    client_first_bare: String,
+    server_signature: Vec<u8>,
+}
+
+impl ScramClient {
+    fn new(hash: ScramHash, username: &str, password: &str, nonce: &str) -> Self {
+        Self::with_gs2_header(hash, username, password, nonce, "n,,")
+    }
+
+    fn with_gs2_header(
+        hash: ScramHash,
+        username: &str,
+        password: &str,
+        nonce: &str,
+        gs2_header: &str,
+    ) -> Self {
+        let escaped = username.replace('=', "=3D").replace(',', "=2C");
+        ScramClient {
+            hash,
+            password: password.into(),
+            gs2_header: gs2_header.into(),
+            client_first_bare: format!("n={escaped},r={nonce}"),
+            server_signature: Vec::new(),
+        }
+    }
+
+    fn client_first(&self) -> Vec<u8> {
+        format!("{}{}", self.gs2_header, self.client_first_bare).into_bytes()
+    }
+
+    fn client_final(&mut self, server_first: &[u8]) -> Vec<u8> {
+        let server_first = std::str::from_utf8(server_first).expect("UTF-8");
+        let mut nonce = "";
+        let mut salt = Vec::new();
+        let mut iteration_count = 0;
+        for attribute in server_first.split(',') {
+            match attribute.split_at(2) {
+                ("r=", value) => nonce = value,
+                ("s=", value) => salt = BASE64.decode(value).expect("salt"),
+                ("i=", value) => iteration_count = value.parse().expect("count"),
+                _ => {}
+            }
+        }
+        let hash = self.hash;
+        let salted_password = hash
+            .salted_password(self.password.as_bytes(), &salt, iteration_count)
+            .expect("pbkdf2");
+        let client_key = hash.hmac(&salted_password, b"Client Key").expect("hmac");
+        let stored_key = hash.digest(&client_key);
+        let without_proof = format!("c={},r={nonce}", BASE64.encode(&self.gs2_header));
+        let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
+        let client_signature = hash
+            .hmac(&stored_key, auth_message.as_bytes())
+            .expect("hmac");
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&client_signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let server_key = hash.hmac(&salted_password, b"Server Key").expect("hmac");
+        self.server_signature = hash
+            .hmac(&server_key, auth_message.as_bytes())
+            .expect("hmac");
+        format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes()
+    }
+
+    fn verify_server_final(&self, additional_data: &[u8]) -> bool {
+        additional_data == format!("v={}", BASE64.encode(&self.server_signature)).as_bytes()
+    }
+}
+
+/// Runs a whole SCRAM exchange; returns the final step and whether the client
+/// accepted the server's signature.
+fn scram_exchange(
+    mechanism: Mechanism,
+    details: Option<&PassDetails>,
+    mut client: ScramClient,
+) -> (Step, bool) {
+    let mut server = server(mechanism);
+    let step = server.start(Some(&client.client_first()));
+    assert!(matches!(step, Step::NeedCredentials { .. }), "{step:?}");
+    let Step::Challenge(server_first) = server.credentials(details) else {
+        panic!("expected server-first");
+    };
+    let step = server.respond(&client.client_final(&server_first));
+    let verified = match &step {
+        Step::Success(Authenticated {
+            additional_data: Some(data),
+            ..
+        }) => client.verify_server_final(data),
+        _ => false,
+    };
+    assert!(server.is_done());
+    (step, verified)
+}
+
+#[test]
+fn rfc_5802_scram_sha_1_example() {
+    let salt = BASE64.decode("QSXCR+Q6sek8bf92").expect("base64");
+    let secret = ScramSecret::derive(ScramHash::Sha1, "pencil", &salt, 4096).expect("derive");
+    let details = PassDetails::from_secrets(vec![secret]).expect("details");
+    let mut server = server(Mechanism::ScramSha1);
+    server.fixed_server_nonce = Some("3rfcNHYJY1ZVvWVs7j".into());
+    assert_eq!(
+        server.start(Some(b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL")),
+        Step::NeedCredentials {
+            username: "user".into()
+        }
+    );
+    assert_eq!(
+        server.credentials(Some(&details)),
+        Step::Challenge(
+            b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096".to_vec()
+        )
+    );
+    assert_eq!(
+        server.respond(
+            b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+        ),
+        Step::Success(Authenticated {
+            username: "user".into(),
+            additional_data: Some(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=".to_vec()),
+        })
+    );
+}
+
+#[test]
+fn rfc_7677_scram_sha_256_example() {
+    let salt = BASE64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").expect("base64");
+    let secret = ScramSecret::derive(ScramHash::Sha256, "pencil", &salt, 4096).expect("derive");
+    let details = PassDetails::from_secrets(vec![secret]).expect("details");
+    let mut server = server(Mechanism::ScramSha256);
+    server.fixed_server_nonce = Some("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0".into());
+    assert_eq!(
+        server.start(Some(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO")),
+        Step::NeedCredentials {
+            username: "user".into()
+        }
+    );
+    assert_eq!(
+        server.credentials(Some(&details)),
+        Step::Challenge(
+            b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096".to_vec()
+        )
+    );
+    assert_eq!(
+        server.respond(
+            b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
+              p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+        ),
+        Step::Success(Authenticated {
+            username: "user".into(),
+            additional_data: Some(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".to_vec()),
+        })
+    );
+}
+
+#[test]
+fn every_scram_mechanism_authenticates_a_client() {
+    let details = stored("s3cr3t ü");
+    for mechanism in [
+        Mechanism::ScramSha1,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha512,
+    ] {
+        let hash = mechanism.scram_hash().expect("SCRAM");
+        let client = ScramClient::new(hash, "Alice", "s3cr3t ü", "clientnonce123");
+        let (step, verified) = scram_exchange(mechanism, Some(&details), client);
+        assert!(
+            matches!(&step, Step::Success(ok) if ok.username == "alice"),
+            "{mechanism:?}: {step:?}"
+        );
+        assert!(
+            verified,
+            "{mechanism:?}: client rejected the server signature"
+        );
+    }
+}
+
+#[test]
+fn scram_wrong_password_fails_without_a_reason() {
+    let details = stored("right");
+    let client = ScramClient::new(ScramHash::Sha256, "alice", "wrong", "n0nce");
+    let (step, _) = scram_exchange(Mechanism::ScramSha256, Some(&details), client);
+    assert_eq!(
+        step,
+        Step::Failure(SaslFailure::new(SaslCondition::NotAuthorized))
+    );
+}
+
+#[test]
+fn scram_unknown_user_looks_like_a_real_one_until_the_proof() {
+    let first_challenge = |server: &mut SaslServer| {
+        server.start(Some(b"n,,n=nobody,r=abc"));
+        match server.credentials(None) {
+            Step::Challenge(challenge) => String::from_utf8(challenge).expect("UTF-8"),
+            other => panic!("{other:?}"),
+        }
+    };
+    let salt_of = |challenge: &str| challenge.split(',').nth(1).map(str::to_owned);
+    let one = first_challenge(&mut server(Mechanism::ScramSha256));
+    let two = first_challenge(&mut server(Mechanism::ScramSha256));
+    assert_eq!(salt_of(&one), salt_of(&two), "the fake salt is stable");
+    assert!(one.ends_with(",i=4096"));
+    let client = ScramClient::new(ScramHash::Sha256, "nobody", "guess", "abc");
+    let (step, _) = scram_exchange(Mechanism::ScramSha256, None, client);
+    assert_eq!(condition(&step), Some(SaslCondition::NotAuthorized));
+}
+
+#[test]
+fn scram_user_without_a_secret_for_the_hash_fails() {
+    let details = PassDetails::derive("pw", &[ScramHash::Sha1], 64).expect("derive");
+    let client = ScramClient::new(ScramHash::Sha512, "alice", "pw", "abc");
+    let (step, _) = scram_exchange(Mechanism::ScramSha512, Some(&details), client);
+    assert_eq!(condition(&step), Some(SaslCondition::NotAuthorized));
+}
+
+#[test]
+fn scram_gs2_flags() {
+    let details = stored("pw");
+    let client = ScramClient::with_gs2_header(ScramHash::Sha1, "alice", "pw", "abc", "y,,");
+    let (step, verified) = scram_exchange(Mechanism::ScramSha1, Some(&details), client);
+    assert!(
+        matches!(step, Step::Success(_)) && verified,
+        "y is accepted: {step:?}"
+    );
+    let mut server = server(Mechanism::ScramSha1);
+    let step = server.start(Some(b"p=tls-unique,,n=alice,r=abc"));
+    assert_eq!(condition(&step), Some(SaslCondition::MalformedRequest));
+    assert!(server.is_done());
+}
+
+#[test]
+fn scram_authzid() {
+    let details = stored("pw");
+    let own = ScramClient::with_gs2_header(
+        ScramHash::Sha256,
+        "alice",
+        "pw",
+        "abc",
+        "n,a=alice@example.com,",
+    );
+    let (step, verified) = scram_exchange(Mechanism::ScramSha256, Some(&details), own);
+    assert!(matches!(step, Step::Success(_)) && verified, "{step:?}");
+    for authzid in [
+        "bob@example.com",
+        "alice@other.com",
+        "alice@example.com/res",
+        "@@",
+    ] {
+        let mut server = server(Mechanism::ScramSha256);
+        let step = server.start(Some(format!("n,a={authzid},n=alice,r=abc").as_bytes()));
+        assert_eq!(
+            condition(&step),
+            Some(SaslCondition::InvalidAuthzid),
+            "{authzid}"
+        );
+    }
+}
+
+#[test]
+fn scram_tampering_is_refused() {
+    let details = stored("pw");
+    let run = |tamper: &dyn Fn(String) -> String| {
+        let mut client = ScramClient::new(ScramHash::Sha256, "alice", "pw", "abc");
+        let mut server = server(Mechanism::ScramSha256);
+        server.start(Some(&client.client_first()));
+        let Step::Challenge(server_first) = server.credentials(Some(&details)) else {
+            panic!("expected server-first");
+        };
+        let client_final = String::from_utf8(client.client_final(&server_first)).expect("UTF-8");
+        condition(&server.respond(tamper(client_final).as_bytes()))
+    };
+    assert_eq!(run(&|message| message), None);
+    // A different nonce.
+    assert_eq!(
+        run(&|message| message.replacen(",r=abc", ",r=abd", 1)),
+        Some(SaslCondition::NotAuthorized)
+    );
+    // A gs2 header other than the one sent first (y,, instead of n,,).
+    assert_eq!(
+        run(&|message| message.replacen("c=biws", "c=eSws", 1)),
+        Some(SaslCondition::NotAuthorized)
+    );
+    // A proof with one bit flipped, and a truncated one.
+    let flip = |message: String| {
+        let (head, proof) = message.rsplit_once(",p=").expect("proof");
+        let mut bytes = BASE64.decode(proof).expect("base64");
+        bytes[0] ^= 1;
+        format!("{head},p={}", BASE64.encode(bytes))
+    };
+    assert_eq!(run(&flip), Some(SaslCondition::NotAuthorized));
+    assert_eq!(
+        run(&|message| format!("{},p=AAAA", message.rsplit_once(",p=").expect("proof").0)),
+        Some(SaslCondition::NotAuthorized)
+    );
+    assert_eq!(
+        run(&|_| "garbage".into()),
+        Some(SaslCondition::MalformedRequest)
+    );
+}
+
+#[test]
+fn scram_without_initial_response_starts_with_an_empty_challenge() {
+    let details = stored("pw");
+    let mut client = ScramClient::new(ScramHash::Sha1, "alice", "pw", "abc");
+    let mut server = server(Mechanism::ScramSha1);
+    assert_eq!(server.start(None), Step::Challenge(Vec::new()));
+    assert!(matches!(
+        server.respond(&client.client_first()),
+        Step::NeedCredentials { .. }
+    ));
+    let Step::Challenge(server_first) = server.credentials(Some(&details)) else {
+        panic!("expected server-first");
+    };
+    assert!(matches!(
+        server.respond(&client.client_final(&server_first)),
+        Step::Success(_)
+    ));
+}
+
+#[test]
+fn plain_with_initial_response() {
+    let details = stored("pencil");
+    let mut server = server(Mechanism::Plain);
+    assert_eq!(
+        server.start(Some(b"\0Alice\0pencil")),
+        Step::NeedCredentials {
+            username: "alice".into()
+        }
+    );
+    assert_eq!(
+        server.credentials(Some(&details)),
+        Step::Success(Authenticated {
+            username: "alice".into(),
+            additional_data: None
+        })
+    );
+    assert!(server.is_done());
+}
+
+#[test]
+fn plain_after_an_empty_challenge_with_full_jid_and_authzid() {
+    let details = stored("pencil");
+    let mut server = server(Mechanism::Plain);
+    assert_eq!(server.start(None), Step::Challenge(Vec::new()));
+    assert_eq!(
+        server.respond(b"alice@example.com\0alice@Example.com\0pencil"),
+        Step::NeedCredentials {
+            username: "alice".into()
+        }
+    );
+    assert!(matches!(
+        server.credentials(Some(&details)),
+        Step::Success(_)
+    ));
+}
+
+#[test]
+fn plain_failures() {
+    let details = stored("pencil");
+    let run = |message: &[u8], details: Option<&PassDetails>| {
+        let mut server = server(Mechanism::Plain);
+        match server.start(Some(message)) {
+            Step::NeedCredentials { .. } => condition(&server.credentials(details)),
+            other => condition(&other),
+        }
+    };
+    assert_eq!(run(b"\0alice\0pencil", Some(&details)), None);
+    assert_eq!(
+        run(b"\0alice\0wrong", Some(&details)),
+        Some(SaslCondition::NotAuthorized)
+    );
+    assert_eq!(
+        run(b"\0alice\0pencil", None),
+        Some(SaslCondition::NotAuthorized)
+    );
+    assert_eq!(
+        run(b"\0alice@other.com\0pencil", Some(&details)),
+        Some(SaslCondition::NotAuthorized)
+    );
+    assert_eq!(
+        run(b"\0al ice\0pencil", Some(&details)),
+        Some(SaslCondition::NotAuthorized)
+    );
+    assert_eq!(
+        run(b"bob@example.com\0alice\0pencil", Some(&details)),
+        Some(SaslCondition::InvalidAuthzid)
+    );
+    assert_eq!(
+        run(b"alice\0pencil", Some(&details)),
+        Some(SaslCondition::MalformedRequest)
+    );
+}
+
+#[test]
+fn calls_out_of_order() {
+    let mut fresh = server(Mechanism::Plain);
+    assert_eq!(
+        condition(&fresh.respond(b"x")),
+        Some(SaslCondition::MalformedRequest)
+    );
+    let mut fresh = server(Mechanism::Plain);
+    assert_eq!(
+        condition(&fresh.credentials(None)),
+        Some(SaslCondition::TemporaryAuthFailure)
+    );
+    let mut started = server(Mechanism::ScramSha1);
+    started.start(Some(b"n,,n=alice,r=abc"));
+    assert_eq!(
+        condition(&started.respond(b"early")),
+        Some(SaslCondition::MalformedRequest)
+    );
+    let mut twice = server(Mechanism::Plain);
+    twice.start(None);
+    assert_eq!(
+        condition(&twice.start(None)),
+        Some(SaslCondition::TemporaryAuthFailure)
+    );
+    let mut done = server(Mechanism::Plain);
+    done.start(Some(b"\0alice\0pencil"));
+    done.credentials(None);
+    assert!(done.is_done());
+    assert_eq!(
+        condition(&done.respond(b"more")),
+        Some(SaslCondition::MalformedRequest)
+    );
+}
+
+#[test]
+fn abort() {
+    let mut server = server(Mechanism::ScramSha512);
+    server.start(None);
+    assert_eq!(condition(&server.abort()), Some(SaslCondition::Aborted));
+    assert!(server.is_done());
+}
+
+#[test]
+fn mechanism_names() {
+    for mechanism in Mechanism::ALL {
+        assert_eq!(Mechanism::from_name(mechanism.name()), Some(mechanism));
+    }
+    assert_eq!(Mechanism::from_name("scram-sha-1"), None);
+    assert_eq!(Mechanism::from_name("SCRAM-SHA-1-PLUS"), None);
+    assert_eq!(Mechanism::from_name("DIGEST-MD5"), None);
+    assert_eq!(Mechanism::Plain.scram_hash(), None);
+}
+
+#[test]
+fn base64_payloads() {
+    assert_eq!(decode_response(""), Ok(Vec::new()));
+    assert_eq!(decode_response("="), Ok(Vec::new()));
+    assert_eq!(decode_response("AGEAYg=="), Ok(b"\0a\0b".to_vec()));
+    for bad in ["AGEAYg", "AG EA", "!!!!", "AGEAYg==="] {
+        assert_eq!(
+            decode_response(bad).map_err(|failure| failure.condition),
+            Err(SaslCondition::IncorrectEncoding),
+            "{bad}"
+        );
+    }
+    assert_eq!(decode_initial_response(""), Ok(None));
+    assert_eq!(decode_initial_response("="), Ok(Some(Vec::new())));
+}
+
+#[test]
+fn step_elements() {
+    let xml = |step: Step| {
+        step.to_element()
+            .map(|element| element.to_xml_in(&NamespaceContext::CLIENT_STREAM))
+    };
+    assert_eq!(
+        xml(Step::Challenge(Vec::new())),
+        Some("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".into())
+    );
+    assert_eq!(
+        xml(Step::Challenge(b"r=a".to_vec())),
+        Some("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>cj1h</challenge>".into())
+    );
+    assert_eq!(
+        xml(Step::Success(Authenticated {
+            username: "a".into(),
+            additional_data: None
+        })),
+        Some("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".into())
+    );
+    assert_eq!(
+        xml(Step::NeedCredentials {
+            username: "a".into()
+        }),
+        None
+    );
+    assert_eq!(
+        xml(Step::Failure(SaslFailure::new(SaslCondition::Aborted))),
+        Some("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><aborted/></failure>".into())
+    );
+    assert_eq!(
+        mechanisms_element(&Mechanism::ALL).to_string(),
+        "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-512</mechanism>\
+         <mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>"
+    );
+}
+
+#[test]
+fn config_defaults() {
+    let config = SaslConfig::new("Example.COM");
+    assert_eq!(config.domain, "example.com");
+    assert_eq!(config.unknown_user_iteration_count, ITERATION_COUNT_DEFAULT);
+    assert_ne!(
+        config.unknown_user_key,
+        SaslConfig::new("example.com").unknown_user_key
+    );
+    assert!(!format!("{config:?}").contains("unknown_user_key"));
+}
