@@ -337,6 +337,19 @@ impl Node {
         self.inner.state.lock().membership.up_nodes()
     }
 
+    /// The node an actor runs on: this node for a local actor, the peer's name for a remote
+    /// actor that arrived through an up session (e.g. a process-group member), `None` otherwise.
+    pub fn node_of(&self, actor: &ractor::ActorId) -> Option<String> {
+        if actor.is_local() {
+            return Some(self.inner.config.name.clone());
+        }
+        let state = self.inner.state.lock();
+        state
+            .membership
+            .session_name(actor.node())
+            .map(str::to_string)
+    }
+
     /// Subscribes to membership changes from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.inner.events.subscribe()
