@@ -270,3 +270,41 @@ async fn a_remote_call_into_a_node_that_dies_fails_promptly() {
         "{down}"
     );
 }
+
+#[tokio::test]
+async fn nodes_with_tls_form_a_cluster_and_a_plain_node_cannot_join() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let cert = dir.path().join("node.pem");
+    let key = dir.path().join("node.key");
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.key_pair.serialize_pem()).expect("write key");
+    let tls_args = |spec: NodeSpec| {
+        spec.arg("--tls-cert")
+            .arg(cert.display().to_string())
+            .arg("--tls-key")
+            .arg(key.display().to_string())
+            .arg("--tls-ca")
+            .arg(cert.display().to_string())
+    };
+    let a = NodeSpec::new("tls-a");
+    let b = NodeSpec::new("tls-b");
+    let mut a_node = TestNode::start(NODE, tls_args(a.clone())).await;
+    let mut b_node = TestNode::start(NODE, tls_args(b.clone())).await;
+    let answer = b_node.command(&format!("connect {}", a.address())).await;
+    assert_eq!(answer["node"], a.name, "{answer}");
+    a_node
+        .expect_up(&[b.name.as_str()], Duration::from_secs(2))
+        .await;
+    let answer = a_node.command("nodes").await;
+    assert_eq!(answer["nodes"], serde_json::json!([b.name]));
+
+    let mut plain = TestNode::start(NODE, NodeSpec::new("plain")).await;
+    let refused = plain.command(&format!("connect {}", a.address())).await;
+    assert!(refused.get("error").is_some(), "{refused}");
+    assert!(a_node
+        .try_expect(Duration::from_millis(300), |line| line["event"] == "up")
+        .await
+        .is_err());
+}

@@ -24,6 +24,21 @@ pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// ... doubling up to this.
 pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
+/// TLS for node-to-node traffic: every node presents `certificate_chain` and trusts peers whose
+/// certificates chain to `ca_certificates` (a cluster CA, or the shared self-signed certificate).
+/// Peers are verified against the host part of their node name, so certificates must name it
+/// (a DNS name, or an IP address SAN such as 127.0.0.1). The cookie still authenticates nodes;
+/// TLS keeps the traffic private.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeTls {
+    /// PEM certificate chain this node presents.
+    pub certificate_chain: std::path::PathBuf,
+    /// PEM private key for it.
+    pub private_key: std::path::PathBuf,
+    /// PEM certificates of the authorities peers' certificates must chain to.
+    pub ca_certificates: std::path::PathBuf,
+}
+
 /// A node's settings.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -45,6 +60,9 @@ pub struct NodeConfig {
     pub poll_interval_starting: Duration,
     /// Discovery poll interval once settled.
     pub poll_interval_settled: Duration,
+    /// TLS for node traffic; `None` (the default) sends it in the clear, for loopback and
+    /// private networks.
+    pub tls: Option<NodeTls>,
 }
 
 /// A setting that cannot work.
@@ -82,6 +100,7 @@ impl NodeConfig {
             connect_timeout: CONNECT_TIMEOUT_DEFAULT,
             poll_interval_starting: POLL_INTERVAL_STARTING_DEFAULT,
             poll_interval_settled: POLL_INTERVAL_SETTLED_DEFAULT,
+            tls: None,
         }
     }
 

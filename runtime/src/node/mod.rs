@@ -30,6 +30,7 @@ mod config;
 mod discovery_loop;
 pub mod global;
 pub mod membership;
+mod tls;
 mod wire;
 
 use std::collections::HashMap;
@@ -48,6 +49,7 @@ use tokio::sync::{broadcast, oneshot, Notify};
 pub use config::*;
 pub use global::RemoteMessage;
 pub use membership::DownReason;
+pub use tls::TlsError;
 pub use wire::{RemoteExit, RemoteFailure};
 
 use crate::discovery::Discovery;
@@ -82,6 +84,9 @@ pub enum NodeError {
     /// A setting is wrong.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The node TLS files could not be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// ractor_cluster's server did not start (the port may be taken).
     #[error("the node server did not start on {address}: {reason}")]
     Listen {
@@ -248,6 +253,7 @@ pub(crate) struct NodeInner {
     /// Wakes the discovery loop (a node went down: look again now).
     pub poll_now: Notify,
     pub discovery: Option<Arc<dyn Discovery>>,
+    pub tls: Option<tls::NodeTlsContext>,
 }
 
 /// This process's node. Cheap to clone.
@@ -278,6 +284,14 @@ impl Node {
         // taken port is an error the caller sees.
         std::net::TcpListener::bind(config.listen)
             .map_err(|error| listen_error(error.to_string()))?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(tls::NodeTlsContext::load)
+            .transpose()?;
+        let encryption = tls
+            .as_ref()
+            .map(|tls| ractor_cluster::IncomingEncryptionMode::Tls(tls.acceptor.clone()));
         // ractor_cluster names a node `node_name@hostname`.
         let short_name = config
             .name
@@ -288,7 +302,7 @@ impl Node {
             config.cookie.clone(),
             short_name.to_string(),
             config.host().to_string(),
-            None,
+            encryption,
             Some(ractor_cluster::node::NodeConnectionMode::Isolated),
         )
         .with_listen_addr(config.listen.ip())
@@ -318,6 +332,7 @@ impl Node {
             next_id: AtomicU64::new(1),
             poll_now: Notify::new(),
             discovery,
+            tls,
         });
         agent::start(&inner)
             .await
@@ -685,11 +700,25 @@ async fn connect(inner: &Arc<NodeInner>, address: &str) -> Result<String, Connec
         .or_default()
         .push(done);
     let started = Instant::now();
-    let connected = tokio::time::timeout(
-        timeout,
-        ractor_cluster::client_connect(&inner.server, resolved),
-    )
-    .await;
+    let connected = match &inner.tls {
+        None => {
+            tokio::time::timeout(
+                timeout,
+                ractor_cluster::client_connect(&inner.server, resolved),
+            )
+            .await
+        }
+        Some(tls) => {
+            let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+            let name = tls::server_name(host).map_err(|error| unreachable(error.to_string()))?;
+            let connector = tls.connector.clone();
+            tokio::time::timeout(
+                timeout,
+                ractor_cluster::client_connect_enc(&inner.server, resolved, connector, name),
+            )
+            .await
+        }
+    };
     let failure = match connected {
         Ok(Ok(())) => None,
         Ok(Err(error)) => Some(unreachable(error.to_string())),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bream_runtime::discovery::{Discovery, SqlRegistry, SqlRegistryConfig, StaticList};
-use bream_runtime::node::{Node, NodeConfig, NodeEvent, RemoteMessage};
+use bream_runtime::node::{Node, NodeConfig, NodeEvent, NodeTls, RemoteMessage};
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,15 @@ pub struct Options {
     /// Cluster name in the registry.
     #[arg(long, default_value = "bream-test")]
     pub cluster: String,
+    /// PEM certificate chain for node TLS (with --tls-key and --tls-ca).
+    #[arg(long)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for node TLS.
+    #[arg(long)]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificates peers must chain to.
+    #[arg(long)]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// Heartbeat interval in milliseconds.
     #[arg(long, default_value_t = 200)]
     pub heartbeat_ms: u64,
@@ -170,6 +179,15 @@ async fn run(options: Options) -> anyhow::Result<()> {
     config.heartbeat_deadline = Duration::from_millis(options.deadline_ms);
     config.frame_bytes_max = options.frame_bytes_max;
     config.poll_interval_starting = Duration::from_millis(200);
+    if let (Some(cert), Some(key), Some(ca)) =
+        (&options.tls_cert, &options.tls_key, &options.tls_ca)
+    {
+        config.tls = Some(NodeTls {
+            certificate_chain: cert.clone(),
+            private_key: key.clone(),
+            ca_certificates: ca.clone(),
+        });
+    }
     let peers = options
         .peers
         .iter()
