@@ -59,6 +59,23 @@ async fn registry_cluster(
     nodes
 }
 
+/// Asks for `status` until `holds` is true of it, for at most `deadline` (discovery polls run in
+/// the background, so a status may trail the membership events by one poll).
+async fn status_until(
+    node: &mut TestNode,
+    deadline: Duration,
+    holds: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let status = node.command("status").await;
+        if holds(&status) || started.elapsed() > deadline {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn node_nums(nodes: &mut [TestNode]) -> BTreeSet<u64> {
     let mut nums = BTreeSet::new();
     for node in nodes.iter_mut() {
@@ -88,7 +105,10 @@ async fn three_nodes_mesh_through_a_sqlite_registry() {
 async fn three_nodes_mesh_through_a_postgres_registry() {
     let mut nodes = registry_cluster(&postgres_url(), "pg", 3, Duration::from_secs(3)).await;
     assert_eq!(node_nums(&mut nodes).await, BTreeSet::from([1, 2, 3]));
-    let status = nodes[0].command("status").await;
+    let status = status_until(&mut nodes[0], Duration::from_secs(2), |status| {
+        status["discovered"].as_array().map(Vec::len) == Some(2)
+    })
+    .await;
     assert_eq!(
         status["discovered"].as_array().map(Vec::len),
         Some(2),
@@ -131,7 +151,10 @@ async fn a_killed_node_is_listed_unavailable_until_it_returns() {
             line["event"] == "down" && line["node"] == name.as_str()
         })
         .await;
-    let status = nodes[0].command("status").await;
+    let status = status_until(&mut nodes[0], Duration::from_secs(2), |status| {
+        status["unavailable"] == serde_json::json!([name])
+    })
+    .await;
     assert_eq!(status["unavailable"], serde_json::json!([name]), "{status}");
     let _back = TestNode::start(NODE, spec).await;
     nodes[0]

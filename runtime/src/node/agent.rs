@@ -242,6 +242,8 @@ pub(crate) fn carry_out(
                 }
                 drop(state);
                 let _ = inner.events.send(NodeEvent::Up { node: name });
+                // A peer that connected to us may be newer than our last look at discovery.
+                inner.poll_now.notify_one();
             }
             Action::Down { name, reason } => {
                 tracing::warn!(node = %inner.config.name, peer = %name, %reason, "node down");

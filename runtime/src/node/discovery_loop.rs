@@ -1,7 +1,7 @@
 //! Keeps the node connected to what discovery lists.
 //!
-//! Polls fast while some listed node is not up, slowly once all are, and at once when a node
-//! goes down. Each listed node that is not up gets a connection attempt, unless one is in
+//! Polls fast while some listed node is not up (or nothing is listed yet), slowly once all
+//! listed nodes are up, and at once when a node goes down or comes up. Each listed node that is not up gets a connection attempt, unless one is in
 //! flight or its backoff (doubling from [`RECONNECT_BACKOFF_MIN`] to [`RECONNECT_BACKOFF_MAX`])
 //! has not passed. A failing backend is reported in the status and retried; it never takes the
 //! running cluster down.
@@ -40,7 +40,14 @@ async fn run(inner: Arc<NodeInner>) {
         let Some(discovery) = inner.discovery.clone() else {
             return;
         };
+        let poll_started = Instant::now();
         let polled = discovery.poll().await;
+        tracing::debug!(
+            node = %inner.config.name,
+            elapsed = ?poll_started.elapsed(),
+            listed = polled.as_ref().map(|poll| poll.others.len()).ok(),
+            "discovery poll"
+        );
         let settled = match polled {
             Ok(poll) => {
                 let up = inner.state.lock().membership.up_nodes();
@@ -59,7 +66,7 @@ async fn run(inner: Arc<NodeInner>) {
                 state.discovery.node_num = poll.own_node_num;
                 state.discovery.discovered =
                     poll.others.iter().map(|node| node.name.clone()).collect();
-                all_up
+                all_up && !poll.others.is_empty()
             }
             Err(error) => {
                 tracing::warn!(node = %inner.config.name, %error, "discovery poll failed; retrying");
@@ -74,6 +81,7 @@ async fn run(inner: Arc<NodeInner>) {
         } else {
             inner.config.poll_interval_starting
         };
+        tracing::trace!(node = %inner.config.name, ?interval, settled, "discovery waits");
         let woken = tokio::time::timeout(interval, inner.poll_now.notified())
             .await
             .is_ok();
