@@ -1,0 +1,184 @@
+"""Interop scenarios against a running bream-xmpp, driven by slixmpp (a third-party client).
+
+Run by apps/xmpp/tests/interop.rs; each scenario prints one JSON object on its last line:
+{"ok": true, ...} or {"ok": false, "error": "..."}, and exits 0 only when ok.
+
+    python scenarios.py --host 127.0.0.1 --port 5222 --domain localhost login alice secret
+    python scenarios.py ... chat alice secret bob secret
+    python scenarios.py ... offline alice secret bob secret
+"""
+
+import argparse
+import asyncio
+import json
+import ssl
+import sys
+
+import slixmpp
+
+DEADLINE = 10.0
+
+
+def make_client(jid, password, mechanism=None, tls=True):
+    client = slixmpp.ClientXMPP(jid, password, sasl_mech=mechanism)
+    client.enable_direct_tls = False
+    client.enable_starttls = tls
+    client.enable_plaintext = not tls
+    # The server's certificate is self-signed on first start.
+    client.ssl_context.check_hostname = False
+    client.ssl_context.verify_mode = ssl.CERT_NONE
+    if not tls:
+        client["feature_mechanisms"].unencrypted_plain = True
+        client["feature_mechanisms"].unencrypted_scram = True
+    client.register_plugin("xep_0030")
+    client.register_plugin("xep_0199")
+    return client
+
+
+async def session(client, host, port):
+    """Connects and waits for session_start (or a failure)."""
+    started = asyncio.get_running_loop().create_future()
+    client.add_event_handler("session_start", lambda _: started.done() or started.set_result(True))
+    client.add_event_handler("failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth failed")))
+    client.add_event_handler("connection_failed", lambda e: started.done() or started.set_exception(RuntimeError(f"connection failed: {e}")))
+    client.connect(host, port)
+    await asyncio.wait_for(started, DEADLINE)
+    return client
+
+
+async def close(client):
+    disconnected = asyncio.get_running_loop().create_future()
+    client.add_event_handler("disconnected", lambda _: disconnected.done() or disconnected.set_result(True))
+    client.disconnect()
+    try:
+        await asyncio.wait_for(disconnected, DEADLINE)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def login(args):
+    results = {}
+    for mechanism in ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512"]:
+        client = make_client(f"{args.user}@{args.domain}/interop", args.password, mechanism)
+        await session(client, args.host, args.port)
+        transport = getattr(client, "transport", None)
+        encrypted = transport is not None and transport.get_extra_info("ssl_object") is not None
+        if not encrypted:
+            return {"ok": False, "error": f"{mechanism} login did not run over STARTTLS"}
+        results[mechanism] = "ok over STARTTLS"
+        await close(client)
+    wrong = make_client(f"{args.user}@{args.domain}/interop", args.password + "-wrong", "SCRAM-SHA-256")
+    try:
+        await session(wrong, args.host, args.port)
+        return {"ok": False, "error": "a wrong password was accepted"}
+    except (RuntimeError, asyncio.TimeoutError):
+        results["wrong password"] = "refused"
+    finally:
+        wrong.disconnect()
+    return {"ok": True, "mechanisms": results}
+
+
+def next_event(client, name, predicate=lambda _: True):
+    future = asyncio.get_running_loop().create_future()
+
+    def handler(event):
+        if not future.done() and predicate(event):
+            future.set_result(event)
+
+    client.add_event_handler(name, handler)
+    return future
+
+
+async def chat(args):
+    alice_jid = f"{args.user}@{args.domain}"
+    bob_jid = f"{args.other}@{args.domain}"
+    alice = await session(make_client(alice_jid + "/a", args.password), args.host, args.port)
+    bob = await session(make_client(bob_jid + "/b", args.other_password), args.host, args.port)
+    report = {}
+
+    # Roster: each starts empty (or with what an earlier run left) and can be read.
+    await alice.get_roster()
+    await bob.get_roster()
+    alice.send_presence()
+    bob.send_presence()
+
+    # Subscription handshake: alice asks, bob approves and asks back, alice approves.
+    bob_asked = next_event(bob, "presence_subscribe", lambda p: p["from"].bare == alice_jid)
+    alice.send_presence(pto=bob_jid, ptype="subscribe")
+    await asyncio.wait_for(bob_asked, DEADLINE)
+    alice_asked = next_event(alice, "presence_subscribe", lambda p: p["from"].bare == bob_jid)
+    alice_sees_bob = next_event(alice, "presence_available", lambda p: p["from"].bare == bob_jid)
+    bob.send_presence(pto=alice_jid, ptype="subscribed")
+    bob.send_presence(pto=alice_jid, ptype="subscribe")
+    await asyncio.wait_for(alice_asked, DEADLINE)
+    alice.send_presence(pto=bob_jid, ptype="subscribed")
+    await asyncio.wait_for(alice_sees_bob, DEADLINE)
+    roster = await alice.get_roster()
+    items = roster["roster"]["items"]
+    subscription = items.get(slixmpp.JID(bob_jid), {}).get("subscription")
+    report["alice's roster entry for bob"] = subscription
+    if subscription != "both":
+        return {"ok": False, "error": f"subscription is {subscription!r}, expected 'both'", **report}
+
+    # Messages both ways.
+    got = next_event(bob, "message", lambda m: m["body"] == "hello bob")
+    alice.send_message(mto=bob_jid, mbody="hello bob", mtype="chat")
+    message = await asyncio.wait_for(got, DEADLINE)
+    report["bob got"] = message["body"]
+    got = next_event(alice, "message", lambda m: m["body"] == "hello alice")
+    bob.send_message(mto=alice_jid + "/a", mbody="hello alice", mtype="chat")
+    await asyncio.wait_for(got, DEADLINE)
+
+    # Ping and disco against the server.
+    await alice["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    info = await alice["xep_0030"].get_info(jid=args.domain, timeout=DEADLINE)
+    features = info["disco_info"]["features"]
+    report["server features"] = sorted(features)
+    if "urn:xmpp:ping" not in features:
+        return {"ok": False, "error": "disco#info does not list urn:xmpp:ping", **report}
+
+    await close(alice)
+    await close(bob)
+    return {"ok": True, **report}
+
+
+async def offline(args):
+    alice_jid = f"{args.user}@{args.domain}"
+    bob_jid = f"{args.other}@{args.domain}"
+    alice = await session(make_client(alice_jid + "/a", args.password), args.host, args.port)
+    alice.send_presence()
+    alice.send_message(mto=bob_jid, mbody="while you were out", mtype="chat")
+    # A round trip to the server orders the message before the logout.
+    await alice["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    await close(alice)
+    bob = make_client(bob_jid + "/b", args.other_password)
+    got = next_event(bob, "message", lambda m: m["body"] == "while you were out")
+    bob.add_event_handler("session_start", lambda _: bob.send_presence())
+    await session(bob, args.host, args.port)
+    message = await asyncio.wait_for(got, DEADLINE)
+    await close(bob)
+    return {"ok": True, "delivered": message["body"], "from": str(message["from"].bare)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5222)
+    parser.add_argument("--domain", default="localhost")
+    parser.add_argument("scenario", choices=["login", "chat", "offline"])
+    parser.add_argument("user")
+    parser.add_argument("password")
+    parser.add_argument("other", nargs="?")
+    parser.add_argument("other_password", nargs="?")
+    args = parser.parse_args()
+    scenario = {"login": login, "chat": chat, "offline": offline}[args.scenario]
+    try:
+        result = asyncio.run(asyncio.wait_for(scenario(args), 60))
+    except Exception as error:  # the test prints it
+        result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    print(json.dumps(result))
+    sys.exit(0 if result.get("ok") else 1)
+
+
+if __name__ == "__main__":
+    main()
