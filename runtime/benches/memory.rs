@@ -1,5 +1,6 @@
 //! Bytes per idle actor, counted by a global allocator: a raw ractor actor, the same actor
-//! spawned with fault injection (as supervisors spawn it), and a child of a dynamic supervisor.
+//! spawned with fault injection (as supervisors spawn it), linked to a plain parent, a child of
+//! a static supervisor, and a child of a dynamic supervisor.
 //! Erlang/OTP 25's anchor here is 2.7 KB per idle process.
 //!
 //! `cargo bench -p bream-runtime --bench memory` prints the figures; under `cargo test` it runs
@@ -84,6 +85,36 @@ async fn main() {
         );
     }
     let injectable_bytes = (live() - before - vec_bytes) as f64 / count as f64;
+
+    let (parent, _) = Actor::spawn(None, Idle, ()).await.expect("parent");
+    let before = live();
+    let mut linked = Vec::with_capacity(count);
+    let vec_bytes = live() - before;
+    for _ in 0..count {
+        linked.push(
+            bream_runtime::fault::spawn_linked(Idle, (), parent.get_cell())
+                .await
+                .expect("spawn"),
+        );
+    }
+    let linked_bytes = (live() - before - vec_bytes) as f64 / count as f64;
+    println!("linked to a plain parent:         {linked_bytes:8.0} bytes each");
+    let static_sup = bream_runtime::supervisor::Supervisor::start(
+        bream_runtime::supervisor::SupervisorSpec::new("static"),
+    )
+    .await
+    .expect("static");
+    let specs: Vec<_> = (0..count)
+        .map(|index| {
+            bream_runtime::supervisor::ChildSpec::actor(format!("c{index}"), || Idle, || ())
+        })
+        .collect();
+    let before = live();
+    for spec in specs {
+        static_sup.start_child(spec).await.expect("start_child");
+    }
+    let static_bytes = (live() - before) as f64 / count as f64;
+    println!("static start_child:               {static_bytes:8.0} bytes each");
 
     let supervisor = DynamicSupervisor::start(DynamicSupervisorSpec::new(
         "memory",
