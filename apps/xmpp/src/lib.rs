@@ -11,10 +11,14 @@
 //! - [`sasl`]: server-side SASL mechanisms (PLAIN, SCRAM-SHA-1/256/512) as
 //!   state machines, and the SCRAM secrets passwords are stored as.
 //!
-//! None of these modules does I/O, reads a clock or spawns anything; the
-//! actors and sockets that drive them live elsewhere.
+//! The protocol modules (xml, jid, stanza, sasl) do no I/O, read no clock and
+//! spawn nothing; storage, config, the CLI and the server around them do.
 
+pub mod cli;
+pub mod config;
 pub mod jid;
 pub mod sasl;
+pub mod server;
 pub mod stanza;
+pub mod storage;
 pub mod xml;

@@ -1,0 +1,218 @@
+//! The `bream-xmpp` command line: `start`, and `ctl` admin commands named as `mongooseimctl`'s.
+//!
+//! ```text
+//! bream-xmpp start [--config FILE]
+//! bream-xmpp ctl account registerUser --domain localhost --username alice --password secret
+//! bream-xmpp ctl account removeUser --domain localhost --username alice
+//! bream-xmpp ctl account listUsers --domain localhost
+//! bream-xmpp ctl account countUsers --domain localhost
+//! bream-xmpp ctl account checkUser --domain localhost --username alice
+//! bream-xmpp ctl account changeUserPassword --domain localhost --username alice --newPassword s3cret
+//! bream-xmpp ctl session listSessions|countSessions|kickUser ...
+//! ```
+//!
+//! `--config FILE` is accepted anywhere on the line; without it every default applies (domain
+//! `localhost`, SQLite in `./data`).
+//!
+//! # Output and exit status
+//!
+//! Decided here and nowhere else:
+//! - success: the result as one line of JSON on stdout (an object with `"result": "ok"` and a
+//!   `"message"`, or an array for lists, a number for counts), exit status [`EXIT_SUCCESS`];
+//! - an operation error (a duplicate user, a domain not in `general.hosts`, an invalid
+//!   username, an unknown user, a bad config file, an unreachable database, a session command
+//!   with no running node): `{"error": "...", "code": "..."}` on stderr, exit status
+//!   [`EXIT_FAILURE`]; the codes are [`output::ErrorCode`];
+//! - bad usage (an unknown command or option, a missing argument): clap's message and usage on
+//!   stderr, exit status [`EXIT_USAGE`]. `--help` and `--version` print to stdout and succeed.
+//!
+//! `start` logs with `tracing` on stderr (level from `general.loglevel`, or `RUST_LOG` when
+//! set) and exits 1 when it cannot start. `ctl` logs warnings only, on stderr, so stdout stays
+//! JSON; the JSON error, if any, is stderr's last line.
+//!
+//! # Account commands and a running node
+//!
+//! Account commands work straight on the database named by the config, so they work with the
+//! node stopped as well as running: SQLite in WAL mode lets a `ctl` process write beside the
+//! server, and PostgreSQL is shared anyway. Session commands need the node's memory; until the
+//! admin API exists they fail with `node_not_running`.
+//!
+//! Passwords are taken as arguments, as `mongooseimctl` takes them; they are visible in the
+//! process list while the command runs. Only their SCRAM secrets are stored.
+
+mod account;
+pub mod output;
+mod session;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use self::account::AccountCommand;
+use self::output::{CtlError, ErrorCode};
+pub use self::session::SessionCommand;
+use crate::config::Config;
+use crate::storage::Storage;
+
+/// Exit status of a command that did what was asked.
+pub const EXIT_SUCCESS: u8 = 0;
+/// Exit status of a command that failed (see the module docs).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status of a command line that does not parse (clap's own choice too).
+pub const EXIT_USAGE: u8 = 2;
+
+/// `bream-xmpp`'s arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bream-xmpp",
+    version,
+    about = "A clustered XMPP server on the Bream runtime"
+)]
+pub struct Args {
+    /// TOML config file; without it every default applies (domain localhost, data in ./data)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `bream-xmpp`'s commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server until ctrl-c or SIGTERM
+    Start,
+    /// Administer accounts and sessions (mongooseimctl's categories and commands)
+    Ctl {
+        /// The category.
+        #[command(subcommand)]
+        category: Category,
+    },
+}
+
+/// `ctl` categories.
+#[derive(Debug, Subcommand)]
+pub enum Category {
+    /// Accounts, straight on the database (node running or not)
+    Account {
+        /// The command.
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Sessions of a running node
+    Session {
+        /// The command.
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
+}
+
+/// Runs parsed arguments to completion; the exit status follows the module docs.
+pub fn run(args: Args) -> ExitCode {
+    match args.command {
+        Command::Start => start(args.config.as_deref()),
+        Command::Ctl { category } => ctl(args.config.as_deref(), category),
+    }
+}
+
+/// Prints a command line that did not parse (or `--help`, `--version`) as clap does, and gives
+/// the exit status: [`EXIT_USAGE`] for errors, [`EXIT_SUCCESS`] for help and version.
+pub fn usage_error(error: &clap::Error) -> ExitCode {
+    // Printing can only fail when the terminal is gone, and then there is no one to tell.
+    let _ = error.print();
+    if error.use_stderr() {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::from(EXIT_SUCCESS)
+    }
+}
+
+fn start(config_path: Option<&Path>) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(config) => config,
+        Err(error) => {
+            output::print_start_failure(&error);
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    init_logging(config.general.loglevel.filter_directive());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            output::print_start_failure(&format!("could not start the async runtime: {error}"));
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            config = ?config_path,
+            hosts = ?config.general.hosts,
+            "starting"
+        );
+        let storage = Storage::connect_with(config.storage_options()).await?;
+        crate::server::run(config, storage).await
+    });
+    match outcome {
+        Ok(()) => ExitCode::from(EXIT_SUCCESS),
+        Err(error) => {
+            output::print_start_failure(&format!("{error:#}"));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn ctl(config_path: Option<&Path>, category: Category) -> ExitCode {
+    // sqlx's slow-statement warnings say nothing a `ctl` user can act on.
+    init_logging("warn,sqlx=error");
+    let outcome = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(async {
+            match category {
+                Category::Account { command } => {
+                    let config = load_config(config_path)?;
+                    account::run(&config, command).await
+                }
+                Category::Session { command } => session::run(command),
+            }
+        }),
+        Err(error) => Err(CtlError::new(
+            ErrorCode::InternalError,
+            format!("could not start the async runtime: {error}"),
+        )),
+    };
+    match outcome {
+        Ok(result) => {
+            output::print_result(&result);
+            ExitCode::from(EXIT_SUCCESS)
+        }
+        Err(error) => {
+            output::print_error(&error);
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, CtlError> {
+    Config::load(path).map_err(|error| CtlError::new(ErrorCode::ConfigError, error.to_string()))
+}
+
+/// Logs to stderr: `RUST_LOG` when set, else `default_directive`. Keeps an existing global
+/// subscriber (tests that call [`run`] twice in one process).
+fn init_logging(default_directive: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_directive));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

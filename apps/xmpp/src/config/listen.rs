@@ -1,0 +1,189 @@
+//! `[listen]`: where clients connect.
+//!
+//! ```toml
+//! [[listen.c2s]]                 # STARTTLS on 5222 (the default listener)
+//! port = 5222
+//!
+//! [[listen.c2s]]                 # direct TLS (XEP-0368) on its own port
+//! port = 5223
+//! tls.mode = "tls"
+//! tls.certfile = "/etc/bream/cert.pem"
+//! tls.keyfile = "/etc/bream/key.pem"
+//! ```
+//!
+//! A file that lists `[[listen.c2s]]` replaces the default listener; `listen.c2s = []` runs
+//! none.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{check_nonzero, milliseconds, Invalid, Unit};
+
+/// The client port of RFC 6120.
+pub const C2S_PORT_DEFAULT: u16 = 5222;
+
+/// The largest stanza accepted, in bytes (MongooseIM's `max_stanza_size` default).
+pub const MAX_STANZA_SIZE_DEFAULT: usize = 65_536;
+
+/// How long a client has for each step before it is authenticated (MongooseIM's
+/// `state_timeout` default).
+pub const STATE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+
+/// How long an authenticated connection may stay silent (no stanza, no whitespace keepalive)
+/// before it is closed. Clients send keepalives well within this (slixmpp: every 300 s).
+pub const IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(600);
+
+/// Stanzas queued for one client before it counts as not reading and is disconnected.
+pub const MAX_OUTGOING_QUEUE_DEFAULT: usize = 1000;
+
+/// `[listen]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    /// `[[listen.c2s]]`: client-to-server listeners. Default: one, [`C2sListener::default`].
+    pub c2s: Vec<C2sListener>,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            c2s: vec![C2sListener::default()],
+        }
+    }
+}
+
+impl Listen {
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
+        let mut addresses = BTreeSet::new();
+        for (index, listener) in self.c2s.iter().enumerate() {
+            let key = |field: &str| format!("listen.c2s[{index}].{field}");
+            // Port 0 (the system picks one) is allowed: tests use it.
+            if listener.port != 0 && !addresses.insert((listener.ip_address, listener.port)) {
+                return Err(Invalid::new(
+                    &key("port"),
+                    &listener.port.to_string(),
+                    "another listener has the same ip_address and port",
+                ));
+            }
+            if listener.max_stanza_size == 0 {
+                return Err(Invalid::new(
+                    &key("max_stanza_size"),
+                    "0",
+                    "must be at least 1 byte",
+                ));
+            }
+            if listener.max_outgoing_queue == 0 {
+                return Err(Invalid::new(
+                    &key("max_outgoing_queue"),
+                    "0",
+                    "must be at least 1 stanza",
+                ));
+            }
+            check_nonzero(
+                &key("state_timeout"),
+                listener.state_timeout,
+                Unit::Milliseconds,
+            )?;
+            check_nonzero(
+                &key("idle_timeout"),
+                listener.idle_timeout,
+                Unit::Milliseconds,
+            )?;
+            match (&listener.tls.certfile, &listener.tls.keyfile) {
+                (Some(_), None) => {
+                    return Err(Invalid::new(
+                        &key("tls.keyfile"),
+                        "(missing)",
+                        "tls.certfile is set, so tls.keyfile must be too",
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(Invalid::new(
+                        &key("tls.certfile"),
+                        "(missing)",
+                        "tls.keyfile is set, so tls.certfile must be too",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[[listen.c2s]]`: one client listener.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct C2sListener {
+    /// Default [`C2S_PORT_DEFAULT`] (5222). 0 lets the system pick one.
+    pub port: u16,
+    /// The address to listen on. Default `0.0.0.0` (every IPv4 interface).
+    pub ip_address: IpAddr,
+    /// `tls.mode`, `tls.certfile`, `tls.keyfile`.
+    pub tls: Tls,
+    /// Bytes. Default [`MAX_STANZA_SIZE_DEFAULT`] (65536). A larger stanza ends the stream with
+    /// `policy-violation`.
+    pub max_stanza_size: usize,
+    /// Milliseconds for each step before authentication. Default 5000
+    /// ([`STATE_TIMEOUT_DEFAULT`]).
+    #[serde(deserialize_with = "milliseconds")]
+    pub state_timeout: Duration,
+    /// Milliseconds of silence after which a connection is closed. Default 600000
+    /// ([`IDLE_TIMEOUT_DEFAULT`]).
+    #[serde(deserialize_with = "milliseconds")]
+    pub idle_timeout: Duration,
+    /// Stanzas waiting to be written to one client before it is disconnected. Default
+    /// [`MAX_OUTGOING_QUEUE_DEFAULT`] (1000).
+    pub max_outgoing_queue: usize,
+    /// The `[shaper]` name applied to this listener's input. Default none. Accepted, not yet
+    /// applied.
+    pub shaper: Option<String>,
+    /// The `[access]` rule deciding who may connect. Default none. Accepted, not yet applied.
+    pub access: Option<String>,
+}
+
+impl Default for C2sListener {
+    fn default() -> Self {
+        C2sListener {
+            port: C2S_PORT_DEFAULT,
+            ip_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            tls: Tls::default(),
+            max_stanza_size: MAX_STANZA_SIZE_DEFAULT,
+            state_timeout: STATE_TIMEOUT_DEFAULT,
+            idle_timeout: IDLE_TIMEOUT_DEFAULT,
+            max_outgoing_queue: MAX_OUTGOING_QUEUE_DEFAULT,
+            shaper: None,
+            access: None,
+        }
+    }
+}
+
+/// `tls` of a listener.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// Default `starttls`.
+    pub mode: TlsMode,
+    /// PEM certificate chain. Default none: a self-signed certificate is made on first start
+    /// and kept in `general.data_dir`. Set with `keyfile`.
+    pub certfile: Option<PathBuf>,
+    /// PEM private key for `certfile`.
+    pub keyfile: Option<PathBuf>,
+}
+
+/// How a listener uses TLS (MongooseIM's `tls.mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// STARTTLS offered, not required (the default).
+    #[default]
+    Starttls,
+    /// STARTTLS required before authentication.
+    StarttlsRequired,
+    /// TLS from the first byte (direct TLS, XEP-0368), usually on its own port such as 5223.
+    Tls,
+}

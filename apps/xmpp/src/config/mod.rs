@@ -1,0 +1,432 @@
+//! The server's configuration: one TOML file with MongooseIM's section names, where every key
+//! has a default, so no file is needed to start.
+//!
+//! ```
+//! use bream_xmpp::config::Config;
+//!
+//! let config = Config::from_toml(
+//!     r#"
+//!     [general]
+//!     hosts = ["example.com"]
+//!
+//!     [[listen.c2s]]
+//!     port = 5222
+//!     tls.mode = "starttls_required"
+//!
+//!     [modules.mod_offline]
+//!     max_messages = 500
+//!     "#,
+//! )
+//! .expect("a valid config");
+//! assert_eq!(config.general.hosts, ["example.com"]);
+//! assert_eq!(config.modules.mod_offline.max_messages, 500);
+//! assert!(Config::default().serves("localhost"));
+//! ```
+//!
+//! # Sections
+//!
+//! | section | what | Rust |
+//! | --- | --- | --- |
+//! | `[general]` | served domains, log level, data directory, node name and cookie | [`General`] |
+//! | `[[listen.c2s]]` | client listeners: port, address, TLS mode and files, limits | [`listen`] |
+//! | `[auth]` | methods, SASL mechanisms, password hashing, failed-attempt cap | [`auth`] |
+//! | `[outgoing_pools.rdbms.default]` | the database: URL, pool size, timeouts | [`databases`] |
+//! | `[internal_databases]` | CETS settings (placeholder for clustering) | [`databases`] |
+//! | `[modules.mod_*]` | per-module `enabled` and options | [`modules`] |
+//! | `[shaper.NAME]` | traffic shapers (`max_rate`): accepted, not yet applied | [`Shaper`] |
+//! | `[acl]`, `[access]` | accepted as written, not yet interpreted | `toml::Table` |
+//!
+//! Each key's default is on its field, and in the constants beside it.
+//!
+//! # Errors
+//!
+//! Loading is parse, then validate. An unknown key, a value of the wrong type or an unknown
+//! enumeration value fails the parse ([`ConfigError::Parse`], naming the key or the expected
+//! type, with the line and its text); a value of the right type that is still wrong (no hosts,
+//! two listeners on one port, a zero timeout) fails validation ([`ConfigError::Invalid`], with
+//! the key's dotted path). Either stops the start: the server never runs on a half-understood
+//! configuration.
+//!
+//! # Where Bream differs from MongooseIM
+//!
+//! - A module's section does not switch it on: every module Bream has is on by default, and
+//!   `enabled = false` switches one off. MongooseIM runs exactly the modules listed, so a
+//!   config that tunes one option would otherwise lose the roster. A module Bream does not have
+//!   (`mod_muc`, ...) is an unknown key, and stops the start.
+//! - The database is one URL (`connection.url`) instead of `driver`, `host`, `database`,
+//!   `username` and `password` keys; without one, it is SQLite in `data_dir`.
+//! - `[shaper]`, `[acl]` and `[access]` are read and kept but not applied yet.
+//! - Durations are integers in milliseconds where MongooseIM's own keys are (`state_timeout`,
+//!   `query_timeout`) and in seconds for mod_ping's, as MongooseIM has them.
+
+pub mod auth;
+pub mod databases;
+mod error;
+pub mod listen;
+pub mod modules;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+pub use self::auth::Auth;
+pub use self::databases::{InternalDatabases, OutgoingPools};
+pub use self::error::ConfigError;
+pub use self::listen::Listen;
+pub use self::modules::Modules;
+use crate::storage::{sqlite_url_for_path, StorageOptions};
+
+/// The largest config file read, in bytes: far above any real one, and it keeps a wrong path
+/// (a log file, a device) from being read into memory whole.
+pub const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
+
+/// The domain served when no hosts are configured.
+pub const HOST_DEFAULT: &str = "localhost";
+
+/// Where the server keeps its files (SQLite database, generated certificate) by default.
+pub const DATA_DIR_DEFAULT: &str = "./data";
+
+/// The SQLite file in `data_dir` used when no database URL is configured.
+pub const DATABASE_FILE_NAME: &str = "bream.db";
+
+/// The whole configuration. [`Config::default`] is what a start without a file runs with.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[general]`.
+    pub general: General,
+    /// `[listen]`.
+    pub listen: Listen,
+    /// `[auth]`.
+    pub auth: Auth,
+    /// `[outgoing_pools]`.
+    pub outgoing_pools: OutgoingPools,
+    /// `[internal_databases]`.
+    pub internal_databases: InternalDatabases,
+    /// `[modules]`.
+    pub modules: Modules,
+    /// `[shaper.NAME]`: named traffic shapers. Default: MongooseIM's `normal` (1000 bytes/s) and
+    /// `fast` (50000 bytes/s). Accepted, not yet applied.
+    pub shaper: BTreeMap<String, Shaper>,
+    /// `[acl]`: accepted as written; not yet interpreted.
+    pub acl: toml::Table,
+    /// `[access]`: accepted as written; not yet interpreted.
+    pub access: toml::Table,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            general: General::default(),
+            listen: Listen::default(),
+            auth: Auth::default(),
+            outgoing_pools: OutgoingPools::default(),
+            internal_databases: InternalDatabases::default(),
+            modules: Modules::default(),
+            shaper: BTreeMap::from([
+                ("normal".to_string(), Shaper { max_rate: 1000 }),
+                ("fast".to_string(), Shaper { max_rate: 50_000 }),
+            ]),
+            acl: toml::Table::new(),
+            access: toml::Table::new(),
+        }
+    }
+}
+
+/// `[general]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct General {
+    /// The XMPP domains served. Default `["localhost"]`. At least one; each a valid JID
+    /// domain, stored normalised (lower case), no duplicates.
+    pub hosts: Vec<String>,
+    /// Log level, MongooseIM's names. Default `info`. `RUST_LOG`, when set, wins.
+    pub loglevel: LogLevel,
+    /// Where the server keeps its files: the SQLite database (when no URL is configured), the
+    /// generated certificate. Default `./data`, relative to the working directory.
+    pub data_dir: PathBuf,
+    /// This node's name, `name@host`. Default `bream@localhost`. Placeholder: used once nodes
+    /// cluster.
+    pub node_name: String,
+    /// The cookie nodes of one cluster share. Default `bream`. Placeholder, as `node_name`.
+    pub cookie: Secret,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            hosts: vec![HOST_DEFAULT.to_string()],
+            loglevel: LogLevel::Info,
+            data_dir: PathBuf::from(DATA_DIR_DEFAULT),
+            node_name: "bream@localhost".to_string(),
+            cookie: Secret("bream".to_string()),
+        }
+    }
+}
+
+/// Log levels, with MongooseIM's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Nothing.
+    None,
+    /// Errors only (MongooseIM's `emergency`, `alert`, `critical` and `error` all map here).
+    Emergency,
+    /// As `emergency`.
+    Alert,
+    /// As `emergency`.
+    Critical,
+    /// As `emergency`.
+    Error,
+    /// Warnings and errors.
+    Warning,
+    /// As `info`.
+    Notice,
+    /// Informational messages (the default).
+    Info,
+    /// Debugging output.
+    Debug,
+    /// Everything (`trace`).
+    All,
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive for this level.
+    pub fn filter_directive(self) -> &'static str {
+        match self {
+            LogLevel::None => "off",
+            LogLevel::Emergency | LogLevel::Alert | LogLevel::Critical | LogLevel::Error => "error",
+            LogLevel::Warning => "warn",
+            LogLevel::Notice | LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::All => "trace",
+        }
+    }
+}
+
+/// A secret string (the cookie): readable by the program, shown as `***` in `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("***")
+    }
+}
+
+/// `[shaper.NAME]`: a traffic shaper.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shaper {
+    /// Bytes per second; at least 1.
+    pub max_rate: u64,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`; `None` gives [`Config::default`].
+    ///
+    /// Errors: [`ConfigError::Read`], [`ConfigError::TooLarge`], [`ConfigError::Parse`],
+    /// [`ConfigError::Invalid`].
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let read_error = |source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bytes = std::fs::metadata(path).map_err(read_error)?.len();
+        if bytes > CONFIG_BYTES_MAX {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+                bytes,
+                max: CONFIG_BYTES_MAX,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
+        Config::parse(&text, &format!("config file {path:?}"))
+    }
+
+    /// Parses and validates TOML text, as [`Config::load`] does a file's.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "config text")
+    }
+
+    fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|error| parse_error(text, origin, &error))?;
+        config.validate().map_err(|invalid| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: invalid.key,
+            value: invalid.value,
+            reason: invalid.reason,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks what types cannot, and normalises the hosts.
+    fn validate(&mut self) -> Result<(), Invalid> {
+        let general = &mut self.general;
+        if general.hosts.is_empty() {
+            return Err(Invalid::new(
+                "general.hosts",
+                "[]",
+                "at least one domain must be served",
+            ));
+        }
+        let mut hosts = Vec::with_capacity(general.hosts.len());
+        for (index, host) in general.hosts.iter().enumerate() {
+            let key = format!("general.hosts[{index}]");
+            let normalised = crate::jid::normalize_domain(host)
+                .map_err(|error| Invalid::new(&key, &format!("{host:?}"), &error.to_string()))?;
+            if hosts.contains(&normalised) {
+                return Err(Invalid::new(&key, &format!("{host:?}"), "listed twice"));
+            }
+            hosts.push(normalised);
+        }
+        general.hosts = hosts;
+        if general.data_dir.as_os_str().is_empty() {
+            return Err(Invalid::new(
+                "general.data_dir",
+                "\"\"",
+                "must not be empty",
+            ));
+        }
+        self.listen.validate()?;
+        self.auth.validate()?;
+        self.outgoing_pools.validate()?;
+        self.modules.validate()?;
+        for (name, shaper) in &self.shaper {
+            if shaper.max_rate == 0 {
+                return Err(Invalid::new(
+                    &format!("shaper.{name}.max_rate"),
+                    "0",
+                    "must be at least 1",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `domain` (normalised) is one of `general.hosts`.
+    pub fn serves(&self, domain: &str) -> bool {
+        self.general.hosts.iter().any(|host| host == domain)
+    }
+
+    /// The database URL: `outgoing_pools.rdbms.default.connection.url`, or else
+    /// `sqlite://DATA_DIR/bream.db`.
+    pub fn database_url(&self) -> String {
+        match &self.outgoing_pools.rdbms.default.connection.url {
+            Some(url) => url.clone(),
+            None => sqlite_url_for_path(&self.general.data_dir.join(DATABASE_FILE_NAME)),
+        }
+    }
+
+    /// What [`Storage::connect_with`](crate::storage::Storage::connect_with) needs.
+    pub fn storage_options(&self) -> StorageOptions {
+        let pool = &self.outgoing_pools.rdbms.default;
+        StorageOptions {
+            url: self.database_url(),
+            pool_connections_max: pool.workers,
+            connect_timeout: pool.connection.connect_timeout,
+            query_timeout: pool.connection.query_timeout,
+        }
+    }
+}
+
+/// A validation failure before it is given the config's origin.
+pub(crate) struct Invalid {
+    key: String,
+    value: String,
+    reason: String,
+}
+
+impl Invalid {
+    pub(crate) fn new(key: &str, value: &str, reason: &str) -> Self {
+        Invalid {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Checks a duration that must not be zero.
+pub(crate) fn check_nonzero(key: &str, value: Duration, unit: Unit) -> Result<(), Invalid> {
+    if value.is_zero() {
+        return Err(Invalid::new(
+            key,
+            "0",
+            &format!("must be at least 1 {}", unit.name()),
+        ));
+    }
+    Ok(())
+}
+
+/// How a duration key is written in the file.
+#[derive(Clone, Copy)]
+pub(crate) enum Unit {
+    Milliseconds,
+    Seconds,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Milliseconds => "millisecond",
+            Unit::Seconds => "second",
+        }
+    }
+}
+
+/// `deserialize_with` for a duration written as an integer number of milliseconds.
+pub(crate) fn milliseconds<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_millis)
+}
+
+/// `deserialize_with` for a duration written as an integer number of seconds.
+pub(crate) fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+/// A [`ConfigError::Parse`] with the line, its text and its table, from the parser's span.
+fn parse_error(text: &str, origin: &str, error: &toml::de::Error) -> ConfigError {
+    let message = error.message().trim_end().to_string();
+    let Some(span) = error.span() else {
+        return ConfigError::Parse {
+            origin: origin.to_string(),
+            line: None,
+            line_text: String::new(),
+            table: None,
+            message,
+        };
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |newline| newline + 1);
+    let line_end = text[start..]
+        .find('\n')
+        .map_or(text.len(), |newline| start + newline);
+    let line = text[..start].matches('\n').count() + 1;
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|candidate| candidate.starts_with('['))
+        .map(str::to_string);
+    ConfigError::Parse {
+        origin: origin.to_string(),
+        line: Some(line),
+        line_text: text[line_start..line_end].trim().to_string(),
+        table,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

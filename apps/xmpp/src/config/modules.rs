@@ -1,0 +1,185 @@
+//! `[modules]`: the XMPP features, each switched on by default and off with `enabled = false`.
+//!
+//! ```toml
+//! [modules.mod_offline]
+//! max_messages = 500
+//!
+//! [modules.mod_ping]
+//! send_pings = true
+//! ping_interval = 60
+//!
+//! [modules.mod_vcard]
+//! enabled = false
+//! ```
+//!
+//! See "Where Bream differs from MongooseIM" in [`super`] for why a listed section does not
+//! mean "on" and an absent one "off".
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{check_nonzero, seconds, Invalid, Unit};
+
+/// Offline messages kept per user (MongooseIM's `max_user_offline_messages` default is 100).
+pub const OFFLINE_MAX_MESSAGES_DEFAULT: usize = 100;
+
+/// Seconds between server pings to an idle client (MongooseIM's default).
+pub const PING_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+
+/// Seconds a client has to answer a server ping (MongooseIM's default).
+pub const PING_REQ_TIMEOUT_DEFAULT: Duration = Duration::from_secs(32);
+
+/// `[modules]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Modules {
+    /// Rosters (RFC 6121), roster versioning (XEP-0237).
+    pub mod_roster: ModRoster,
+    /// Offline messages (XEP-0160).
+    pub mod_offline: ModOffline,
+    /// Ping (XEP-0199).
+    pub mod_ping: ModPing,
+    /// Service discovery (XEP-0030).
+    pub mod_disco: Switch,
+    /// vCards (XEP-0054).
+    pub mod_vcard: Switch,
+    /// Private XML storage (XEP-0049).
+    pub mod_private: Switch,
+    /// Last activity (XEP-0012).
+    pub mod_last: Switch,
+    /// Software version (XEP-0092).
+    pub mod_version: ModVersion,
+    /// Blocking (XEP-0191).
+    pub mod_blocking: Switch,
+}
+
+impl Modules {
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
+        let ping = &self.mod_ping;
+        check_nonzero(
+            "modules.mod_ping.ping_interval",
+            ping.ping_interval,
+            Unit::Seconds,
+        )?;
+        check_nonzero(
+            "modules.mod_ping.ping_req_timeout",
+            ping.ping_req_timeout,
+            Unit::Seconds,
+        )
+    }
+}
+
+/// A module with no options but `enabled`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Switch {
+    /// Default `true`.
+    pub enabled: bool,
+}
+
+impl Default for Switch {
+    fn default() -> Self {
+        Switch { enabled: true }
+    }
+}
+
+/// `[modules.mod_roster]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModRoster {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Offer XEP-0237 roster versioning. Default `true` (MongooseIM: `false`); it costs one
+    /// counter per user.
+    pub versioning: bool,
+}
+
+impl Default for ModRoster {
+    fn default() -> Self {
+        ModRoster {
+            enabled: true,
+            versioning: true,
+        }
+    }
+}
+
+/// `[modules.mod_offline]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModOffline {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Messages kept per user; one more is refused with an error to its sender. Default
+    /// [`OFFLINE_MAX_MESSAGES_DEFAULT`] (100). 0 keeps none.
+    pub max_messages: usize,
+}
+
+impl Default for ModOffline {
+    fn default() -> Self {
+        ModOffline {
+            enabled: true,
+            max_messages: OFFLINE_MAX_MESSAGES_DEFAULT,
+        }
+    }
+}
+
+/// `[modules.mod_ping]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModPing {
+    /// Answer client pings. Default `true`.
+    pub enabled: bool,
+    /// Also ping idle clients. Default `false` (as MongooseIM).
+    pub send_pings: bool,
+    /// Seconds of client silence before a server ping. Default 60.
+    #[serde(deserialize_with = "seconds")]
+    pub ping_interval: Duration,
+    /// Seconds to wait for the answer. Default 32.
+    #[serde(deserialize_with = "seconds")]
+    pub ping_req_timeout: Duration,
+    /// What an unanswered ping does. Default `none`.
+    pub timeout_action: PingTimeoutAction,
+}
+
+impl Default for ModPing {
+    fn default() -> Self {
+        ModPing {
+            enabled: true,
+            send_pings: false,
+            ping_interval: PING_INTERVAL_DEFAULT,
+            ping_req_timeout: PING_REQ_TIMEOUT_DEFAULT,
+            timeout_action: PingTimeoutAction::None,
+        }
+    }
+}
+
+/// What an unanswered server ping does (MongooseIM's `timeout_action`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PingTimeoutAction {
+    /// Nothing but a log line.
+    #[default]
+    None,
+    /// Close the connection.
+    Kill,
+}
+
+/// `[modules.mod_version]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModVersion {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Include the operating system in the answer. Default `false` (as MongooseIM).
+    pub os_info: bool,
+}
+
+impl Default for ModVersion {
+    fn default() -> Self {
+        ModVersion {
+            enabled: true,
+            os_info: false,
+        }
+    }
+}
