@@ -1,0 +1,264 @@
+//! Table operations through the public API, one thread and two, and bytes
+//! per entry.
+//!
+//! `cargo bench -p bream-tables --bench tables`
+//!
+//! Rates are aggregate operations per second ("elem/s"). u64 keys and
+//! values in a scrambled order; lookups, counters and scans run on a table
+//! of `TABLE_ROWS` (100 000) rows; inserts fill fresh tables from empty to
+//! `TABLE_ROWS` rows (growth included; creating and deleting the tables is
+//! not timed); deletes empty tables of `TABLE_ROWS` rows filled untimed.
+//! Anchor (this kind of machine, Erlang/OTP 25 ETS from one process):
+//! insert ~1.1 M/s, lookup ~2.1 M/s.
+//!
+//! Bytes per entry are printed first: allocator bytes counted over
+//! 1 000 000 inserts for each kind, beside the table's own estimate.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bream_tables::{Table, TableKind, TableOptions};
+use common::{criterion_short, scramble, time_threads, SCAN_ROWS, TABLE_ROWS};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+/// Counts live heap bytes, to measure bytes per entry.
+struct CountingAllocator;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers to `System`, only counting sizes.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(pointer, layout) }
+    }
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(pointer, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+struct Owner;
+enum Never {}
+impl ractor::Message for Never {}
+impl Actor for Owner {
+    type Msg = Never;
+    type State = ();
+    type Arguments = ();
+    async fn pre_start(&self, _: ActorRef<Never>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+/// A runtime and an owner for the benched tables.
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    owner: ActorRef<Never>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("bench runtime");
+        let owner = runtime
+            .block_on(Actor::spawn(None, Owner, ()))
+            .expect("spawn owner")
+            .0;
+        Self { runtime, owner }
+    }
+
+    /// A public table, so bench threads write through plain handles.
+    fn table(&self, kind: TableKind) -> Table<u64, u64> {
+        let _entered = self.runtime.enter();
+        Table::new(
+            "bench",
+            &self.owner,
+            TableOptions::new(kind).access(bream_tables::Access::Public),
+        )
+        .expect("create table")
+    }
+
+    /// Time for `threads` threads to insert `iterations` keys each, into
+    /// fresh tables of at most `TABLE_ROWS` rows.
+    fn time_inserts(&self, kind: TableKind, threads: usize, iterations: u64) -> Duration {
+        let mut elapsed = Duration::ZERO;
+        let mut done = 0;
+        while done < iterations {
+            let per_thread = (iterations - done).min(TABLE_ROWS / threads as u64);
+            let table = self.table(kind);
+            elapsed += time_threads(threads, per_thread, |thread_index, per_thread| {
+                let base = thread_index as u64 * per_thread;
+                for index in base..base + per_thread {
+                    table.insert(scramble(index), index).expect("insert");
+                }
+            });
+            table.delete_table().expect("delete");
+            done += per_thread;
+        }
+        elapsed
+    }
+
+    /// Time for `threads` threads to delete `iterations` keys each, from
+    /// tables of at most `TABLE_ROWS` rows filled untimed.
+    fn time_deletes(&self, kind: TableKind, threads: usize, iterations: u64) -> Duration {
+        let mut elapsed = Duration::ZERO;
+        let mut done = 0;
+        while done < iterations {
+            let per_thread = (iterations - done).min(TABLE_ROWS / threads as u64);
+            let table = self.filled(kind, per_thread * threads as u64);
+            elapsed += time_threads(threads, per_thread, |thread_index, per_thread| {
+                let base = thread_index as u64 * per_thread;
+                for index in base..base + per_thread {
+                    table.delete(&scramble(index)).expect("delete");
+                }
+            });
+            table.delete_table().expect("delete");
+            done += per_thread;
+        }
+        elapsed
+    }
+
+    fn filled(&self, kind: TableKind, rows: u64) -> Table<u64, u64> {
+        let table = self.table(kind);
+        table
+            .insert_many((0..rows).map(|index| (scramble(index), index)))
+            .expect("fill");
+        table
+    }
+}
+
+fn bytes_per_entry(fixture: &Fixture) {
+    // `cargo bench` passes --bench; `cargo test --benches` runs each bench
+    // once as a quick test, where a small table is enough.
+    let entries: u64 = if std::env::args().any(|argument| argument == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    };
+    println!("bytes per entry, {entries} u64 -> u64 entries (allocator-counted / info estimate):");
+    for kind in [
+        TableKind::Set,
+        TableKind::OrderedSet,
+        TableKind::Bag,
+        TableKind::DuplicateBag,
+    ] {
+        let before = ALLOCATED.load(Ordering::Relaxed);
+        let table = fixture.table(kind);
+        for index in 0..entries {
+            table.insert(scramble(index), index).expect("insert");
+        }
+        let counted = ALLOCATED.load(Ordering::Relaxed) - before;
+        let estimated = table.info().expect("info").memory_bytes;
+        println!(
+            "  {:<14} {:>6.1} counted  {:>6.1} estimated",
+            kind.name(),
+            counted as f64 / entries as f64,
+            estimated as f64 / entries as f64
+        );
+        table.delete_table().expect("delete");
+    }
+}
+
+fn tables(criterion: &mut Criterion) {
+    let fixture = Fixture::new();
+    bytes_per_entry(&fixture);
+    let mut group = criterion.benchmark_group("set");
+    for threads in [1usize, 2] {
+        group.throughput(Throughput::Elements(threads as u64));
+        group.bench_function(BenchmarkId::new("insert", threads), |bencher| {
+            bencher
+                .iter_custom(|iterations| fixture.time_inserts(TableKind::Set, threads, iterations))
+        });
+        let table = fixture.filled(TableKind::Set, TABLE_ROWS);
+        group.bench_function(BenchmarkId::new("lookup", threads), |bencher| {
+            bencher.iter_custom(|iterations| {
+                time_threads(threads, iterations, |thread_index, iterations| {
+                    let start = thread_index as u64 * 7919;
+                    for index in start..start + iterations {
+                        black_box(table.get(&scramble(index % TABLE_ROWS)).expect("get"));
+                    }
+                })
+            })
+        });
+        group.bench_function(BenchmarkId::new("update_counter", threads), |bencher| {
+            bencher.iter_custom(|iterations| {
+                time_threads(threads, iterations, |thread_index, iterations| {
+                    let start = thread_index as u64 * 7919;
+                    for index in start..start + iterations {
+                        black_box(
+                            table
+                                .update_counter(&scramble(index % TABLE_ROWS), 1, None)
+                                .expect("update_counter"),
+                        );
+                    }
+                })
+            })
+        });
+        table.delete_table().expect("delete");
+        group.bench_function(BenchmarkId::new("delete", threads), |bencher| {
+            bencher
+                .iter_custom(|iterations| fixture.time_deletes(TableKind::Set, threads, iterations))
+        });
+    }
+    group.finish();
+
+    let mut group = criterion.benchmark_group("ordered_set");
+    for threads in [1usize, 2] {
+        group.throughput(Throughput::Elements(threads as u64));
+        group.bench_function(BenchmarkId::new("insert", threads), |bencher| {
+            bencher.iter_custom(|iterations| {
+                fixture.time_inserts(TableKind::OrderedSet, threads, iterations)
+            })
+        });
+        let table = fixture.filled(TableKind::OrderedSet, TABLE_ROWS);
+        group.bench_function(BenchmarkId::new("lookup", threads), |bencher| {
+            bencher.iter_custom(|iterations| {
+                time_threads(threads, iterations, |thread_index, iterations| {
+                    let start = thread_index as u64 * 7919;
+                    for index in start..start + iterations {
+                        black_box(table.get(&scramble(index % TABLE_ROWS)).expect("get"));
+                    }
+                })
+            })
+        });
+        // One element = one scan of SCAN_ROWS rows from a random key.
+        group.bench_function(BenchmarkId::new("range_scan_100", threads), |bencher| {
+            bencher.iter_custom(|iterations| {
+                time_threads(threads, iterations, |thread_index, iterations| {
+                    let start = thread_index as u64 * 7919;
+                    for index in start..start + iterations {
+                        let from = scramble(index % TABLE_ROWS);
+                        let rows = table
+                            .select_map_limit(from.., SCAN_ROWS, |_, value| Some(*value))
+                            .expect("select");
+                        black_box(rows);
+                    }
+                })
+            })
+        });
+        table.delete_table().expect("delete");
+    }
+    group.finish();
+}
+
+criterion_group! { name = benches; config = criterion_short(); targets = tables }
+criterion_main!(benches);

@@ -1,0 +1,23 @@
+//! Replicated tables: CETS's model on Bream nodes.
+//!
+//! Every node keeps a full copy of a replicated table in a local
+//! [`crate::Table`]; reads go straight to it, writes go through the table's
+//! server actor on this node, which applies them and sends them to the
+//! servers on the other member nodes.
+//!
+//! - [`protocol`]: the replication protocol as a plain state machine (what
+//!   a write waits for, leader operations, pauses, joins, node down), with
+//!   the rules and the differences from CETS.
+//! - [`store`]: the local copy behind the protocol.
+
+pub mod discovery;
+pub mod protocol;
+pub mod server;
+pub mod store;
+
+pub use discovery::{ReplicationService, ReplicationStatus, ServiceConfig, TableStatus};
+pub use protocol::{DownEvent, JoinOutcome, Op, ProtocolError, ReplicaConfig, ReplicaStatus};
+pub use server::{
+    wait_all, DownHandler, PauseGuard, ReplicatedOptions, ReplicatedTable, ReplicationError,
+    WriteHandle,
+};

@@ -1,0 +1,246 @@
+//! The replicated-table test node: one Bream node per process holding the
+//! replicated table `kv` (String → String), driven over stdin/stdout. Tests
+//! start it through `bream_tests::harness`.
+//!
+//! Output is one JSON object per line: `{"event":"started",..}`,
+//! `{"event":"up"|"down","node":..}`, `{"event":"table_down",..}` (the
+//! table's down handler), and one answer per command: `{"ok":..}` or
+//! `{"error":..}`.
+//!
+//! Commands: `put K V`, `get K`, `delete K`, `insert_new K V`, `dump`,
+//! `size`, `status`, `join NODE`, `members`, `exit`.
+//!
+//! The table's conflict handler keeps the greater value; a record whose
+//! value starts with `NODE/` is owned by that node and vanishes when it
+//! goes down.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bream_runtime::discovery::{Discovery, SqlRegistry, SqlRegistryConfig, StaticList};
+use bream_runtime::node::{Node, NodeConfig, NodeEvent};
+use bream_tables::replicated::{
+    ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService, ServiceConfig,
+};
+use clap::Parser;
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+
+/// Options of the table node.
+#[derive(Parser, Debug)]
+pub struct Options {
+    /// Node name, `name@host`.
+    #[arg(long)]
+    pub name: String,
+    /// Listen address for node traffic.
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// Cookie.
+    #[arg(long, default_value = "bream-test")]
+    pub cookie: String,
+    /// Static peers, `name@host=host:port`, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// SQL registry URL (`sqlite://path?mode=rwc` or `postgres://...`).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Cluster name in the registry.
+    #[arg(long, default_value = "bream-test")]
+    pub cluster: String,
+    /// Heartbeat interval in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub heartbeat_ms: u64,
+    /// Heartbeat deadline in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub deadline_ms: u64,
+    /// Call deadline of table operations, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub call_timeout_ms: u64,
+    /// Discovery sweep interval, in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    pub sweep_ms: u64,
+    /// Leave joins to the `join` command (no replication service).
+    #[arg(long)]
+    pub manual_join: bool,
+}
+
+fn emit(value: serde_json::Value) {
+    println!("{value}");
+}
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start tokio: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            emit(json!({"event": "failed", "error": error.to_string()}));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = NodeConfig::new(options.name.clone(), options.listen, options.cookie.clone());
+    config.heartbeat_interval = Duration::from_millis(options.heartbeat_ms);
+    config.heartbeat_deadline = Duration::from_millis(options.deadline_ms);
+    config.poll_interval_starting = Duration::from_millis(200);
+    let peers = options
+        .peers
+        .iter()
+        .filter(|peer| !peer.is_empty())
+        .map(|peer| {
+            peer.split_once('=')
+                .map(|(name, address)| (name.to_string(), address.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("peer {peer:?} is not name@host=host:port"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let discovery: Option<Arc<dyn Discovery>> = match (&options.registry, peers.is_empty()) {
+        (Some(url), _) => {
+            let config = SqlRegistryConfig::new(
+                url.clone(),
+                options.cluster.clone(),
+                options.name.clone(),
+                options.listen.to_string(),
+            );
+            Some(Arc::new(SqlRegistry::connect(config).await?))
+        }
+        (None, false) => Some(Arc::new(StaticList::new(options.name.clone(), peers)?)),
+        (None, true) => None,
+    };
+    let node = Node::start(config, discovery).await?;
+    let mut events = node.subscribe();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            match event {
+                NodeEvent::Up { node } => emit(json!({"event": "up", "node": node})),
+                NodeEvent::Down { node, reason } => {
+                    emit(json!({"event": "down", "node": node, "reason": reason.to_string()}))
+                }
+            }
+        }
+    });
+    let replica = ReplicaConfig {
+        conflict_handler: Some(Arc::new(
+            |left: &(String, String), right: &(String, String)| {
+                if left.1 >= right.1 {
+                    left.clone()
+                } else {
+                    right.clone()
+                }
+            },
+        )),
+        node_owned: Some(Arc::new(|_key: &String, value: &String, node: &str| {
+            value
+                .strip_prefix(node)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })),
+        ..ReplicaConfig::default()
+    };
+    let options_table = ReplicatedOptions {
+        replica,
+        down_handler: Some(Arc::new(|event| {
+            emit(json!({"event": "table_down", "node": event.node,
+                        "leader": event.leader_after, "owned_removed": event.owned_records_removed}));
+        })),
+        call_timeout: Duration::from_millis(options.call_timeout_ms),
+        ..ReplicatedOptions::default()
+    };
+    let table: ReplicatedTable<String, String> =
+        ReplicatedTable::start(&node, "kv", options_table).await?;
+    let service = ReplicationService::start(
+        &node,
+        ServiceConfig {
+            sweep_interval: Duration::from_millis(options.sweep_ms),
+            ..ServiceConfig::default()
+        },
+    );
+    if !options.manual_join {
+        service.register(&table);
+    }
+    emit(json!({"event": "started", "node": node.name()}));
+
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let started = std::time::Instant::now();
+        let mut answer = match words.as_slice() {
+            ["exit"] => break,
+            ["put", key, value] => match table.insert(key.to_string(), value.to_string()).await {
+                Ok(()) => json!({"ok": "put"}),
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["delete", key] => match table.delete(key.to_string()).await {
+                Ok(()) => json!({"ok": "delete"}),
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["insert_new", key, value] => {
+                match table.insert_new(key.to_string(), value.to_string()).await {
+                    Ok(inserted) => json!({"ok": "insert_new", "inserted": inserted}),
+                    Err(error) => json!({"error": error.to_string()}),
+                }
+            }
+            ["get", key] => match table.table().get(&key.to_string()) {
+                Ok(value) => json!({"ok": "get", "value": value}),
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["dump"] => match table.table().to_vec() {
+                Ok(mut records) => {
+                    records.sort();
+                    json!({"ok": "dump", "records": records})
+                }
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["size"] => match table.table().size() {
+                Ok(size) => json!({"ok": "size", "size": size}),
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["members"] => match table.status().await {
+                Ok(status) => {
+                    let mut members = status.members.clone();
+                    members.push(status.node.clone());
+                    members.sort();
+                    json!({"ok": "members", "members": members, "leader": status.leader})
+                }
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["join", peer] => match table.join(peer).await {
+                Ok(outcome) => json!({"ok": "join", "outcome": format!("{outcome:?}")}),
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["status"] => {
+                let status = service.status().await;
+                let tables: Vec<serde_json::Value> = status
+                    .tables
+                    .iter()
+                    .map(|table| {
+                        json!({"name": table.name, "joined": table.joined, "size": table.size,
+                               "leader": table.leader, "memory_bytes": table.memory_bytes})
+                    })
+                    .collect();
+                json!({"ok": "status", "discovered": status.cluster.discovered,
+                       "connected": status.cluster.connected,
+                       "unavailable": status.cluster.unavailable,
+                       "conflicts": status.conflicts, "healthy": status.healthy,
+                       "tables": tables})
+            }
+            _ => json!({"error": format!("unknown command {line:?}")}),
+        };
+        answer["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
+        emit(answer);
+    }
+    node.shutdown().await;
+    Ok(())
+}
