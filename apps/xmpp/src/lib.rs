@@ -14,9 +14,12 @@
 //! The protocol modules (xml, jid, stanza, sasl) do no I/O, read no clock and
 //! spawn nothing; storage, config, the CLI and the server around them do.
 
+pub mod c2s;
 pub mod cli;
 pub mod config;
 pub mod jid;
+pub mod modules;
+pub mod router;
 pub mod sasl;
 pub mod server;
 pub mod stanza;

@@ -1,0 +1,921 @@
+//! The client-to-server stream (RFC 6120) as a plain state machine: inputs
+//! in, actions out, no I/O.
+//!
+//! Why a state machine: everything that can go wrong on a client connection
+//! — a header for the wrong domain, a stanza before authentication, a
+//! password guessed too often, a resource taken by another connection — is
+//! decided here, and tested here one input at a time, without sockets,
+//! threads or clocks. The session actor ([`super::session`]) is the shell: it
+//! feeds [`Input`]s (parsed stream events, the answer of a credentials
+//! lookup, timers, requests from the router) to [`Stream::handle`] and
+//! carries out the [`Action`]s that come back, in order.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bream_xmpp::c2s::stream::{Action, Input, Stream, StreamConfig, TlsPolicy};
+//! use bream_xmpp::sasl::Mechanism;
+//! use bream_xmpp::xml::{StreamEvent, StreamParser};
+//!
+//! let config = StreamConfig::new(&["localhost".to_owned()], TlsPolicy::Optional, &Mechanism::ALL, 3)
+//!     .expect("valid");
+//! let mut stream = Stream::new(Arc::new(config));
+//! let mut parser = StreamParser::new();
+//! parser.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>");
+//! let Ok(Some(StreamEvent::StreamStart(header))) = parser.next_event() else { panic!() };
+//! let actions = stream.handle(Input::Header(header));
+//! // Our header, then <stream:features> with <starttls/> and the SASL mechanisms.
+//! assert!(matches!(&actions[..], [Action::SendHeader(_), Action::Send(features)] if features.name == "features"));
+//! ```
+//!
+//! The phases of a stream, and what moves it on:
+//!
+//! ```text
+//! Header ──header──▶ Features ──<starttls/>──▶ Tls ──TlsEstablished──▶ Header (again)
+//!                        │
+//!                        └──<auth/>──▶ Sasl ⇄ (challenge/response, credentials lookup)
+//!                                        │ success: restart
+//!                                        ▼
+//!                                     Header ──header──▶ Bind ──bind iq──▶ Bound
+//! any phase ──error, end, timeout, close request──▶ Closed
+//! ```
+//!
+//! Rules carried out here (each tested in `stream_tests`):
+//! - Header: the content namespace must be `jabber:client`
+//!   (`invalid-namespace`), the version 1.x (`unsupported-version`), `to` a
+//!   served domain (`host-unknown`; absent means the first domain), and the
+//!   same domain after each restart. Every header gets a new stream id.
+//! - Features: before TLS on a listener with [`TlsPolicy::Required`], only
+//!   `<starttls><required/></starttls>`, and `<auth/>` gets
+//!   `<failure><encryption-required/></failure>`; with
+//!   [`TlsPolicy::Optional`], STARTTLS and the mechanisms; after TLS (or on
+//!   a direct TLS listener), the mechanisms; after SASL, `<bind/>` and an
+//!   optional legacy `<session/>`.
+//! - SASL: the configured mechanisms only (`invalid-mechanism`), run by
+//!   [`crate::sasl::SaslServer`]; each failure other than `aborted` and
+//!   `temporary-auth-failure` counts, and at `auth_failures_max` the stream
+//!   is closed with `policy-violation`. Success restarts the stream.
+//! - Anything else before authentication or before binding is
+//!   `not-authorized` (RFC 6120 §4.9.3.12, §7.2).
+//! - Binding: the requested resource, prepared, or a random one; the
+//!   [`Action::OpenSession`] it produces makes the router replace an older
+//!   session with the same full JID (which gets `conflict`). A second bind is
+//!   `not-allowed`; a legacy `<session/>` is answered with a result.
+//! - Bound: only `message`, `presence` and `iq` in `jabber:client`
+//!   (`unsupported-stanza-type`); `from` is stamped with the full JID, and a
+//!   `from` that is neither it nor the bare JID is `invalid-from`; a `to`
+//!   that is not a JID gets a `jid-malformed` reply, an iq without an id or
+//!   with a bad type or payload `bad-request`; the rest is
+//!   [`Action::Route`]d.
+//! - Parser errors map to stream errors through
+//!   [`StreamError::from`](crate::stanza::error::StreamError) (`not-well-formed`,
+//!   `restricted-xml`, `policy-violation`, ...). A stream error before our
+//!   header was sent is preceded by one (RFC 6120 §4.9.1.1).
+//!
+//! Edges: after [`Action::Close`] or [`Action::Terminate`] the stream is
+//! closed and ignores every further input. Randomness (stream ids, server-made
+//! resources) is the only thing the machine takes from outside.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use rand::RngCore;
+
+use crate::jid::{normalize_domain, normalize_resource, Jid};
+use crate::sasl::failure::{SaslCondition, SaslFailure};
+use crate::sasl::secret::PassDetails;
+use crate::sasl::{
+    decode_initial_response, decode_response, mechanisms_element, Mechanism, SaslConfig,
+    SaslServer, Step, NS_SASL,
+};
+use crate::stanza::error::{StanzaError, StanzaErrorCondition, StreamError, StreamErrorCondition};
+use crate::xml::serialize::write_stream_open;
+use crate::xml::{Element, ParseError, StreamHeader, NS_CLIENT, NS_STREAMS};
+
+/// The STARTTLS namespace (RFC 6120 §5).
+pub const NS_TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+/// The resource binding namespace (RFC 6120 §7).
+pub const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+/// The legacy session establishment namespace (RFC 3921 §3, kept by
+/// RFC 6121 as optional).
+pub const NS_SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
+
+/// Random bytes in a stream id (hex-encoded: 32 characters).
+pub const STREAM_ID_BYTES: usize = 16;
+/// Random bytes in a server-made resource (hex-encoded: 16 characters).
+pub const RESOURCE_RANDOM_BYTES: usize = 8;
+/// The language of our stream headers.
+pub const STREAM_LANG: &str = "en";
+
+/// How TLS stands on the listener a stream arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// No TLS: STARTTLS is not offered.
+    Off,
+    /// STARTTLS offered; SASL allowed without it (MongooseIM's `starttls`).
+    Optional,
+    /// STARTTLS required before SASL (`starttls_required`).
+    Required,
+    /// The connection is TLS from its first byte (a direct TLS listener).
+    Direct,
+}
+
+/// Why a [`StreamConfig`] cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StreamConfigError {
+    /// No domain to serve.
+    #[error("no domain configured")]
+    NoDomain,
+    /// A domain that is not a valid JID domainpart.
+    #[error("invalid domain {domain:?}: {reason}")]
+    InvalidDomain {
+        /// The domain as configured.
+        domain: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// No SASL mechanism to offer.
+    #[error("no SASL mechanism configured")]
+    NoMechanism,
+    /// `auth_failures_max` of zero would close every stream at its first
+    /// attempt.
+    #[error("auth_failures_max must be at least 1")]
+    ZeroAuthFailures,
+}
+
+/// What every stream of one listener shares: the served domains, the TLS
+/// policy, the SASL mechanisms and the cap on failed attempts.
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    /// Prepared domains; the first is the default for a header without `to`.
+    domains: Vec<String>,
+    tls: TlsPolicy,
+    mechanisms: Vec<Mechanism>,
+    auth_failures_max: u32,
+    /// One per domain, in `domains` order. Shared (cloned) between the
+    /// listeners of a server: the fake salts shown to unknown users must be
+    /// the same on every port, or comparing them would reveal who exists.
+    sasl: Vec<SaslConfig>,
+}
+
+impl StreamConfig {
+    /// A configuration for `domains` (prepared here), offering `mechanisms`
+    /// in the order given (duplicates dropped).
+    pub fn new(
+        domains: &[String],
+        tls: TlsPolicy,
+        mechanisms: &[Mechanism],
+        auth_failures_max: u32,
+    ) -> Result<StreamConfig, StreamConfigError> {
+        if domains.is_empty() {
+            return Err(StreamConfigError::NoDomain);
+        }
+        let mut prepared = Vec::with_capacity(domains.len());
+        for domain in domains {
+            let normalized =
+                normalize_domain(domain).map_err(|error| StreamConfigError::InvalidDomain {
+                    domain: domain.clone(),
+                    reason: error.to_string(),
+                })?;
+            if !prepared.contains(&normalized) {
+                prepared.push(normalized);
+            }
+        }
+        let mut offered = Vec::new();
+        for mechanism in mechanisms {
+            if !offered.contains(mechanism) {
+                offered.push(*mechanism);
+            }
+        }
+        if offered.is_empty() {
+            return Err(StreamConfigError::NoMechanism);
+        }
+        if auth_failures_max == 0 {
+            return Err(StreamConfigError::ZeroAuthFailures);
+        }
+        let sasl = prepared
+            .iter()
+            .map(|domain| SaslConfig::new(domain))
+            .collect();
+        Ok(StreamConfig {
+            domains: prepared,
+            tls,
+            mechanisms: offered,
+            auth_failures_max,
+            sasl,
+        })
+    }
+
+    /// The same configuration for a listener with another TLS policy (the
+    /// SASL configurations, and so the unknown-user salts, are shared).
+    pub fn with_tls(&self, tls: TlsPolicy) -> StreamConfig {
+        StreamConfig {
+            tls,
+            ..self.clone()
+        }
+    }
+
+    /// The served domains, prepared.
+    pub fn domains(&self) -> &[String] {
+        &self.domains
+    }
+
+    /// The TLS policy.
+    pub fn tls(&self) -> TlsPolicy {
+        self.tls
+    }
+
+    /// The mechanisms offered, in order.
+    pub fn mechanisms(&self) -> &[Mechanism] {
+        &self.mechanisms
+    }
+
+    fn sasl_config(&self, domain: &str) -> Option<&SaslConfig> {
+        self.domains
+            .iter()
+            .position(|served| served == domain)
+            .and_then(|index| self.sasl.get(index))
+    }
+
+    fn default_domain(&self) -> &str {
+        // `new` refuses an empty list.
+        self.domains.first().map(String::as_str).unwrap_or_default()
+    }
+}
+
+/// What the shell feeds the machine.
+#[derive(Debug)]
+pub enum Input {
+    /// The client's stream header (at the start and after each restart).
+    Header(StreamHeader),
+    /// A complete first-level element.
+    Element(Element),
+    /// The client closed its stream (`</stream:stream>`).
+    End,
+    /// The parser failed; the stream is over.
+    ParseError(ParseError),
+    /// The TLS handshake asked for by [`Action::StartTls`] completed.
+    TlsEstablished,
+    /// The answer to [`Action::LookupCredentials`].
+    Credentials(Credentials),
+    /// A stanza the router delivers to this client.
+    Deliver(Element),
+    /// Nothing was received for the idle timeout.
+    IdleTimeout,
+    /// A step of the negotiation (before binding) took longer than the
+    /// negotiation timeout.
+    NegotiationTimeout,
+    /// Someone else ends the stream with `error`: the router (a newer session
+    /// took the resource: `conflict`), an administrator, the server's shutdown
+    /// (`system-shutdown`).
+    Close(StreamError),
+    /// The connection is gone (peer closed, I/O error): nothing more can be
+    /// sent.
+    Disconnected,
+}
+
+/// The answer to a credentials lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// The user's stored credentials.
+    Found(PassDetails),
+    /// No such user (SASL goes on and fails as for a wrong password).
+    NoSuchUser,
+    /// The store failed or did not answer: `temporary-auth-failure`.
+    Unavailable,
+}
+
+/// What the machine asks the shell to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Write this stream header (an open tag, so text rather than an
+    /// element).
+    SendHeader(String),
+    /// Write this element into the stream.
+    Send(Element),
+    /// After the preceding writes, run the TLS handshake on the connection,
+    /// start a fresh parser (dropping any plaintext received after
+    /// `<starttls/>`), then feed [`Input::TlsEstablished`].
+    StartTls,
+    /// After the preceding writes, reset the parser: the next thing the client
+    /// sends is a new stream header (RFC 6120 §4.3.3).
+    RestartStream,
+    /// Look up the stored credentials of `username` on `domain` and feed
+    /// [`Input::Credentials`].
+    LookupCredentials {
+        /// The served domain the client authenticates to.
+        domain: String,
+        /// The prepared localpart.
+        username: String,
+    },
+    /// The client bound `jid`: register the session with the router (which
+    /// replaces an older session with the same full JID). Comes before the
+    /// bind result.
+    OpenSession {
+        /// The full JID.
+        jid: Jid,
+    },
+    /// Route this stanza from the bound client (`from` stamped).
+    Route(Element),
+    /// Write `error` if any, then `</stream:stream>`, then close the
+    /// connection and end the session.
+    Close(Option<StreamError>),
+    /// The connection is gone: end the session without writing.
+    Terminate,
+}
+
+/// Where a stream is; see the module docs for the transitions.
+#[derive(Debug)]
+enum Phase {
+    Header,
+    Features,
+    Tls,
+    Sasl {
+        server: Box<SaslServer>,
+        awaiting_credentials: bool,
+    },
+    Bind,
+    Bound,
+    Closed,
+}
+
+/// One client stream. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Stream {
+    config: Arc<StreamConfig>,
+    phase: Phase,
+    tls_active: bool,
+    /// Whether our header of the current stream (since the last restart)
+    /// is out: a stream error must follow one.
+    header_sent: bool,
+    /// The domain chosen by the first header.
+    domain: Option<String>,
+    /// The authenticated localpart, after SASL success.
+    username: Option<String>,
+    /// The bound full JID.
+    jid: Option<Jid>,
+    auth_failures: u32,
+}
+
+impl Stream {
+    /// A stream that has received nothing yet.
+    pub fn new(config: Arc<StreamConfig>) -> Stream {
+        let tls_active = config.tls == TlsPolicy::Direct;
+        Stream {
+            config,
+            phase: Phase::Header,
+            tls_active,
+            header_sent: false,
+            domain: None,
+            username: None,
+            jid: None,
+            auth_failures: 0,
+        }
+    }
+
+    /// The bound full JID, once bound.
+    pub fn jid(&self) -> Option<&Jid> {
+        self.jid.as_ref()
+    }
+
+    /// The authenticated localpart, once authenticated.
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    /// Whether a resource is bound.
+    pub fn is_bound(&self) -> bool {
+        matches!(self.phase, Phase::Bound)
+    }
+
+    /// Whether the stream has ended (after [`Action::Close`] or
+    /// [`Action::Terminate`]).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// Whether TLS protects the connection.
+    pub fn is_tls_active(&self) -> bool {
+        self.tls_active
+    }
+
+    /// Failed authentication attempts so far.
+    pub fn auth_failures(&self) -> u32 {
+        self.auth_failures
+    }
+
+    /// Handles one input and returns what to do, in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.is_closed() {
+            return actions;
+        }
+        match input {
+            Input::Header(header) => self.on_header(&header, &mut actions),
+            Input::Element(element) => self.on_element(element, &mut actions),
+            Input::End => self.close(None, &mut actions),
+            Input::ParseError(error) => self.close(Some(StreamError::from(&error)), &mut actions),
+            Input::TlsEstablished => {
+                if matches!(self.phase, Phase::Tls) {
+                    self.tls_active = true;
+                    self.header_sent = false;
+                    self.phase = Phase::Header;
+                } else {
+                    let error = StreamError::new(StreamErrorCondition::InternalServerError)
+                        .with_text("TLS established without STARTTLS");
+                    self.close(Some(error), &mut actions);
+                }
+            }
+            Input::Credentials(answer) => self.on_credentials(answer, &mut actions),
+            Input::Deliver(stanza) => {
+                if self.is_bound() {
+                    actions.push(Action::Send(stanza));
+                }
+            }
+            Input::IdleTimeout => self.close(
+                Some(StreamError::new(StreamErrorCondition::ConnectionTimeout)),
+                &mut actions,
+            ),
+            Input::NegotiationTimeout => {
+                if !self.is_bound() {
+                    let error = StreamError::new(StreamErrorCondition::ConnectionTimeout)
+                        .with_text("no resource bound in time");
+                    self.close(Some(error), &mut actions);
+                }
+            }
+            Input::Close(error) => self.close(Some(error), &mut actions),
+            Input::Disconnected => {
+                self.phase = Phase::Closed;
+                actions.push(Action::Terminate);
+            }
+        }
+        actions
+    }
+
+    fn close(&mut self, error: Option<StreamError>, actions: &mut Vec<Action>) {
+        if !self.header_sent {
+            let domain = self
+                .domain
+                .clone()
+                .unwrap_or_else(|| self.config.default_domain().to_owned());
+            actions.push(Action::SendHeader(self.header_xml(&domain, None)));
+            self.header_sent = true;
+        }
+        self.phase = Phase::Closed;
+        actions.push(Action::Close(error));
+    }
+
+    fn close_with(&mut self, condition: StreamErrorCondition, actions: &mut Vec<Action>) {
+        self.close(Some(StreamError::new(condition)), actions);
+    }
+
+    fn header_xml(&self, domain: &str, to: Option<&str>) -> String {
+        let mut id_bytes = [0u8; STREAM_ID_BYTES];
+        rand::rng().fill_bytes(&mut id_bytes);
+        let id = hex(&id_bytes);
+        let mut attrs = vec![("from", domain), ("id", id.as_str())];
+        if let Some(to) = to {
+            attrs.push(("to", to));
+        }
+        attrs.push(("version", "1.0"));
+        attrs.push(("xml:lang", STREAM_LANG));
+        let mut out = String::new();
+        write_stream_open(&mut out, NS_CLIENT, &attrs);
+        out
+    }
+
+    fn on_header(&mut self, header: &StreamHeader, actions: &mut Vec<Action>) {
+        if !matches!(self.phase, Phase::Header) {
+            // The parser yields a header only at a stream's start.
+            self.close_with(StreamErrorCondition::BadFormat, actions);
+            return;
+        }
+        if header.default_namespace != NS_CLIENT {
+            let error =
+                StreamError::new(StreamErrorCondition::InvalidNamespace).with_text(format!(
+                    "content namespace must be {NS_CLIENT}, not {:?}",
+                    header.default_namespace
+                ));
+            self.close(Some(error), actions);
+            return;
+        }
+        let domain = match header.to() {
+            // RFC 6120 §4.7.2: without `to`, the default domain (or, after a
+            // restart, the one already chosen).
+            None => self
+                .domain
+                .clone()
+                .unwrap_or_else(|| self.config.default_domain().to_owned()),
+            Some(to) => match normalize_domain(to) {
+                Ok(domain) if self.config.domains.contains(&domain) => domain,
+                _ => {
+                    self.close_with(StreamErrorCondition::HostUnknown, actions);
+                    return;
+                }
+            },
+        };
+        if self.domain.as_ref().is_some_and(|chosen| *chosen != domain) {
+            self.close_with(StreamErrorCondition::HostUnknown, actions);
+            return;
+        }
+        // Echo the client's `from` only if it is a JID (RFC 6120 §4.7.2).
+        let peer = header
+            .from()
+            .and_then(|from| from.parse::<Jid>().ok())
+            .map(|jid| jid.to_string());
+        actions.push(Action::SendHeader(
+            self.header_xml(&domain, peer.as_deref()),
+        ));
+        self.header_sent = true;
+        self.domain = Some(domain);
+        if !header.version().is_some_and(is_version_1) {
+            self.close_with(StreamErrorCondition::UnsupportedVersion, actions);
+            return;
+        }
+        actions.push(Action::Send(self.features()));
+        self.phase = if self.username.is_some() {
+            Phase::Bind
+        } else {
+            Phase::Features
+        };
+    }
+
+    fn features(&self) -> Element {
+        let mut features = Element::new("features", NS_STREAMS);
+        if self.username.is_some() {
+            features.push_child(Element::new("bind", NS_BIND));
+            features.push_child(
+                Element::new("session", NS_SESSION)
+                    .with_child(Element::new("optional", NS_SESSION)),
+            );
+            return features;
+        }
+        let policy = self.config.tls;
+        if !self.tls_active && matches!(policy, TlsPolicy::Optional | TlsPolicy::Required) {
+            let mut starttls = Element::new("starttls", NS_TLS);
+            if policy == TlsPolicy::Required {
+                starttls.push_child(Element::new("required", NS_TLS));
+            }
+            features.push_child(starttls);
+        }
+        if self.sasl_allowed() {
+            features.push_child(mechanisms_element(&self.config.mechanisms));
+        }
+        features
+    }
+
+    fn sasl_allowed(&self) -> bool {
+        self.tls_active || self.config.tls != TlsPolicy::Required
+    }
+
+    fn on_element(&mut self, element: Element, actions: &mut Vec<Action>) {
+        if element.is("error", NS_STREAMS) {
+            // The client ends the stream with an error of its own.
+            self.close(None, actions);
+            return;
+        }
+        match self.phase {
+            Phase::Header => self.close_with(StreamErrorCondition::BadFormat, actions),
+            Phase::Features => self.on_negotiation_element(&element, actions),
+            // `<proceed/>` is out: the shell drops what follows until TLS is up.
+            Phase::Tls => {}
+            Phase::Sasl { .. } => self.on_sasl_element(&element, actions),
+            Phase::Bind => self.on_bind_phase_element(&element, actions),
+            Phase::Bound => self.on_bound_element(element, actions),
+            Phase::Closed => {}
+        }
+    }
+
+    fn on_negotiation_element(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        if element.is("starttls", NS_TLS) {
+            let offered = !self.tls_active
+                && matches!(self.config.tls, TlsPolicy::Optional | TlsPolicy::Required);
+            if offered {
+                actions.push(Action::Send(Element::new("proceed", NS_TLS)));
+                actions.push(Action::StartTls);
+                self.phase = Phase::Tls;
+            } else {
+                // RFC 6120 §5.4.2.2: <failure/>, then close the stream.
+                actions.push(Action::Send(Element::new("failure", NS_TLS)));
+                self.close(None, actions);
+            }
+        } else if element.is("auth", NS_SASL) {
+            self.start_auth(element, actions);
+        } else if element.is("abort", NS_SASL) {
+            self.sasl_failure(SaslFailure::new(SaslCondition::Aborted), actions);
+        } else if element.is("response", NS_SASL) {
+            let failure = SaslFailure::new(SaslCondition::MalformedRequest)
+                .with_text("no authentication exchange in progress");
+            self.sasl_failure(failure, actions);
+        } else {
+            self.close_with(StreamErrorCondition::NotAuthorized, actions);
+        }
+    }
+
+    fn start_auth(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        if !self.sasl_allowed() {
+            self.sasl_failure(SaslFailure::new(SaslCondition::EncryptionRequired), actions);
+            return;
+        }
+        let mechanism = element
+            .attr("mechanism")
+            .and_then(Mechanism::from_name)
+            .filter(|mechanism| self.config.mechanisms.contains(mechanism));
+        let Some(mechanism) = mechanism else {
+            self.sasl_failure(SaslFailure::new(SaslCondition::InvalidMechanism), actions);
+            return;
+        };
+        let initial_response = match decode_initial_response(&element.text()) {
+            Ok(initial_response) => initial_response,
+            Err(failure) => {
+                self.sasl_failure(failure, actions);
+                return;
+            }
+        };
+        let domain = self.domain.clone().unwrap_or_default();
+        let Some(sasl_config) = self.config.sasl_config(&domain) else {
+            // A domain is chosen by every header that leads here.
+            self.close_with(StreamErrorCondition::InternalServerError, actions);
+            return;
+        };
+        let mut server = Box::new(SaslServer::new(mechanism, sasl_config.clone()));
+        let step = server.start(initial_response.as_deref());
+        self.sasl_step(server, step, actions);
+    }
+
+    fn on_sasl_element(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        let Phase::Sasl {
+            mut server,
+            awaiting_credentials,
+        } = std::mem::replace(&mut self.phase, Phase::Features)
+        else {
+            return;
+        };
+        if element.is("response", NS_SASL) && !awaiting_credentials {
+            let step = match decode_response(&element.text()) {
+                Ok(response) => server.respond(&response),
+                Err(failure) => Step::Failure(failure),
+            };
+            self.sasl_step(server, step, actions);
+        } else if element.is("response", NS_SASL) {
+            let failure = SaslFailure::new(SaslCondition::MalformedRequest)
+                .with_text("response not expected now");
+            self.sasl_failure(failure, actions);
+        } else if element.is("abort", NS_SASL) {
+            let step = server.abort();
+            self.sasl_step(server, step, actions);
+        } else if element.is("auth", NS_SASL) {
+            // A new exchange replaces the unfinished one.
+            self.start_auth(element, actions);
+        } else {
+            self.close_with(StreamErrorCondition::NotAuthorized, actions);
+        }
+    }
+
+    fn on_credentials(&mut self, answer: Credentials, actions: &mut Vec<Action>) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Features);
+        let Phase::Sasl {
+            mut server,
+            awaiting_credentials: true,
+        } = phase
+        else {
+            // A late answer for an exchange that is over.
+            self.phase = phase;
+            return;
+        };
+        let step = match answer {
+            Credentials::Found(details) => server.credentials(Some(&details)),
+            Credentials::NoSuchUser => server.credentials(None),
+            Credentials::Unavailable => {
+                Step::Failure(SaslFailure::new(SaslCondition::TemporaryAuthFailure))
+            }
+        };
+        self.sasl_step(server, step, actions);
+    }
+
+    fn sasl_step(&mut self, server: Box<SaslServer>, step: Step, actions: &mut Vec<Action>) {
+        match step {
+            Step::Challenge(_) => {
+                if let Some(element) = step.to_element() {
+                    actions.push(Action::Send(element));
+                }
+                self.phase = Phase::Sasl {
+                    server,
+                    awaiting_credentials: false,
+                };
+            }
+            Step::NeedCredentials { username } => {
+                actions.push(Action::LookupCredentials {
+                    domain: self.domain.clone().unwrap_or_default(),
+                    username,
+                });
+                self.phase = Phase::Sasl {
+                    server,
+                    awaiting_credentials: true,
+                };
+            }
+            Step::Success(ref authenticated) => {
+                self.username = Some(authenticated.username.clone());
+                if let Some(element) = step.to_element() {
+                    actions.push(Action::Send(element));
+                }
+                actions.push(Action::RestartStream);
+                self.header_sent = false;
+                self.phase = Phase::Header;
+            }
+            Step::Failure(failure) => self.sasl_failure(failure, actions),
+        }
+    }
+
+    fn sasl_failure(&mut self, failure: SaslFailure, actions: &mut Vec<Action>) {
+        let counts = !matches!(
+            failure.condition,
+            SaslCondition::Aborted | SaslCondition::TemporaryAuthFailure
+        );
+        actions.push(Action::Send(failure.to_element()));
+        self.phase = Phase::Features;
+        if counts {
+            self.auth_failures += 1;
+            if self.auth_failures >= self.config.auth_failures_max {
+                let error =
+                    StreamError::new(StreamErrorCondition::PolicyViolation).with_text(format!(
+                        "auth_failures_max ({}) reached",
+                        self.config.auth_failures_max
+                    ));
+                self.close(Some(error), actions);
+            }
+        }
+    }
+
+    fn on_bind_phase_element(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        if is_iq_with(element, "bind", NS_BIND) {
+            self.bind(element, actions);
+        } else {
+            self.close_with(StreamErrorCondition::NotAuthorized, actions);
+        }
+    }
+
+    fn bind(&mut self, iq: &Element, actions: &mut Vec<Action>) {
+        if iq.attr("type") != Some("set") || iq.attr("id").is_none() {
+            actions.push(Action::Send(error_reply(
+                iq,
+                StanzaErrorCondition::BadRequest,
+            )));
+            return;
+        }
+        let requested = iq
+            .child("bind", NS_BIND)
+            .and_then(|bind| bind.child("resource", NS_BIND))
+            .map(Element::text)
+            .filter(|resource| !resource.is_empty());
+        let resource = match requested {
+            Some(requested) => match normalize_resource(&requested) {
+                Ok(resource) => resource,
+                Err(_) => {
+                    actions.push(Action::Send(error_reply(
+                        iq,
+                        StanzaErrorCondition::BadRequest,
+                    )));
+                    return;
+                }
+            },
+            None => {
+                let mut bytes = [0u8; RESOURCE_RANDOM_BYTES];
+                rand::rng().fill_bytes(&mut bytes);
+                hex(&bytes)
+            }
+        };
+        let domain = self.domain.clone().unwrap_or_default();
+        let jid = match Jid::new(self.username.as_deref(), &domain, Some(&resource)) {
+            Ok(jid) => jid,
+            Err(_) => {
+                actions.push(Action::Send(error_reply(
+                    iq,
+                    StanzaErrorCondition::BadRequest,
+                )));
+                return;
+            }
+        };
+        let mut result = Element::new("iq", NS_CLIENT).with_attr("type", "result");
+        if let Some(id) = iq.attr("id") {
+            result.set_attr("id", id);
+        }
+        result.push_child(
+            Element::new("bind", NS_BIND)
+                .with_child(Element::new("jid", NS_BIND).with_text(jid.to_string())),
+        );
+        actions.push(Action::OpenSession { jid: jid.clone() });
+        actions.push(Action::Send(result));
+        self.jid = Some(jid);
+        self.phase = Phase::Bound;
+    }
+
+    fn on_bound_element(&mut self, mut stanza: Element, actions: &mut Vec<Action>) {
+        let is_stanza = stanza.namespace == NS_CLIENT
+            && matches!(stanza.name.as_str(), "message" | "presence" | "iq");
+        if !is_stanza {
+            self.close_with(StreamErrorCondition::UnsupportedStanzaType, actions);
+            return;
+        }
+        let Some(jid) = self.jid.clone() else {
+            self.close_with(StreamErrorCondition::InternalServerError, actions);
+            return;
+        };
+        if let Some(from) = stanza.attr("from") {
+            let own = from
+                .parse::<Jid>()
+                .is_ok_and(|from| from == jid || (from.is_bare() && from.bare() == jid.bare()));
+            if !own {
+                self.close_with(StreamErrorCondition::InvalidFrom, actions);
+                return;
+            }
+        }
+        stanza.set_attr("from", jid.to_string());
+        if is_iq_with(&stanza, "bind", NS_BIND) {
+            actions.push(Action::Send(error_reply(
+                &stanza,
+                StanzaErrorCondition::NotAllowed,
+            )));
+            return;
+        }
+        if is_iq_with(&stanza, "session", NS_SESSION) && stanza.attr("type") == Some("set") {
+            let mut result = Element::new("iq", NS_CLIENT).with_attr("type", "result");
+            if let Some(id) = stanza.attr("id") {
+                result.set_attr("id", id);
+            }
+            actions.push(Action::Send(result));
+            return;
+        }
+        let stanza_type = stanza.attr("type").unwrap_or_default().to_owned();
+        if let Some(to) = stanza.attr("to") {
+            if to.parse::<Jid>().is_err() {
+                if stanza_type != "error" {
+                    let mut reply = error_reply(&stanza, StanzaErrorCondition::JidMalformed);
+                    // The reply's `from` would be the malformed address.
+                    reply.remove_attr("from");
+                    actions.push(Action::Send(reply));
+                }
+                return;
+            }
+        }
+        if stanza.name == "iq" && !is_valid_iq(&stanza) {
+            if stanza_type != "error" && stanza_type != "result" {
+                actions.push(Action::Send(error_reply(
+                    &stanza,
+                    StanzaErrorCondition::BadRequest,
+                )));
+            }
+            return;
+        }
+        actions.push(Action::Route(stanza));
+    }
+}
+
+/// `1.0`, `1.1`, ...: RFC 6120 §4.7.5 (major version 1).
+fn is_version_1(version: &str) -> bool {
+    match version.split_once('.') {
+        Some((major, minor)) => {
+            major.trim_start_matches('0') == "1"
+                && !minor.is_empty()
+                && minor.bytes().all(|byte| byte.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// An iq in `jabber:client` with a `name` child in `namespace`.
+fn is_iq_with(element: &Element, name: &str, namespace: &str) -> bool {
+    element.is("iq", NS_CLIENT) && element.child(name, namespace).is_some()
+}
+
+/// RFC 6120 §8.2.3: an id; type get or set with exactly one child, result
+/// with at most one, or error.
+fn is_valid_iq(iq: &Element) -> bool {
+    if iq.attr("id").is_none() {
+        return false;
+    }
+    let children = iq.elements().count();
+    match iq.attr("type") {
+        Some("get" | "set") => children == 1,
+        Some("result") => children <= 1,
+        Some("error") => true,
+        _ => false,
+    }
+}
+
+/// The error reply to `stanza` in the client stream (to/from swapped by
+/// [`StanzaError::reply_to`]).
+fn error_reply(stanza: &Element, condition: StanzaErrorCondition) -> Element {
+    StanzaError::new(condition).reply_to(stanza)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

@@ -1,0 +1,51 @@
+//! XMPP Ping (XEP-0199): `<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`
+//! is answered with an empty result, by the server for itself and on behalf
+//! of a user for their bare JID (a ping to a full JID goes to that client,
+//! which answers itself). A `set` is `feature-not-implemented`: the XEP
+//! defines only `get`.
+//!
+//! Server-initiated pings (MongooseIM's `send_pings`) are not here: the
+//! session's idle timeout and whitespace keepalives cover dead connections.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::router::{
+    HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
+};
+use crate::stanza::error::{StanzaError, StanzaErrorCondition};
+
+/// The ping namespace, also its disco feature.
+pub const NS_PING: &str = "urn:xmpp:ping";
+
+/// The ping module.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ping;
+
+impl Module for Ping {
+    fn name(&self) -> &'static str {
+        "ping"
+    }
+
+    fn register(self: Arc<Self>, hooks: &mut HooksBuilder) {
+        hooks.iq(IqScope::Server, NS_PING, self.clone());
+        hooks.iq(IqScope::User, NS_PING, self);
+    }
+}
+
+impl IqHandler for Ping {
+    fn handle_iq<'a>(
+        &'a self,
+        _router: &'a Router,
+        request: &'a IqRequest,
+    ) -> BoxFuture<'a, IqResult> {
+        let result = match request.kind {
+            IqKind::Get => Ok(None),
+            IqKind::Set => Err(StanzaError::new(
+                StanzaErrorCondition::FeatureNotImplemented,
+            )),
+        };
+        Box::pin(async move { result })
+    }
+}

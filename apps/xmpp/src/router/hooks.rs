@@ -1,0 +1,305 @@
+//! Hooks: how feature modules plug into routing, as MongooseIM's modules
+//! plug into `ejabberd_hooks` and `gen_iq_handler`.
+//!
+//! A [`Module`] registers, once, when the [`Router`] is built:
+//! - **IQ handlers** by payload namespace, for the server
+//!   ([`IqScope::Server`]: `to` is a served domain) or on behalf of users
+//!   ([`IqScope::User`]: `to` is a local account's bare JID). The router
+//!   answers the iq with the handler's payload as a result, or its error;
+//!   an iq nobody handles gets `service-unavailable`. Registering a handler
+//!   also advertises its namespace as a disco feature of that scope.
+//! - **Presence hooks** ([`PresenceHook`]): a bound client sent presence,
+//!   without `to` (broadcast) or with it (directed). A hook may consume the
+//!   stanza ([`Flow::Stop`]).
+//! - **Inbound hooks** ([`InboundHook`]): a message or presence is about to
+//!   be delivered to a local user by the RFC 6121 rules; a hook may consume
+//!   it (the presence module answers probes there; a roster module will take
+//!   subscription requests there).
+//! - **Session hooks** ([`SessionHook`]): a session was bound or closed.
+//! - Disco **features** and **identities** beyond those of IQ handlers.
+//!
+//! Hooks run in registration order, on the task of the session that caused
+//! them (no hook actor to queue behind), and are `async` so that a module can
+//! use its storage. A hook that waits delays only that session.
+//!
+//! Registering two handlers for one scope and namespace is a configuration
+//! error reported by [`Router::new`](super::Router::new), not a panic.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::session::ClientSession;
+use super::Router;
+use crate::jid::Jid;
+use crate::stanza::error::StanzaError;
+use crate::xml::Element;
+
+/// Whether a hook chain goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Run the next hook, then the default handling.
+    Continue,
+    /// The stanza is handled: stop here.
+    Stop,
+}
+
+/// Whom an IQ handler answers for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IqScope {
+    /// Iqs to a served domain.
+    Server,
+    /// Iqs to a local account's bare JID (or without `to`: the sender's own
+    /// account), answered by the server on the user's behalf (RFC 6121
+    /// §8.5.1).
+    User,
+}
+
+impl fmt::Display for IqScope {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            IqScope::Server => "server",
+            IqScope::User => "user",
+        })
+    }
+}
+
+/// The type of a request iq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IqKind {
+    /// `get`.
+    Get,
+    /// `set`.
+    Set,
+}
+
+/// An iq of type get or set, as a handler gets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IqRequest {
+    /// The requester.
+    pub from: Jid,
+    /// The addressee: a domain, or a user's bare JID.
+    pub to: Jid,
+    /// The iq's id.
+    pub id: String,
+    /// Get or set.
+    pub kind: IqKind,
+    /// The one child element.
+    pub payload: Element,
+}
+
+/// A handler's answer: the result payload (`None` for an empty result), or
+/// the error to reply with.
+pub type IqResult = Result<Option<Element>, StanzaError>;
+
+/// Answers iqs of one namespace. See the module docs.
+pub trait IqHandler: Send + Sync + 'static {
+    /// Handles `request`.
+    fn handle_iq<'a>(
+        &'a self,
+        router: &'a Router,
+        request: &'a IqRequest,
+    ) -> BoxFuture<'a, IqResult>;
+}
+
+/// Sees presence sent by bound clients.
+pub trait PresenceHook: Send + Sync + 'static {
+    /// `sender` sent `presence` (`from` is stamped; `to` may be absent).
+    fn user_send_presence<'a>(
+        &'a self,
+        router: &'a Router,
+        sender: &'a ClientSession,
+        presence: &'a Element,
+    ) -> BoxFuture<'a, Flow>;
+}
+
+/// Sees messages and presence for local users before delivery.
+pub trait InboundHook: Send + Sync + 'static {
+    /// `stanza` from `from` is for the local user `to` (bare or full JID).
+    fn local_stanza<'a>(
+        &'a self,
+        router: &'a Router,
+        from: &'a Jid,
+        to: &'a Jid,
+        stanza: &'a Element,
+    ) -> BoxFuture<'a, Flow>;
+}
+
+/// Sees sessions bound and closed.
+pub trait SessionHook: Send + Sync + 'static {
+    /// `session` bound its resource and is in the session table.
+    fn session_opened<'a>(
+        &'a self,
+        router: &'a Router,
+        session: &'a ClientSession,
+    ) -> BoxFuture<'a, ()>;
+    /// `session` ended (closed, replaced, crashed) and left the session
+    /// table. Runs once per session.
+    fn session_closed<'a>(
+        &'a self,
+        router: &'a Router,
+        session: &'a ClientSession,
+    ) -> BoxFuture<'a, ()>;
+}
+
+/// A disco identity (XEP-0030 §3.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `category`, such as `server` or `account`.
+    pub category: String,
+    /// `type`, such as `im` or `registered`.
+    pub kind: String,
+    /// `name`, if any.
+    pub name: Option<String>,
+}
+
+impl Identity {
+    /// An identity without a name.
+    pub fn new(category: impl Into<String>, kind: impl Into<String>) -> Identity {
+        Identity {
+            category: category.into(),
+            kind: kind.into(),
+            name: None,
+        }
+    }
+
+    /// Adds a name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Identity {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// A feature of the server, registered with a [`Router`].
+pub trait Module: Send + Sync + 'static {
+    /// A short name for logs (`ping`, `disco`, ...).
+    fn name(&self) -> &'static str;
+    /// Registers the module's handlers and features.
+    fn register(self: Arc<Self>, hooks: &mut HooksBuilder);
+}
+
+/// Collects registrations; see [`Module::register`].
+#[derive(Default)]
+pub struct HooksBuilder {
+    hooks: Hooks,
+    module: &'static str,
+    duplicates: Vec<(IqScope, String)>,
+}
+
+impl HooksBuilder {
+    pub(crate) fn for_module(&mut self, module: &'static str) {
+        self.module = module;
+        self.hooks.modules.push(module);
+    }
+
+    pub(crate) fn finish(self) -> Result<Hooks, Vec<(IqScope, String)>> {
+        if self.duplicates.is_empty() {
+            Ok(self.hooks)
+        } else {
+            Err(self.duplicates)
+        }
+    }
+
+    /// Handles iqs with a `namespace` payload in `scope`, and advertises
+    /// `namespace` as a feature of the scope.
+    pub fn iq(&mut self, scope: IqScope, namespace: &str, handler: Arc<dyn IqHandler>) {
+        let key = (scope, namespace.to_owned());
+        if self.hooks.iq.contains_key(&key) {
+            tracing::error!(module = self.module, %scope, namespace, "IQ handler registered twice");
+            self.duplicates.push(key);
+            return;
+        }
+        self.hooks.iq.insert(key, handler);
+        self.feature(scope, namespace);
+    }
+
+    /// Advertises a disco feature in `scope`.
+    pub fn feature(&mut self, scope: IqScope, feature: &str) {
+        self.hooks
+            .features
+            .entry(scope)
+            .or_default()
+            .insert(feature.to_owned());
+    }
+
+    /// Advertises a disco identity in `scope`.
+    pub fn identity(&mut self, scope: IqScope, identity: Identity) {
+        self.hooks
+            .identities
+            .entry(scope)
+            .or_default()
+            .push(identity);
+    }
+
+    /// Adds a presence hook.
+    pub fn presence(&mut self, hook: Arc<dyn PresenceHook>) {
+        self.hooks.presence.push(hook);
+    }
+
+    /// Adds an inbound hook.
+    pub fn inbound(&mut self, hook: Arc<dyn InboundHook>) {
+        self.hooks.inbound.push(hook);
+    }
+
+    /// Adds a session hook.
+    pub fn session(&mut self, hook: Arc<dyn SessionHook>) {
+        self.hooks.session.push(hook);
+    }
+}
+
+/// The registrations of every module, frozen when the router is built.
+#[derive(Default)]
+pub struct Hooks {
+    modules: Vec<&'static str>,
+    iq: HashMap<(IqScope, String), Arc<dyn IqHandler>>,
+    features: HashMap<IqScope, BTreeSet<String>>,
+    identities: HashMap<IqScope, Vec<Identity>>,
+    pub(crate) presence: Vec<Arc<dyn PresenceHook>>,
+    pub(crate) inbound: Vec<Arc<dyn InboundHook>>,
+    pub(crate) session: Vec<Arc<dyn SessionHook>>,
+}
+
+impl Hooks {
+    /// The names of the registered modules, in order.
+    pub fn modules(&self) -> &[&'static str] {
+        &self.modules
+    }
+
+    /// The handler of `namespace` iqs in `scope`.
+    pub fn iq_handler(&self, scope: IqScope, namespace: &str) -> Option<&Arc<dyn IqHandler>> {
+        self.iq.get(&(scope, namespace.to_owned()))
+    }
+
+    /// The disco features of `scope`, sorted.
+    pub fn features(&self, scope: IqScope) -> impl Iterator<Item = &str> {
+        self.features
+            .get(&scope)
+            .into_iter()
+            .flat_map(|features| features.iter().map(String::as_str))
+    }
+
+    /// The disco identities of `scope`, in registration order.
+    pub fn identities(&self, scope: IqScope) -> &[Identity] {
+        self.identities
+            .get(&scope)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut iq: Vec<_> = self.iq.keys().collect();
+        iq.sort();
+        formatter
+            .debug_struct("Hooks")
+            .field("modules", &self.modules)
+            .field("iq", &iq)
+            .field("presence", &self.presence.len())
+            .field("inbound", &self.inbound.len())
+            .field("session", &self.session.len())
+            .finish()
+    }
+}

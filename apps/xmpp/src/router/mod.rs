@@ -1,0 +1,638 @@
+//! Routing stanzas on one node (RFC 6120 §10, RFC 6121 §8).
+//!
+//! The [`Router`] takes a stanza with `from` stamped and decides where it
+//! goes: to a session in the [`SessionTable`], to an IQ handler of a module,
+//! to the [`OfflineSink`], or back to the sender as an error. It does this on
+//! the task of the session that sent the stanza (no router actor to queue
+//! behind): a lookup in the session table is a shared read, and a delivery is
+//! a message to the receiving session.
+//!
+//! The rules, for a stanza addressed `to`:
+//! - **Another domain**: no server-to-server yet, so messages and iqs are
+//!   bounced with `remote-server-not-found`; presence is dropped.
+//! - **A served domain** (no localpart): iqs get/set go to the
+//!   [`IqScope::Server`] handler of their payload namespace, or get
+//!   `service-unavailable` (also when `to` has a resource); results, errors,
+//!   messages and presence are dropped.
+//! - **A local full JID** `user@domain/resource`: to that session (the newest
+//!   one, if two hold the resource for a moment). If there is none: `chat`
+//!   and `normal` messages follow the bare-JID rules; `groupchat` messages and
+//!   iqs get/set get `service-unavailable`; other messages, presence
+//!   (except subscription requests, which follow the bare-JID rules) and iq
+//!   results are dropped.
+//! - **A local bare JID** `user@domain`:
+//!   - `normal`/`chat` messages go to the available resources with the
+//!     highest non-negative priority (all of them); with none, to the
+//!     offline sink if the account exists (else, or if the sink refuses,
+//!     `service-unavailable`);
+//!   - `headline` messages go to every available resource with a
+//!     non-negative priority, else are dropped; `groupchat` gets
+//!     `service-unavailable`; `error` messages are dropped;
+//!   - presence (available, unavailable, subscription states) goes to every
+//!     available resource; probes are left to hooks; other types are
+//!     dropped;
+//!   - iqs get/set are answered on the user's behalf by the
+//!     [`IqScope::User`] handler, or get `service-unavailable` (also for an
+//!     unknown account); results and errors are dropped.
+//! - An account that does not exist (checked with [`Accounts`] only when it
+//!   has no session) gets `service-unavailable` for messages and iqs;
+//!   presence for it is dropped.
+//!
+//! Errors are never answered with errors, and an error reply goes back
+//! through [`Router::route`] like any stanza. Before the default handling,
+//! messages and presence for local users pass the [`InboundHook`]s, and
+//! presence from clients the [`PresenceHook`]s (see [`hooks`]).
+//!
+//! Edges: a session that is gone when a stanza reaches it (it ended between
+//! the lookup and the delivery) is removed from the table, and the stanza is
+//! handled as if it had not been there. A session table or account store
+//! that fails (or does not answer within [`STORAGE_TIMEOUT`]) makes messages
+//! and iqs bounce with `internal-server-error`; an offline sink that fails
+//! or is late, with `service-unavailable`.
+
+pub mod hooks;
+pub mod offline;
+pub mod session;
+pub mod table;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+pub use hooks::{
+    Flow, Hooks, HooksBuilder, Identity, InboundHook, IqHandler, IqKind, IqRequest, IqResult,
+    IqScope, Module, PresenceHook, SessionHook,
+};
+pub use offline::{NoOfflineStorage, OfflineError, OfflineSink};
+pub use session::{
+    ClientSession, DeliverError, SessionControl, SessionEntry, SessionHandle, SessionId,
+};
+pub use table::{LocalSessionTable, SessionTable, SessionTableError};
+
+use crate::c2s::accounts::Accounts;
+use crate::jid::{normalize_domain, BareJid, Jid};
+use crate::stanza::error::{StanzaError, StanzaErrorCondition, StreamError, StreamErrorCondition};
+use crate::xml::Element;
+
+/// How long the router waits for the account store (does a user exist?) or
+/// the offline sink (store this message) before answering the stanza with
+/// `internal-server-error` / `service-unavailable`. Hooks bound their own
+/// waits.
+pub const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a [`Router`] cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouterError {
+    /// No domain to serve.
+    #[error("no domain configured")]
+    NoDomain,
+    /// A domain that is not a valid JID domainpart.
+    #[error("invalid domain {domain:?}: {reason}")]
+    InvalidDomain {
+        /// As configured.
+        domain: String,
+        /// Why.
+        reason: String,
+    },
+    /// Two modules handle the same iqs.
+    #[error("more than one handler for {scope} iqs in namespace {namespace}")]
+    DuplicateIqHandler {
+        /// The scope.
+        scope: IqScope,
+        /// The payload namespace.
+        namespace: String,
+    },
+}
+
+/// Routes stanzas between the sessions and modules of this node. See the
+/// [module documentation](self).
+pub struct Router {
+    domains: Vec<String>,
+    sessions: Arc<dyn SessionTable>,
+    accounts: Arc<dyn Accounts>,
+    offline: Arc<dyn OfflineSink>,
+    hooks: Hooks,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Router")
+            .field("domains", &self.domains)
+            .field("hooks", &self.hooks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the delivery rules decided for a stanza to a local user.
+enum Outcome {
+    Delivered,
+    Dropped,
+    Bounce(StanzaErrorCondition),
+    Offline,
+}
+
+impl Router {
+    /// A router for `domains` with `modules` registered in order.
+    pub fn new(
+        domains: &[String],
+        sessions: Arc<dyn SessionTable>,
+        accounts: Arc<dyn Accounts>,
+        offline: Arc<dyn OfflineSink>,
+        modules: &[Arc<dyn Module>],
+    ) -> Result<Router, RouterError> {
+        if domains.is_empty() {
+            return Err(RouterError::NoDomain);
+        }
+        let mut prepared = Vec::new();
+        for domain in domains {
+            let domain = normalize_domain(domain).map_err(|error| RouterError::InvalidDomain {
+                domain: domain.clone(),
+                reason: error.to_string(),
+            })?;
+            if !prepared.contains(&domain) {
+                prepared.push(domain);
+            }
+        }
+        let mut builder = HooksBuilder::default();
+        for module in modules {
+            builder.for_module(module.name());
+            Arc::clone(module).register(&mut builder);
+        }
+        let hooks = builder.finish().map_err(|duplicates| {
+            // `finish` fails only with at least one duplicate.
+            let (scope, namespace) = duplicates
+                .into_iter()
+                .next()
+                .unwrap_or((IqScope::Server, String::new()));
+            RouterError::DuplicateIqHandler { scope, namespace }
+        })?;
+        Ok(Router {
+            domains: prepared,
+            sessions,
+            accounts,
+            offline,
+            hooks,
+        })
+    }
+
+    /// The served domains, prepared.
+    pub fn domains(&self) -> &[String] {
+        &self.domains
+    }
+
+    /// Whether `domain` (prepared) is served here.
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        self.domains.iter().any(|served| served == domain)
+    }
+
+    /// The session table.
+    pub fn sessions(&self) -> &dyn SessionTable {
+        self.sessions.as_ref()
+    }
+
+    /// The account store.
+    pub fn accounts(&self) -> &dyn Accounts {
+        self.accounts.as_ref()
+    }
+
+    /// The registered hooks (for disco: features and identities).
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
+    }
+
+    /// Registers a freshly bound session, then asks every older session with
+    /// the same full JID to close with `conflict` (RFC 6120 §7.7.2.2, the
+    /// "newer wins" policy MongooseIM uses). If a newer one is already there
+    /// (two binds raced), this session is the one told to close.
+    pub async fn open_session(&self, entry: SessionEntry) -> Result<(), SessionTableError> {
+        self.sessions.insert(entry.clone())?;
+        for other in self.sessions.resource_sessions(&entry.jid)? {
+            let replaced = if other.sid < entry.sid {
+                &other
+            } else if other.sid > entry.sid {
+                &entry
+            } else {
+                continue;
+            };
+            tracing::info!(jid = %replaced.jid, sid = %replaced.sid, "session replaced by a newer one");
+            replaced.handle.close(
+                StreamError::new(StreamErrorCondition::Conflict)
+                    .with_text("replaced by a new connection"),
+            );
+        }
+        let client = entry.client();
+        for hook in &self.hooks.session {
+            hook.session_opened(self, &client).await;
+        }
+        Ok(())
+    }
+
+    /// Removes an ended session and runs the session-closed hooks, once: a
+    /// second call for the same session (the session's own cleanup, then the
+    /// monitor that watches it for crashes) does nothing.
+    pub async fn close_session(&self, session: &ClientSession) {
+        match self.sessions.remove(&session.jid, session.sid) {
+            Ok(true) => {
+                for hook in &self.hooks.session {
+                    hook.session_closed(self, session).await;
+                }
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(jid = %session.jid, sid = %session.sid, %error, "cannot remove session");
+            }
+        }
+    }
+
+    /// Routes a stanza sent by the bound client `sender` (`from` stamped):
+    /// presence passes the presence hooks first, and presence without `to`
+    /// (a broadcast) is theirs alone.
+    pub fn route_from_client<'a>(
+        &'a self,
+        sender: &'a ClientSession,
+        stanza: Element,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if stanza.name == "presence" {
+                for hook in &self.hooks.presence {
+                    if hook.user_send_presence(self, sender, &stanza).await == Flow::Stop {
+                        return;
+                    }
+                }
+                if stanza.attr("to").is_none() {
+                    return;
+                }
+            }
+            self.route(stanza).await;
+        })
+    }
+
+    /// Routes a stanza by its `to` (absent: the sender's bare JID). `from`
+    /// must be set for anything to be answered.
+    pub fn route(&self, stanza: Element) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let from = stanza
+                .attr("from")
+                .and_then(|from| from.parse::<Jid>().ok());
+            let to = match stanza.attr("to") {
+                Some(to) => match to.parse::<Jid>() {
+                    Ok(to) => to,
+                    Err(_) => {
+                        self.bounce(&stanza, StanzaErrorCondition::JidMalformed)
+                            .await;
+                        return;
+                    }
+                },
+                None => match &from {
+                    Some(from) => Jid::from(from.to_bare()),
+                    None => {
+                        tracing::debug!(stanza = stanza.name, "no to and no from: dropped");
+                        return;
+                    }
+                },
+            };
+            if !self.is_local_domain(to.domain()) {
+                self.to_remote(&stanza, &to).await;
+            } else if to.local().is_none() {
+                self.to_server(&stanza, from, &to).await;
+            } else {
+                self.to_user(stanza, from, to).await;
+            }
+        })
+    }
+
+    async fn to_remote(&self, stanza: &Element, to: &Jid) {
+        tracing::debug!(stanza = stanza.name, %to, "no server-to-server: remote domain unreachable");
+        if stanza.name != "presence" {
+            self.bounce(stanza, StanzaErrorCondition::RemoteServerNotFound)
+                .await;
+        }
+    }
+
+    async fn to_server(&self, stanza: &Element, from: Option<Jid>, to: &Jid) {
+        if stanza.name == "iq" && is_request(stanza) {
+            if to.resource().is_some() {
+                self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
+                    .await;
+            } else {
+                self.handle_iq(IqScope::Server, stanza, from, to).await;
+            }
+        } else {
+            tracing::trace!(stanza = stanza.name, %to, "stanza for the server dropped");
+        }
+    }
+
+    async fn to_user(&self, stanza: Element, from: Option<Jid>, to: Jid) {
+        let user = to.to_bare();
+        let sessions = match self.sessions.user_sessions(&user) {
+            Ok(sessions) => sessions,
+            Err(error) => {
+                tracing::error!(%error, %to, "session table unavailable");
+                self.bounce(&stanza, StanzaErrorCondition::InternalServerError)
+                    .await;
+                return;
+            }
+        };
+        if stanza.name == "iq" {
+            self.iq_to_user(&stanza, from, &to, &sessions).await;
+            return;
+        }
+        if stanza.name != "message" && stanza.name != "presence" {
+            return;
+        }
+        if let Some(from) = &from {
+            for hook in &self.hooks.inbound {
+                if hook.local_stanza(self, from, &to, &stanza).await == Flow::Stop {
+                    return;
+                }
+            }
+        }
+        let outcome = if stanza.name == "message" {
+            self.message_to_user(&stanza, &to, &sessions)
+        } else {
+            self.presence_to_user(&stanza, &to, &sessions)
+        };
+        match outcome {
+            Outcome::Delivered | Outcome::Dropped => {}
+            Outcome::Bounce(condition) => self.bounce(&stanza, condition).await,
+            Outcome::Offline => self.offline(&stanza, &user, sessions.is_empty()).await,
+        }
+    }
+
+    async fn iq_to_user(
+        &self,
+        stanza: &Element,
+        from: Option<Jid>,
+        to: &Jid,
+        sessions: &[SessionEntry],
+    ) {
+        if !is_request(stanza) {
+            // A result or error for a full JID goes to that client; for a bare
+            // JID it answers nothing of ours.
+            if to.resource().is_some() {
+                if let Some(entry) = newest(sessions, to) {
+                    self.deliver(entry, stanza.clone());
+                }
+            }
+            return;
+        }
+        if to.resource().is_some() {
+            match newest(sessions, to) {
+                Some(entry) if self.deliver(entry, stanza.clone()) => {}
+                _ => {
+                    self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
+                        .await
+                }
+            }
+            return;
+        }
+        if sessions.is_empty() {
+            match self.user_exists(to.bare()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
+                        .await;
+                    return;
+                }
+                Err(()) => {
+                    self.bounce(stanza, StanzaErrorCondition::InternalServerError)
+                        .await;
+                    return;
+                }
+            }
+        }
+        self.handle_iq(IqScope::User, stanza, from, to).await;
+    }
+
+    fn message_to_user(&self, stanza: &Element, to: &Jid, sessions: &[SessionEntry]) -> Outcome {
+        let message_type = stanza.attr("type").unwrap_or("normal");
+        if to.resource().is_some() {
+            if let Some(entry) = newest(sessions, to) {
+                if self.deliver(entry, stanza.clone()) {
+                    return Outcome::Delivered;
+                }
+            }
+            match message_type {
+                "groupchat" => return Outcome::Bounce(StanzaErrorCondition::ServiceUnavailable),
+                "headline" | "error" => return Outcome::Dropped,
+                // chat, normal, and unknown types (read as normal): the bare JID's rules.
+                _ => {}
+            }
+        }
+        match message_type {
+            "error" => Outcome::Dropped,
+            "groupchat" => Outcome::Bounce(StanzaErrorCondition::ServiceUnavailable),
+            "headline" => {
+                let delivered = sessions
+                    .iter()
+                    .filter(|entry| entry.available && entry.priority >= 0)
+                    .filter(|entry| self.deliver(entry, stanza.clone()))
+                    .count();
+                if delivered > 0 {
+                    Outcome::Delivered
+                } else {
+                    Outcome::Dropped
+                }
+            }
+            _ => {
+                let best = sessions
+                    .iter()
+                    .filter(|entry| entry.available && entry.priority >= 0)
+                    .map(|entry| entry.priority)
+                    .max();
+                let delivered = match best {
+                    Some(best) => sessions
+                        .iter()
+                        .filter(|entry| entry.available && entry.priority == best)
+                        .filter(|entry| self.deliver(entry, stanza.clone()))
+                        .count(),
+                    None => 0,
+                };
+                if delivered > 0 {
+                    Outcome::Delivered
+                } else {
+                    Outcome::Offline
+                }
+            }
+        }
+    }
+
+    fn presence_to_user(&self, stanza: &Element, to: &Jid, sessions: &[SessionEntry]) -> Outcome {
+        let presence_type = stanza.attr("type");
+        let subscription = matches!(
+            presence_type,
+            Some("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed")
+        );
+        if to.resource().is_some() && !subscription {
+            if matches!(presence_type, None | Some("unavailable" | "error")) {
+                if let Some(entry) = newest(sessions, to) {
+                    self.deliver(entry, stanza.clone());
+                }
+            }
+            return Outcome::Dropped;
+        }
+        if matches!(presence_type, None | Some("unavailable")) || subscription {
+            for entry in sessions.iter().filter(|entry| entry.available) {
+                self.deliver(entry, stanza.clone());
+            }
+        }
+        // Probes are answered by the presence module's inbound hook; errors
+        // for a bare JID and unknown types are dropped.
+        Outcome::Dropped
+    }
+
+    async fn offline(&self, stanza: &Element, user: &BareJid, no_session: bool) {
+        if no_session {
+            match self.user_exists(user).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
+                        .await;
+                    return;
+                }
+                Err(()) => {
+                    self.bounce(stanza, StanzaErrorCondition::InternalServerError)
+                        .await;
+                    return;
+                }
+            }
+        }
+        match tokio::time::timeout(STORAGE_TIMEOUT, self.offline.store(user, stanza)).await {
+            Ok(Ok(())) => tracing::debug!(%user, "message stored offline"),
+            Ok(Err(error)) => {
+                tracing::debug!(%user, %error, "message not stored offline: bounced");
+                self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
+                    .await;
+            }
+            Err(_) => {
+                tracing::error!(%user, timeout = ?STORAGE_TIMEOUT, "offline storage did not answer: bounced");
+                self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
+                    .await;
+            }
+        }
+    }
+
+    async fn user_exists(&self, user: &BareJid) -> Result<bool, ()> {
+        let Some(local) = user.local() else {
+            return Ok(false);
+        };
+        match tokio::time::timeout(
+            STORAGE_TIMEOUT,
+            self.accounts.user_exists(user.domain(), local),
+        )
+        .await
+        {
+            Ok(Ok(exists)) => Ok(exists),
+            Ok(Err(error)) => {
+                tracing::error!(%user, %error, "account store unavailable");
+                Err(())
+            }
+            Err(_) => {
+                tracing::error!(%user, timeout = ?STORAGE_TIMEOUT, "account store did not answer");
+                Err(())
+            }
+        }
+    }
+
+    async fn handle_iq(&self, scope: IqScope, stanza: &Element, from: Option<Jid>, to: &Jid) {
+        let Some(from) = from else {
+            tracing::debug!("iq without from: dropped");
+            return;
+        };
+        let mut payloads = stanza.elements();
+        let (Some(payload), None, Some(id)) = (payloads.next(), payloads.next(), stanza.attr("id"))
+        else {
+            self.bounce(stanza, StanzaErrorCondition::BadRequest).await;
+            return;
+        };
+        let Some(handler) = self.hooks.iq_handler(scope, &payload.namespace) else {
+            tracing::debug!(%scope, namespace = payload.namespace, "no IQ handler");
+            self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
+                .await;
+            return;
+        };
+        let request = IqRequest {
+            from,
+            to: to.clone(),
+            id: id.to_owned(),
+            kind: if stanza.attr("type") == Some("set") {
+                IqKind::Set
+            } else {
+                IqKind::Get
+            },
+            payload: payload.clone(),
+        };
+        let reply = match handler.handle_iq(self, &request).await {
+            Ok(payload) => iq_result(stanza, payload),
+            Err(error) => error.reply_to(stanza),
+        };
+        self.route(reply).await;
+    }
+
+    /// Hands `stanza` to `entry`'s session; a session that is gone is
+    /// removed from the table. Whether it was handed over.
+    fn deliver(&self, entry: &SessionEntry, stanza: Element) -> bool {
+        match entry.handle.deliver(stanza) {
+            Ok(()) => true,
+            Err(DeliverError::Gone(_)) => {
+                tracing::debug!(jid = %entry.jid, sid = %entry.sid, "session gone: removed");
+                if let Err(error) = self.sessions.remove(&entry.jid, entry.sid) {
+                    tracing::error!(%error, "cannot remove a gone session");
+                }
+                false
+            }
+        }
+    }
+
+    /// Answers `stanza` with a `condition` error, unless it is an error
+    /// itself or has no `from` to answer to.
+    async fn bounce(&self, stanza: &Element, condition: StanzaErrorCondition) {
+        if stanza.attr("type") == Some("error") || stanza.attr("from").is_none() {
+            return;
+        }
+        let mut reply = StanzaError::new(condition).reply_to(stanza);
+        if reply
+            .attr("from")
+            .is_some_and(|from| from.parse::<Jid>().is_err())
+        {
+            reply.remove_attr("from");
+        }
+        self.route(reply).await;
+    }
+}
+
+/// An iq of type get or set.
+fn is_request(stanza: &Element) -> bool {
+    matches!(stanza.attr("type"), Some("get" | "set"))
+}
+
+/// The newest session bound to the full JID `to`.
+fn newest<'a>(sessions: &'a [SessionEntry], to: &Jid) -> Option<&'a SessionEntry> {
+    sessions
+        .iter()
+        .filter(|entry| entry.jid == *to)
+        .max_by_key(|entry| entry.sid)
+}
+
+/// The result of the request iq `stanza`, with `payload` if any.
+fn iq_result(stanza: &Element, payload: Option<Element>) -> Element {
+    let mut result = Element::new("iq", stanza.namespace.clone()).with_attr("type", "result");
+    if let Some(id) = stanza.attr("id") {
+        result.set_attr("id", id);
+    }
+    if let Some(from) = stanza.attr("from") {
+        result.set_attr("to", from);
+    }
+    if let Some(to) = stanza.attr("to") {
+        result.set_attr("from", to);
+    }
+    if let Some(payload) = payload {
+        result.push_child(payload);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;

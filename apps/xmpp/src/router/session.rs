@@ -1,0 +1,146 @@
+//! What the router knows of a session: its id, a handle to reach it, and the
+//! record it keeps in the session table.
+//!
+//! The router never sees a session actor's type: it holds a
+//! [`SessionHandle`], which delivers a stanza or asks the session to close.
+//! The c2s session implements [`SessionControl`] over its actor; router tests
+//! implement it over a channel; a remote session (when the table is
+//! replicated) will implement it over the node link.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::jid::Jid;
+use crate::stanza::error::StreamError;
+use crate::xml::Element;
+
+/// Identifies one session on this node. Ids grow: of two sessions for the
+/// same full JID, the one with the larger id bound later and wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    /// A fresh id, larger than every id handed out before in this process.
+    pub fn next() -> SessionId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Smaller than every id handed out: the start of a key range.
+    pub(crate) const MIN: SessionId = SessionId(0);
+
+    /// The number, for logs.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.0)
+    }
+}
+
+/// Why a stanza did not reach a session. The stanza is handed back when
+/// the transport could return it.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// The session has ended.
+    #[error("session is gone")]
+    Gone(Option<Element>),
+}
+
+/// How the router reaches one session.
+///
+/// `deliver` must not wait: the c2s session puts the stanza in its mailbox
+/// and its own bounded queue decides whether the client keeps up.
+pub trait SessionControl: Send + Sync + 'static {
+    /// Hands `stanza` to the session for its client.
+    fn deliver(&self, stanza: Element) -> Result<(), DeliverError>;
+    /// Asks the session to end its stream with `error` (`conflict` when
+    /// replaced, `system-shutdown`, a kick by an administrator).
+    fn close(&self, error: StreamError);
+}
+
+/// A cheap, clonable handle on a session. Two handles are equal when they
+/// are clones of one another.
+#[derive(Clone)]
+pub struct SessionHandle(Arc<dyn SessionControl>);
+
+impl SessionHandle {
+    /// Wraps a session's control.
+    pub fn new(control: impl SessionControl) -> SessionHandle {
+        SessionHandle(Arc::new(control))
+    }
+
+    /// See [`SessionControl::deliver`].
+    pub fn deliver(&self, stanza: Element) -> Result<(), DeliverError> {
+        self.0.deliver(stanza)
+    }
+
+    /// See [`SessionControl::close`].
+    pub fn close(&self, error: StreamError) {
+        self.0.close(error);
+    }
+}
+
+impl PartialEq for SessionHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for SessionHandle {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("SessionHandle")
+    }
+}
+
+/// A bound client as hooks see it: who and which session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSession {
+    /// The full JID.
+    pub jid: Jid,
+    /// The session's id.
+    pub sid: SessionId,
+}
+
+/// One record of the session table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionEntry {
+    /// The full JID.
+    pub jid: Jid,
+    /// The session's id.
+    pub sid: SessionId,
+    /// How to reach it.
+    pub handle: SessionHandle,
+    /// The priority of its last broadcast presence (RFC 6121 §4.7.2.3);
+    /// 0 until it sends one.
+    pub priority: i8,
+    /// Whether it has sent available presence (and not unavailable since).
+    /// Only available sessions receive messages and presence for the bare
+    /// JID (RFC 6121 §8.5.2).
+    pub available: bool,
+}
+
+impl SessionEntry {
+    /// A freshly bound session: priority 0, not available.
+    pub fn new(jid: Jid, sid: SessionId, handle: SessionHandle) -> SessionEntry {
+        SessionEntry {
+            jid,
+            sid,
+            handle,
+            priority: 0,
+            available: false,
+        }
+    }
+
+    /// The session as hooks see it.
+    pub fn client(&self) -> ClientSession {
+        ClientSession {
+            jid: self.jid.clone(),
+            sid: self.sid,
+        }
+    }
+}

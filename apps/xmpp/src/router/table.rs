@@ -1,0 +1,193 @@
+//! The session table: who is connected, keyed by (domain, user, resource,
+//! session id).
+//!
+//! Why a trait: on one node the table is a local `bream_tables` ordered set;
+//! in a cluster it becomes the replicated table (DESIGN.md, apps/xmpp), where
+//! an entry's handle reaches a session on another node. Routing only uses
+//! [`SessionTable`], so clustering swaps the backend and nothing else.
+//!
+//! Why the session id is part of the key: two connections may hold the same
+//! full JID for a moment (a new bind replaces an old session, which is being
+//! told to close). With the id in the key both entries exist, each session
+//! removes exactly its own, and the router can tell which one is newer (the
+//! larger id) without a read-modify-write race. The bare-JID lookup is one
+//! range scan of the ordered set.
+//!
+//! Reads and writes run on the caller's thread against the shared table, as
+//! ETS does: no message to an owner. The table lives as long as its owner
+//! actor (the c2s sessions supervisor); once it is gone every operation
+//! returns [`SessionTableError::Unavailable`].
+
+use std::ops::Bound;
+
+use bream_runtime::ractor::ActorCell;
+use bream_tables::{Access, Table, TableError, TableOptions};
+
+use super::session::{SessionEntry, SessionId};
+use crate::jid::{BareJid, Jid};
+
+/// Why the session table did not answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionTableError {
+    /// The backend failed (for the local table: it was deleted with its
+    /// owner).
+    #[error("session table {table} unavailable: {reason}")]
+    Unavailable {
+        /// The table's name.
+        table: String,
+        /// What the backend said.
+        reason: String,
+    },
+}
+
+/// The sessions of this node (or, replicated, of the cluster).
+pub trait SessionTable: Send + Sync + 'static {
+    /// Adds a session. An entry with the same full JID and id is replaced.
+    fn insert(&self, entry: SessionEntry) -> Result<(), SessionTableError>;
+    /// Removes the session `sid` of `jid`; whether it was there.
+    fn remove(&self, jid: &Jid, sid: SessionId) -> Result<bool, SessionTableError>;
+    /// The sessions bound to the full JID `jid`, oldest first (normally one).
+    fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError>;
+    /// Every session of the account `user`, in resource order.
+    fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError>;
+    /// Records a session's broadcast presence; whether the session was found.
+    fn set_presence(
+        &self,
+        jid: &Jid,
+        sid: SessionId,
+        priority: i8,
+        available: bool,
+    ) -> Result<bool, SessionTableError>;
+    /// How many sessions there are.
+    fn count(&self) -> Result<usize, SessionTableError>;
+    /// Every session (for administration: listing, shutdown).
+    fn all(&self) -> Result<Vec<SessionEntry>, SessionTableError>;
+}
+
+/// `(domain, user, resource, id)`: one account's sessions are adjacent.
+type SessionKey = (String, String, String, SessionId);
+
+/// The table name, for errors and `bream_tables` introspection.
+pub const SESSION_TABLE_NAME: &str = "c2s_sessions";
+
+/// [`SessionTable`] on a local `bream_tables` ordered set. See the module
+/// docs.
+#[derive(Clone, Debug)]
+pub struct LocalSessionTable {
+    table: Table<SessionKey, SessionEntry>,
+}
+
+impl LocalSessionTable {
+    /// A new, empty table owned by `owner`: it is deleted when `owner`
+    /// stops. Public access, so that every session writes its own entry.
+    pub fn new(owner: &ActorCell) -> Result<LocalSessionTable, SessionTableError> {
+        let options = TableOptions::ordered_set().access(Access::Public);
+        let table = Table::new(SESSION_TABLE_NAME, owner, options).map_err(unavailable)?;
+        Ok(LocalSessionTable { table })
+    }
+
+    fn key(jid: &Jid, sid: SessionId) -> SessionKey {
+        (
+            jid.domain().to_owned(),
+            jid.local().unwrap_or_default().to_owned(),
+            jid.resource().unwrap_or_default().to_owned(),
+            sid,
+        )
+    }
+
+    /// The key range of one resource's sessions, or (without a resource) of
+    /// one account's. `s + "\0"` is the smallest string greater than `s`, so
+    /// `[(.., s, "", MIN), (.., s + "\0", "", MIN))` holds exactly the keys
+    /// whose component is `s`.
+    fn range(
+        domain: &str,
+        user: &str,
+        resource: Option<&str>,
+    ) -> (Bound<SessionKey>, Bound<SessionKey>) {
+        let start_id = SessionId::MIN;
+        match resource {
+            Some(resource) => (
+                Bound::Included((domain.into(), user.into(), resource.into(), start_id)),
+                Bound::Excluded((
+                    domain.into(),
+                    user.into(),
+                    format!("{resource}\0"),
+                    start_id,
+                )),
+            ),
+            None => (
+                Bound::Included((domain.into(), user.into(), String::new(), start_id)),
+                Bound::Excluded((domain.into(), format!("{user}\0"), String::new(), start_id)),
+            ),
+        }
+    }
+
+    fn select(
+        &self,
+        range: (Bound<SessionKey>, Bound<SessionKey>),
+    ) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.table
+            .select_map(range, |_, entry| Some(entry.clone()))
+            .map_err(unavailable)
+    }
+}
+
+fn unavailable(error: TableError) -> SessionTableError {
+    SessionTableError::Unavailable {
+        table: SESSION_TABLE_NAME.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+impl SessionTable for LocalSessionTable {
+    fn insert(&self, entry: SessionEntry) -> Result<(), SessionTableError> {
+        let key = Self::key(&entry.jid, entry.sid);
+        self.table.insert(key, entry).map_err(unavailable)
+    }
+
+    fn remove(&self, jid: &Jid, sid: SessionId) -> Result<bool, SessionTableError> {
+        let removed = self.table.take(&Self::key(jid, sid)).map_err(unavailable)?;
+        Ok(!removed.is_empty())
+    }
+
+    fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select(Self::range(
+            jid.domain(),
+            jid.local().unwrap_or_default(),
+            Some(jid.resource().unwrap_or_default()),
+        ))
+    }
+
+    fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select(Self::range(
+            user.domain(),
+            user.local().unwrap_or_default(),
+            None,
+        ))
+    }
+
+    fn set_presence(
+        &self,
+        jid: &Jid,
+        sid: SessionId,
+        priority: i8,
+        available: bool,
+    ) -> Result<bool, SessionTableError> {
+        let updated = self
+            .table
+            .update_element(&Self::key(jid, sid), |entry| {
+                entry.priority = priority;
+                entry.available = available;
+            })
+            .map_err(unavailable)?;
+        Ok(updated.is_some())
+    }
+
+    fn count(&self) -> Result<usize, SessionTableError> {
+        self.table.size().map_err(unavailable)
+    }
+
+    fn all(&self) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select((Bound::Unbounded, Bound::Unbounded))
+    }
+}

@@ -1,0 +1,136 @@
+//! Interop with a real third-party client: Python's slixmpp drives the `bream-xmpp` binary.
+//!
+//! The scenarios live in `tests/interop/scenarios.py`; `.ci/run` installs slixmpp into a
+//! virtualenv and points `BREAM_PYTHON` at its interpreter. Each test starts the real server
+//! binary on a free port with a temporary config and database, registers users with the real
+//! CLI, and runs one scenario.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_bream-xmpp");
+
+/// A running `bream-xmpp start`, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let config = dir.path().join("bream.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[general]\nhosts = [\"localhost\"]\ndata_dir = \"{}\"\n\n[[listen.c2s]]\nport = {port}\nip_address = \"127.0.0.1\"\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("write config");
+        let child = Command::new(BINARY)
+            .args(["start", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("bream-xmpp starts");
+        let mut server = Server {
+            child,
+            port,
+            config,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("bream-xmpp exited before listening: {status}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "bream-xmpp did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn register(&self, user: &str, password: &str) {
+        let output = Command::new(BINARY)
+            .arg("--config")
+            .arg(&self.config)
+            .args([
+                "ctl",
+                "account",
+                "registerUser",
+                "--domain",
+                "localhost",
+                "--username",
+                user,
+                "--password",
+                password,
+            ])
+            .output()
+            .expect("ctl runs");
+        assert!(
+            output.status.success(),
+            "registerUser {user}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn scenario(&self, args: &[&str]) -> serde_json::Value {
+        let python = std::env::var("BREAM_PYTHON")
+            .unwrap_or_else(|_| "/var/tmp/bream-venv/bin/python".into());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/scenarios.py");
+        let output = Command::new(&python)
+            .arg(script)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--domain", "localhost"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| {
+                panic!("cannot run {python} ({error}): create a virtualenv with slixmpp (.ci/run does) or set BREAM_PYTHON")
+            });
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let result: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| {
+            panic!(
+                "scenario {args:?} printed no result:\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        assert!(
+            output.status.success() && result["ok"] == true,
+            "scenario {args:?} failed: {result}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        result
+    }
+}
+
+#[test]
+fn slixmpp_logs_in_with_every_sasl_mechanism_over_starttls() {
+    let server = Server::start();
+    server.register("alice", "secret");
+    let result = server.scenario(&["login", "alice", "secret"]);
+    assert_eq!(result["mechanisms"]["wrong password"], "refused");
+}
