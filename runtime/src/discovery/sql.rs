@@ -116,6 +116,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use super::error::BoxError;
 use super::{check_address, check_cluster_name, check_node_name};
 use super::{DiscoveredNode, Discovery, DiscoveryError, DiscoveryPoll};
+use crate::sql_url::{is_sqlite_in_memory, redact_url, url_scheme};
 
 /// How old a row may get, by the database's clock, before another node's poll deletes it.
 /// MongooseIM's `expire_time` default.
@@ -734,51 +735,6 @@ async fn connect_within<T>(
     })
 }
 
-/// The URL's scheme (`sqlite` in `sqlite://x.db` or `sqlite:x.db`), if it has one.
-fn url_scheme(url: &str) -> Option<&str> {
-    let (scheme, _) = url.split_once(':')?;
-    let valid = !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    valid.then_some(scheme)
-}
-
-fn is_sqlite_in_memory(url: &str) -> bool {
-    let query = url.split_once('?').map_or("", |(_, query)| query);
-    url.contains(":memory:") || query.split('&').any(|pair| pair == "mode=memory")
-}
-
-/// The URL with the password (`user:PASSWORD@` or `password=PASSWORD`) replaced by `***`, for
-/// errors, logs and `Debug`.
-fn redact_url(url: &str) -> String {
-    let mut redacted = url.to_string();
-    if let Some(scheme_end) = redacted.find("://") {
-        let authority_start = scheme_end + 3;
-        let authority_end = redacted[authority_start..]
-            .find(['/', '?', '#'])
-            .map_or(redacted.len(), |offset| authority_start + offset);
-        if let Some(at) = redacted[authority_start..authority_end].rfind('@') {
-            let userinfo = &redacted[authority_start..authority_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                let password_start = authority_start + colon + 1;
-                redacted.replace_range(password_start..authority_start + at, "***");
-            }
-        }
-    }
-    if let Some((before, query)) = redacted.split_once('?') {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        redacted = format!("{before}?{}", pairs.join("&"));
-    }
-    redacted
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -803,35 +759,6 @@ mod tests {
         assert_eq!(
             smallest_free_node_num(&[NODE_NUM_MAX], NODE_NUM_MAX),
             Some(1)
-        );
-    }
-
-    #[test]
-    fn schemes() {
-        assert_eq!(url_scheme("sqlite://x.db?mode=rwc"), Some("sqlite"));
-        assert_eq!(url_scheme("sqlite:x.db"), Some("sqlite"));
-        assert_eq!(url_scheme("postgres://u@h/db"), Some("postgres"));
-        assert_eq!(url_scheme("no scheme"), None);
-        assert_eq!(url_scheme("/tmp/x.db"), None);
-        assert!(is_sqlite_in_memory("sqlite::memory:"));
-        assert!(is_sqlite_in_memory("sqlite://x?mode=memory"));
-        assert!(!is_sqlite_in_memory("sqlite://x.db?mode=rwc"));
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://bream:secret@db:5432/x"),
-            "postgres://bream:***@db:5432/x"
-        );
-        assert_eq!(
-            redact_url("postgres://bream@db/x?password=secret&sslmode=disable"),
-            "postgres://bream@db/x?password=***&sslmode=disable"
-        );
-        assert_eq!(redact_url("postgres://bream@db/x"), "postgres://bream@db/x");
-        assert_eq!(
-            redact_url("sqlite:///tmp/x.db?mode=rwc"),
-            "sqlite:///tmp/x.db?mode=rwc"
         );
     }
 }
