@@ -101,3 +101,155 @@ fn cluster_ping_nodes_find_each_other_through_the_registry_and_ping() {
         assert!(out.contains("  pong from "), "{name} got no pong: {out}");
     }
 }
+
+/// One `replicated_kv` process, its stdout read line by line on a thread.
+struct KvNode {
+    name: &'static str,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl KvNode {
+    fn start(name: &'static str, port: u16, registry: &str, seeds: &[&str]) -> KvNode {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_replicated_kv"));
+        command.args([
+            "--name",
+            name,
+            "--port",
+            &port.to_string(),
+            "--registry",
+            registry,
+        ]);
+        for seed in seeds {
+            command.args(["--seed", seed]);
+        }
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("replicated_kv starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        KvNode {
+            name,
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (20 s at most) for a line satisfying `check`; returns it.
+    fn expect(&mut self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if check(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("{}: no {what}; saw:\n{}", self.name, self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Sends a command and returns its answer line.
+    fn command(&mut self, command: &str) -> String {
+        use std::io::Write;
+        writeln!(self.stdin, "{command}").expect("command sent");
+        self.expect(&format!("answer to {command:?}"), |line| {
+            line.starts_with("> ")
+        })
+    }
+}
+
+impl Drop for KvNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn replicated_kv_replicates_survives_a_kill_and_merges_on_rejoin() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let registry = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("registry.db").display()
+    );
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .map(|address| address.port())
+                .expect("free port")
+        })
+        .collect();
+    let all = "MEMBERS a@127.0.0.1,b@127.0.0.1,c@127.0.0.1 ";
+    let mut a = KvNode::start("a", ports[0], &registry, &[]);
+    let mut b = KvNode::start("b", ports[1], &registry, &[]);
+    let mut c = KvNode::start("c", ports[2], &registry, &[]);
+    for node in [&mut a, &mut b, &mut c] {
+        node.expect("all three joined", |line| line.starts_with(all));
+    }
+
+    assert_eq!(a.command("put k1 v1"), "> ok put k1");
+    assert_eq!(c.command("get k1"), "> k1 = v1");
+    assert_eq!(b.command("put k2 v2"), "> ok put k2");
+
+    // kill -9 c: a and b run the down handler and go on as two.
+    drop(c);
+    for node in [&mut a, &mut b] {
+        node.expect("c's table down", |line| {
+            line.starts_with("TABLE DOWN c@127.0.0.1")
+        });
+        node.expect("two members", |line| {
+            line.starts_with("MEMBERS a@127.0.0.1,b@127.0.0.1 ")
+        });
+    }
+    assert_eq!(a.command("put k3 v3"), "> ok put k3");
+    assert_eq!(b.command("delete k1"), "> ok delete k1");
+
+    // c comes back with records of its own; the join merges them (greater value wins k2).
+    let mut c = KvNode::start("c", ports[2], &registry, &["k2=zz", "k4=v4"]);
+    c.expect("c rejoined", |line| line.starts_with(all));
+    a.expect("c rejoined", |line| line.starts_with(all));
+    let merged = "> dump k2=zz k3=v3 k4=v4";
+    assert_eq!(a.command("dump"), merged);
+    assert_eq!(b.command("dump"), merged);
+    assert_eq!(c.command("dump"), merged);
+    // Discovery may lag the join by a poll: status turns healthy soon after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = c.command("status");
+        if status.ends_with("; healthy") {
+            assert!(
+                status.contains("joined [a@127.0.0.1,b@127.0.0.1,c@127.0.0.1]"),
+                "{status}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never healthy: {status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -442,6 +442,26 @@ fn a_member_going_down_counts_as_acknowledged() {
 }
 
 #[test]
+fn a_member_dropped_on_a_peers_word_still_fires_the_down_handler_when_its_node_dies() {
+    let mut sim = cluster(21, 3);
+    // n1 and n2 lose each other and tell n0, which drops one of them (the
+    // first word wins) while it still reaches both.
+    sim.partition("n1", "n2");
+    sim.run();
+    let kept = sim.members("n0");
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let dropped = if kept.contains(&"n1".to_string()) {
+        "n2"
+    } else {
+        "n1"
+    };
+    sim.crash(dropped);
+    sim.run();
+    let event = &sim.downs.iter().find(|(on, _)| on == "n0").expect("down").1;
+    assert_eq!((event.node.as_str(), event.was_member), (dropped, true));
+}
+
+#[test]
 fn the_leader_is_the_greatest_name_on_every_member() {
     let sim = cluster(3, 4);
     for node in names(4) {

@@ -97,8 +97,13 @@ async fn a_frozen_node_is_declared_down_and_comes_back_when_thawed() {
     nodes[0]
         .expect_up(&[frozen.as_str()], Duration::from_secs(10))
         .await;
+    // The thawed node finds its sessions cut, sees the peer down, and reconnects.
+    let peer = nodes[0].spec.name.clone();
+    nodes[1]
+        .expect_up(&[peer.as_str()], Duration::from_secs(10))
+        .await;
     let answer = nodes[1].command("nodes").await;
-    assert_eq!(answer["nodes"], serde_json::json!([nodes[0].spec.name]));
+    assert_eq!(answer["nodes"], serde_json::json!([peer]));
 }
 
 #[tokio::test]

@@ -9,8 +9,12 @@
 //!   a write waits for, leader operations, pauses, joins, node down), with
 //!   the rules and the differences from CETS.
 //! - [`store`]: the local copy behind the protocol.
+//! - [`server`]: the actor around the protocol, and the handle users hold.
+//! - [`outbox`]: batching what a server sends to a peer.
+//! - [`discovery`]: joining every node that comes up; cluster status.
 
 pub mod discovery;
+pub mod outbox;
 pub mod protocol;
 pub mod server;
 pub mod store;

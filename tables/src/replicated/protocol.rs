@@ -644,6 +644,11 @@ pub struct Replica<K, V, S> {
     check: Option<Check>,
     run: Option<Run<K, V>>,
     down_history: VecDeque<DownEvent>,
+    /// Members dropped while their node was still up (a refused write, a
+    /// `MemberGone`): when that node does go down it still counts as a
+    /// member's down, so the down handler runs on every node, whichever
+    /// heard of it first.
+    dropped_while_up: BTreeSet<NodeName>,
     conflicts: u64,
     actions: Vec<Action<K, V>>,
     /// Messages to self (the coordinator is a participant too).
@@ -708,6 +713,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             check: None,
             run: None,
             down_history: VecDeque::new(),
+            dropped_while_up: BTreeSet::new(),
             conflicts: 0,
             actions: Vec::new(),
             inbox: VecDeque::new(),
@@ -1178,6 +1184,9 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
         if !self.members.remove(node) {
             return;
         }
+        if self.up.contains(node) {
+            self.dropped_while_up.insert(node.to_string());
+        }
         self.elect();
         self.release_acks_of(node);
         if tell {
@@ -1198,7 +1207,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             return;
         }
         self.up.remove(&node);
-        let was_member = self.members.contains(&node);
+        let was_member = self.dropped_while_up.remove(&node) || self.members.contains(&node);
         let leader_before = self.leader.clone();
         self.forget_member(&node, true);
         self.release_acks_of(&node);

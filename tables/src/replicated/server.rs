@@ -14,6 +14,10 @@
 //! with backoff until that deadline. The down handler runs on its own task,
 //! so it may call the table (or block) without deadlocking the server.
 //!
+//! What goes to a peer is batched ([`super::outbox`]): the protocol's
+//! messages wait in an outbox until the server's mailbox has caught up, then
+//! leave as one frame per peer, in order.
+//!
 //! Edges: a peer whose node the node layer does not name yet (its session is
 //! not up) is remembered and resolved on the next node-up; a server that
 //! stops fails every waiting call with [`ReplicationError::ServerDown`].
@@ -23,6 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bream_runtime::monitor::{self, MonitorRef};
 use bream_runtime::node::{Node, NodeEvent};
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
 use ractor::pg::GroupChangeMessage;
@@ -31,6 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::outbox::{Outbox, PEER_BATCH_RECORDS_MAX};
 use super::protocol::{
     Action, DownEvent, Input, JoinOutcome, LeaderOp, NodeName, Op, PauseId, PeerMsg, ProtocolError,
     Replica, ReplicaConfig, ReplicaStatus, Reply, RequestId,
@@ -111,6 +117,9 @@ pub struct ReplicatedOptions<K, V> {
     pub down_handler: Option<DownHandler>,
     /// Deadline of calls.
     pub call_timeout: Duration,
+    /// Bound on the records one batch to a peer carries (default
+    /// [`PEER_BATCH_RECORDS_MAX`]); 1 sends every message in its own frame.
+    pub peer_batch_records_max: usize,
 }
 
 impl<K, V> Default for ReplicatedOptions<K, V> {
@@ -120,6 +129,7 @@ impl<K, V> Default for ReplicatedOptions<K, V> {
             replica: ReplicaConfig::default(),
             down_handler: None,
             call_timeout: CALL_TIMEOUT_DEFAULT,
+            peer_batch_records_max: PEER_BATCH_RECORDS_MAX,
         }
     }
 }
@@ -132,6 +142,7 @@ impl<K, V> fmt::Debug for ReplicatedOptions<K, V> {
             .field("replica", &self.replica)
             .field("down_handler", &self.down_handler.is_some())
             .field("call_timeout", &self.call_timeout)
+            .field("peer_batch_records_max", &self.peer_batch_records_max)
             .finish()
     }
 }
@@ -143,15 +154,17 @@ enum ClientRequest<K, V> {
     Write(Op<K, V>),
     Leader(LeaderOp<K, V>),
     Pause,
+    /// A pause released when this actor stops.
+    PauseFor(ActorCell),
     Unpause(PauseId),
     Join(NodeName),
 }
 
-/// A message between servers: who sent it, and what.
+/// Messages between servers: who sent them, and what, in order.
 #[derive(Serialize, Deserialize)]
 struct Envelope<K, V> {
     from: NodeName,
-    message: PeerMsg<K, V>,
+    messages: Vec<PeerMsg<K, V>>,
 }
 
 /// The server's mailbox. Only peer messages cross the network.
@@ -166,6 +179,10 @@ enum Inner<K, V> {
     Node(NodeEvent),
     JoinTimeout(u64),
     Status(oneshot::Sender<ReplicaStatus>),
+    /// Send what the outbox holds (see [`super::outbox`]).
+    Flush,
+    /// The holder of pauses (its id is the request that paused) stopped.
+    HolderDown(RequestId),
 }
 
 impl<K: WireKey, V: WireValue> Message for ServerMsg<K, V> {
@@ -214,6 +231,11 @@ struct State<K: Key, V: Value> {
     waiting: HashMap<RequestId, oneshot::Sender<Answer<V>>>,
     next_request: RequestId,
     down_handler: Option<DownHandler>,
+    outbox: Outbox<K, V>,
+    /// Monitors of pause holders, by holder id (the request that paused).
+    holder_monitors: HashMap<RequestId, MonitorRef>,
+    /// The holder of each monitored pause.
+    pause_holders: HashMap<PauseId, RequestId>,
 }
 
 impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
@@ -272,6 +294,9 @@ impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
             waiting: HashMap::new(),
             next_request: 1,
             down_handler: options.down_handler,
+            outbox: Outbox::new(options.peer_batch_records_max),
+            holder_monitors: HashMap::new(),
+            pause_holders: HashMap::new(),
         };
         let cells = ractor::pg::get_members(&state.group);
         state.learn(&myself, cells);
@@ -286,9 +311,12 @@ impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
         state: &mut State<K, V>,
     ) -> Result<(), ActorProcessingErr> {
         match message.0 {
-            Inner::Peer(Envelope { from, message }) => {
+            Inner::Peer(Envelope { from, messages }) => {
                 if state.peers.contains_key(&from) {
-                    state.input(&myself, Input::Remote { from, message });
+                    for message in messages {
+                        let from = from.clone();
+                        state.input(&myself, Input::Remote { from, message });
+                    }
                 } else {
                     tracing::debug!(table = %state.name, %from, "message from an unknown peer dropped");
                 }
@@ -306,7 +334,24 @@ impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
                         request: id,
                         holder: id,
                     },
-                    ClientRequest::Unpause(pause) => Input::Unpause { request: id, pause },
+                    ClientRequest::PauseFor(holder) => {
+                        let monitor = monitor::monitor(&holder, &myself, move |_| {
+                            ServerMsg(Inner::HolderDown(id))
+                        });
+                        state.holder_monitors.insert(id, monitor);
+                        Input::Pause {
+                            request: id,
+                            holder: id,
+                        }
+                    }
+                    ClientRequest::Unpause(pause) => {
+                        if let Some(holder) = state.pause_holders.remove(&pause) {
+                            if let Some(monitor) = state.holder_monitors.remove(&holder) {
+                                monitor::demonitor(monitor);
+                            }
+                        }
+                        Input::Unpause { request: id, pause }
+                    }
                     ClientRequest::Join(with) => Input::Join {
                         request: id,
                         with,
@@ -323,6 +368,7 @@ impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
             }
             Inner::Node(NodeEvent::Down { node, reason }) => {
                 if state.peers.remove(&node).is_some() {
+                    state.outbox.forget(&node);
                     let reason = reason.to_string();
                     state.input(&myself, Input::PeerDown { node, reason });
                 }
@@ -330,6 +376,14 @@ impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
             Inner::JoinTimeout(join_id) => state.input(&myself, Input::JoinTimeout { join_id }),
             Inner::Status(reply) => {
                 let _ = reply.send(state.replica.status());
+            }
+            Inner::Flush => state.flush(),
+            Inner::HolderDown(holder) => {
+                if state.holder_monitors.remove(&holder).is_some() {
+                    state.pause_holders.retain(|_, held| *held != holder);
+                    tracing::info!(table = %state.name, holder, "pause holder stopped: pause released");
+                    state.input(&myself, Input::HolderDown { holder });
+                }
             }
         }
         Ok(())
@@ -356,6 +410,7 @@ impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
                             .map(|(node, _)| node.clone());
                         if let Some(node) = gone {
                             state.peers.remove(&node);
+                            state.outbox.forget(&node);
                             let reason = "its server left the group".to_string();
                             state.input(&myself, Input::PeerDown { node, reason });
                         }
@@ -406,25 +461,44 @@ impl<K: WireKey, V: WireValue> State<K, V> {
         }
     }
 
+    /// Sends what the outbox holds, one envelope per batch.
+    fn flush(&mut self) {
+        for (to, messages) in self.outbox.take() {
+            match self.peers.get(&to) {
+                Some(peer) => {
+                    let envelope = Envelope {
+                        from: self.node.name().to_string(),
+                        messages,
+                    };
+                    if let Err(error) = peer.cast(ServerMsg(Inner::Peer(envelope))) {
+                        tracing::debug!(table = %self.name, %to, %error, "send to peer failed");
+                    }
+                }
+                None => {
+                    tracing::debug!(table = %self.name, %to, "no server known on that node")
+                }
+            }
+        }
+    }
+
     fn input(&mut self, myself: &ActorRef<ServerMsg<K, V>>, input: Input<K, V>) {
         let actions = self.replica.handle(input);
         for action in actions {
             match action {
-                Action::Send { to, message } => match self.peers.get(&to) {
-                    Some(peer) => {
-                        let envelope = Envelope {
-                            from: self.node.name().to_string(),
-                            message,
-                        };
-                        if let Err(error) = peer.cast(ServerMsg(Inner::Peer(envelope))) {
-                            tracing::debug!(table = %self.name, %to, %error, "send to peer failed");
+                Action::Send { to, message } => {
+                    if self.outbox.push(to, message) {
+                        // The marker arrives after every message already queued.
+                        if let Err(error) = myself.cast(ServerMsg(Inner::Flush)) {
+                            tracing::debug!(table = %self.name, %error, "flush marker not queued");
                         }
                     }
-                    None => {
-                        tracing::debug!(table = %self.name, %to, "no server known on that node")
-                    }
-                },
+                }
                 Action::Reply { request, result } => {
+                    if let (Ok(Reply::Paused(pause)), true) =
+                        (&result, self.holder_monitors.contains_key(&request))
+                    {
+                        self.pause_holders.insert(*pause, request);
+                    }
                     if let Some(reply) = self.waiting.remove(&request) {
                         let _ = reply.send(result);
                     }
@@ -730,6 +804,23 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
     /// Pauses writes here until the guard drops (nested pauses stack).
     pub async fn pause(&self) -> Result<PauseGuard<K, V>, ReplicationError> {
         match self.call(ClientRequest::Pause).await? {
+            Reply::Paused(pause) => Ok(PauseGuard {
+                server: self.server.clone(),
+                pause,
+            }),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// Pauses writes here until the guard drops or `holder` stops, whichever
+    /// comes first (Erlang's pause tied to the calling process: a holder
+    /// that is killed, panics or stops releases its pause even if its guard
+    /// was moved elsewhere or leaked).
+    pub async fn pause_for(
+        &self,
+        holder: &ActorCell,
+    ) -> Result<PauseGuard<K, V>, ReplicationError> {
+        match self.call(ClientRequest::PauseFor(holder.clone())).await? {
             Reply::Paused(pause) => Ok(PauseGuard {
                 server: self.server.clone(),
                 pause,

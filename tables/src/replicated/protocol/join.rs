@@ -461,6 +461,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                     .into_iter()
                     .filter(|node| *node != self.me)
                     .partition(|node| self.up.contains(node));
+                self.dropped_while_up.retain(|node| !members.contains(node));
                 self.members = members;
                 self.join_ref = join_ref;
                 self.elect();
