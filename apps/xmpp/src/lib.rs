@@ -14,6 +14,7 @@
 //! The protocol modules (xml, jid, stanza, sasl) do no I/O, read no clock and
 //! spawn nothing; storage, config, the CLI and the server around them do.
 
+pub mod api;
 pub mod c2s;
 pub mod cli;
 pub mod config;

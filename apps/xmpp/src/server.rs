@@ -1,10 +1,8 @@
 //! The running server: what `bream-xmpp start` runs once the configuration is loaded and the
 //! storage is open and migrated.
 //!
-//! Placeholder: the client-to-server engineer replaces the body of [`run`] with the listeners,
-//! the session supervisor and the router. Until then it keeps the storage open, says that no
-//! listener exists, and waits for a stop signal, so that `start` already exercises the whole
-//! start path (config, logging, database, migrations) and stops cleanly.
+//! [`run`] maps the [`Config`] onto the c2s settings, builds the modules the `[modules]`
+//! section switches on (see [`modules`]), starts the listeners, and waits for a stop signal.
 
 use crate::config::Config;
 use crate::storage::Storage;
@@ -22,7 +20,6 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
         self, Accounts, AccountsError, C2sSettings, CertificateFiles, ListenerSettings, TlsMode,
     };
     use crate::config::listen::TlsMode as ConfigTlsMode;
-    use crate::router::{Module, NoOfflineStorage};
     use crate::sasl::secret::PassDetails;
 
     /// The accounts in the database, as the sessions and the router ask
@@ -90,36 +87,103 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
             outgoing_queue_max: listener.max_outgoing_queue,
         })
         .collect();
-    let modules_config = &config.modules;
-    let mut modules: Vec<Arc<dyn Module>> = Vec::new();
-    if modules_config.mod_ping.enabled {
-        modules.push(Arc::new(crate::modules::ping::Ping));
-    }
-    if modules_config.mod_disco.enabled {
-        modules.push(Arc::new(crate::modules::disco::Disco::default()));
-    }
-    if modules_config.mod_version.enabled {
-        modules.push(Arc::new(crate::modules::version::Version::default()));
-    }
-    // RFC 6121 presence is core, not a switchable module.
-    modules.push(Arc::new(crate::modules::presence::Presence::new(Arc::new(
-        crate::modules::presence::NoContacts,
-    ))));
-    // Offline storage (mod_offline) is not wired yet: messages for offline
-    // users are bounced with service-unavailable.
+    let (registered, offline) = modules(&config.modules, &storage);
     let server = c2s::serve_with_modules(
         settings,
         Arc::new(StorageAccounts(storage.clone())),
-        Arc::new(NoOfflineStorage),
-        modules,
+        offline,
+        registered,
     )
     .await?;
-    let stopped = shutdown_signal().await;
+    let admin_context =
+        crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(server.router()));
+    let admin = match crate::api::admin::start_from_config(&config, admin_context).await {
+        Ok(admin) => admin,
+        Err(error) => {
+            server.shutdown().await;
+            storage.close().await;
+            return Err(error.into());
+        }
+    };
+    let stopped = tokio::select! {
+        stopped = shutdown_signal() => stopped,
+        () = crate::api::admin::stop_requested(admin.as_ref()) => Ok(()),
+    };
     tracing::info!("stopping: closing client sessions");
+    if let Some(admin) = admin {
+        admin.shutdown().await;
+    }
     server.shutdown().await;
     storage.close().await;
     stopped?;
     Ok(())
+}
+
+/// The modules `config` switches on, in registration order, and where offline messages go.
+///
+/// The order matters where hooks consume stanzas (see [`crate::modules`]): blocking first,
+/// then roster, offline and last (they watch a client's broadcast presence, which the presence
+/// module consumes), then presence; the iq-only modules after. Presence is core RFC 6121, not a
+/// switchable module; without `mod_roster` it has no contacts. Without `mod_offline`, messages
+/// for offline users are bounced with `service-unavailable`.
+pub fn modules(
+    config: &crate::config::modules::Modules,
+    storage: &Storage,
+) -> (
+    Vec<std::sync::Arc<dyn crate::router::Module>>,
+    std::sync::Arc<dyn crate::router::OfflineSink>,
+) {
+    use std::sync::Arc;
+
+    use crate::modules::{
+        blocking, disco, last, offline, ping, presence, private, roster, vcard, version,
+    };
+    use crate::router::{Module, NoOfflineStorage, OfflineSink};
+
+    let mut modules: Vec<Arc<dyn Module>> = Vec::new();
+    if config.mod_blocking.enabled {
+        modules.push(Arc::new(blocking::Blocking::new(storage.clone())));
+    }
+    let contacts: Arc<dyn presence::Contacts> = if config.mod_roster.enabled {
+        let roster = Arc::new(roster::Roster::new(
+            storage.clone(),
+            config.mod_roster.versioning,
+        ));
+        modules.push(roster.clone());
+        roster
+    } else {
+        Arc::new(presence::NoContacts)
+    };
+    let offline_sink: Arc<dyn OfflineSink> = if config.mod_offline.enabled {
+        let offline = Arc::new(offline::Offline::new(
+            storage.clone(),
+            config.mod_offline.max_messages,
+        ));
+        modules.push(offline.clone());
+        offline
+    } else {
+        Arc::new(NoOfflineStorage)
+    };
+    if config.mod_last.enabled {
+        modules.push(Arc::new(last::Last::new(storage.clone(), contacts.clone())));
+    }
+    modules.push(Arc::new(presence::Presence::new(contacts)));
+    if config.mod_vcard.enabled {
+        modules.push(Arc::new(vcard::Vcard::new(storage.clone())));
+    }
+    if config.mod_private.enabled {
+        modules.push(Arc::new(private::Private::new(storage.clone())));
+    }
+    if config.mod_ping.enabled {
+        modules.push(Arc::new(ping::Ping));
+    }
+    if config.mod_disco.enabled {
+        modules.push(Arc::new(disco::Disco::default()));
+    }
+    if config.mod_version.enabled {
+        modules.push(Arc::new(version::Version::default()));
+    }
+    (modules, offline_sink)
 }
 
 /// Waits for ctrl-c (SIGINT) or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).

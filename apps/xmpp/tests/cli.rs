@@ -13,6 +13,14 @@ use std::time::Duration;
 use bream_xmpp::storage::Storage;
 use serde_json::{json, Value};
 
+/// A port nothing listens on now (each test's admin API gets its own, so tests run in parallel).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
 /// A temporary directory holding a config file and the data directory it names.
 struct Env {
     dir: tempfile::TempDir,
@@ -55,8 +63,12 @@ impl Env {
                  data_dir = {:?}\n\
                  \n\
                  [auth.password]\n\
-                 scram_iterations = 4096\n",
-                data_dir.display().to_string()
+                 scram_iterations = 4096\n\
+                 \n\
+                 [listen.graphql_admin]\n\
+                 port = {}\n",
+                data_dir.display().to_string(),
+                free_port()
             ),
         )
         .unwrap();

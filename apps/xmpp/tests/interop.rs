@@ -42,8 +42,9 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[general]\nhosts = [\"localhost\"]\ndata_dir = \"{}\"\n\n[[listen.c2s]]\nport = {port}\nip_address = \"127.0.0.1\"\n",
-                dir.path().join("data").display()
+                "[general]\nhosts = [\"localhost\"]\ndata_dir = \"{}\"\n\n[[listen.c2s]]\nport = {port}\nip_address = \"127.0.0.1\"\n\n[listen.graphql_admin]\nport = {}\n",
+                dir.path().join("data").display(),
+                free_port()
             ),
         )
         .expect("write config");
@@ -133,4 +134,21 @@ fn slixmpp_logs_in_with_every_sasl_mechanism_over_starttls() {
     server.register("alice", "secret");
     let result = server.scenario(&["login", "alice", "secret"]);
     assert_eq!(result["mechanisms"]["wrong password"], "refused");
+}
+#[test]
+fn slixmpp_clients_subscribe_chat_ping_and_disco() {
+    let server = Server::start();
+    server.register("alice", "secret");
+    server.register("bob", "hunter2");
+    let result = server.scenario(&["chat", "alice", "secret", "bob", "hunter2"]);
+    assert_eq!(result["bob got"], "hello bob");
+}
+
+#[test]
+fn slixmpp_gets_offline_messages_on_login() {
+    let server = Server::start();
+    server.register("alice", "secret");
+    server.register("bob", "hunter2");
+    let result = server.scenario(&["offline", "alice", "secret", "bob", "hunter2"]);
+    assert_eq!(result["from"], "alice@localhost");
 }

@@ -9,6 +9,7 @@
 //! bream-xmpp ctl account checkUser --domain localhost --username alice
 //! bream-xmpp ctl account changeUserPassword --domain localhost --username alice --newPassword s3cret
 //! bream-xmpp ctl session listSessions|countSessions|kickUser ...
+//! bream-xmpp ctl graphql '{ stat { globalStats { onlineUsers } } }'
 //! ```
 //!
 //! `--config FILE` is accepted anywhere on the line; without it every default applies (domain
@@ -34,13 +35,17 @@
 //!
 //! Account commands work straight on the database named by the config, so they work with the
 //! node stopped as well as running: SQLite in WAL mode lets a `ctl` process write beside the
-//! server, and PostgreSQL is shared anyway. Session commands need the node's memory; until the
-//! admin API exists they fail with `node_not_running`.
+//! server, and PostgreSQL is shared anyway. They stay on the database when the node runs too:
+//! one path for both cases, and the same checks and messages either way. Session commands and
+//! `ctl graphql` need the node's memory: they ask the node's admin GraphQL API
+//! (`[listen.graphql_admin]` of the same config file, see `cli/graphql.rs`) and fail with
+//! `node_not_running` when nothing answers there.
 //!
 //! Passwords are taken as arguments, as `mongooseimctl` takes them; they are visible in the
 //! process list while the command runs. Only their SCRAM secrets are stored.
 
 mod account;
+mod graphql;
 pub mod output;
 mod session;
 
@@ -106,6 +111,11 @@ pub enum Category {
         /// The command.
         #[command(subcommand)]
         command: SessionCommand,
+    },
+    /// Send a raw query to the running node's admin GraphQL API; prints the whole response
+    Graphql {
+        /// The GraphQL query or mutation
+        query: String,
     },
 }
 
@@ -180,7 +190,14 @@ fn ctl(config_path: Option<&Path>, category: Category) -> ExitCode {
                     let config = load_config(config_path)?;
                     account::run(&config, command).await
                 }
-                Category::Session { command } => session::run(command),
+                Category::Session { command } => {
+                    let config = load_config(config_path)?;
+                    session::run(&config, command).await
+                }
+                Category::Graphql { query } => {
+                    let config = load_config(config_path)?;
+                    graphql::run(&config, &query).await
+                }
             }
         }),
         Err(error) => Err(CtlError::new(

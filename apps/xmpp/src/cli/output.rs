@@ -41,8 +41,18 @@ pub enum ErrorCode {
     UserNotFound,
     /// A command that needs a running node, with none running.
     NodeNotRunning,
-    /// Something this program could not set up (its async runtime).
+    /// Something this program could not set up (its async runtime), or the node failed.
     InternalError,
+    /// The admin API refused an argument (an invalid JID, a stanza that does not parse).
+    BadRequest,
+    /// A full JID with no session.
+    NoSession,
+    /// An operation the running node cannot do.
+    NotSupported,
+    /// The admin API refused the credentials in `[listen.graphql_admin]`.
+    Unauthorized,
+    /// Any other error the admin API answered with (its code is in the message).
+    ApiError,
 }
 
 impl ErrorCode {
@@ -58,7 +68,33 @@ impl ErrorCode {
             ErrorCode::UserNotFound => "user_not_found",
             ErrorCode::NodeNotRunning => "node_not_running",
             ErrorCode::InternalError => "internal_error",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::NoSession => "no_session",
+            ErrorCode::NotSupported => "not_supported",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ApiError => "api_error",
         }
+    }
+
+    /// The code for an admin API error's `extensions.code`, [`ErrorCode::ApiError`] when it has
+    /// no counterpart here.
+    pub fn from_api(code: &str) -> ErrorCode {
+        [
+            ErrorCode::DatabaseError,
+            ErrorCode::UnknownDomain,
+            ErrorCode::InvalidUsername,
+            ErrorCode::InvalidPassword,
+            ErrorCode::UserExists,
+            ErrorCode::UserNotFound,
+            ErrorCode::InternalError,
+            ErrorCode::BadRequest,
+            ErrorCode::NoSession,
+            ErrorCode::NotSupported,
+            ErrorCode::Unauthorized,
+        ]
+        .into_iter()
+        .find(|known| known.as_str() == code)
+        .unwrap_or(ErrorCode::ApiError)
     }
 }
 

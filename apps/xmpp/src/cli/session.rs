@@ -1,13 +1,22 @@
 //! `ctl session ...`: mongooseimctl's session category.
 //!
-//! Sessions live in a running node's memory, so these commands must ask the node. The admin API
-//! that would let them do so is not built yet: for now every session command fails with
-//! `node_not_running`, and the API issue connects them.
+//! Sessions live in a running node's memory, so these commands ask the node, through its admin
+//! GraphQL API (`cli/graphql.rs`), with the same queries MongooseIM's CLI sends. With no node
+//! answering they fail with `node_not_running`.
+//!
+//! Output: `listSessions` prints an array of sessions (`user`, `connection`, `ip`, `port`,
+//! `priority`, `node`, `uptime`), `countSessions` a number, `kickUser` an array of
+//! `{"jid", "kicked", "code", "message"}`, one per session closed (empty when the user has no
+//! session).
 
 use clap::Subcommand;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::output::{CtlError, ErrorCode};
+use crate::config::Config;
+
+/// What every session command says when no node answers.
+const NOT_RUNNING: &str = "the node is not running (session commands need a running node)";
 
 /// `ctl session` commands, with mongooseimctl's names.
 #[derive(Debug, Subcommand)]
@@ -25,9 +34,9 @@ pub enum SessionCommand {
         #[arg(long)]
         domain: Option<String>,
     },
-    /// Close a session
+    /// Close a session (full JID), or every session of a user (bare JID)
     KickUser {
-        /// The session's full JID, user@domain/resource
+        /// user@domain/resource, or user@domain for every session
         #[arg(long)]
         user: String,
         /// Text sent to the client with the stream error
@@ -36,11 +45,32 @@ pub enum SessionCommand {
     },
 }
 
-/// Every session command needs a running node to ask; see the module docs.
-pub(super) fn run(command: SessionCommand) -> Result<Value, CtlError> {
-    let _ = command;
-    Err(CtlError::new(
-        ErrorCode::NodeNotRunning,
-        "the node is not running (session commands need a running node)",
-    ))
+/// Runs one session command against the running node; see the module docs.
+pub(super) async fn run(config: &Config, command: SessionCommand) -> Result<Value, CtlError> {
+    let (query, variables, path): (&str, Value, &str) = match &command {
+        SessionCommand::ListSessions { domain } => (
+            "query($domain: DomainName) { session { listSessions(domain: $domain) \
+             { user connection ip port priority node uptime } } }",
+            json!({ "domain": domain }),
+            "/data/session/listSessions",
+        ),
+        SessionCommand::CountSessions { domain } => (
+            "query($domain: DomainName) { session { countSessions(domain: $domain) } }",
+            json!({ "domain": domain }),
+            "/data/session/countSessions",
+        ),
+        SessionCommand::KickUser { user, reason } => (
+            "mutation($user: JID!, $reason: String) { session { kickUser(user: $user, \
+             reason: $reason) { jid kicked code message } } }",
+            json!({ "user": user, "reason": reason }),
+            "/data/session/kickUser",
+        ),
+    };
+    let response = super::graphql::call(config, query, variables, NOT_RUNNING).await?;
+    response.pointer(path).cloned().ok_or_else(|| {
+        CtlError::new(
+            ErrorCode::InternalError,
+            format!("the admin API's answer has no {path}: {response}"),
+        )
+    })
 }

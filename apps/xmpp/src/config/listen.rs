@@ -13,6 +13,19 @@
 //!
 //! A file that lists `[[listen.c2s]]` replaces the default listener; `listen.c2s = []` runs
 //! none.
+//!
+//! ```toml
+//! [listen.graphql_admin]         # the admin GraphQL API (default: on, 127.0.0.1:5551)
+//! ip_address = "127.0.0.1"
+//! port = 5551
+//! username = "admin"
+//! password = "secret"
+//! ```
+//!
+//! MongooseIM spells the admin API as a `[[listen.http]]` listener with a
+//! `mongoose_graphql_handler` handler (`schema_endpoint = "admin"`, `username`, `password`).
+//! Bream has one HTTP handler per port, so the listener and its handler are one table; the
+//! keys keep MongooseIM's names. `enabled = false` runs none.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -40,18 +53,24 @@ pub const IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(600);
 /// Stanzas queued for one client before it counts as not reading and is disconnected.
 pub const MAX_OUTGOING_QUEUE_DEFAULT: usize = 1000;
 
+/// The admin GraphQL API's port (MongooseIM's default for its admin endpoint).
+pub const GRAPHQL_ADMIN_PORT_DEFAULT: u16 = 5551;
+
 /// `[listen]`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Listen {
     /// `[[listen.c2s]]`: client-to-server listeners. Default: one, [`C2sListener::default`].
     pub c2s: Vec<C2sListener>,
+    /// `[listen.graphql_admin]`: the admin GraphQL API. Default: on, [`GraphqlAdmin::default`].
+    pub graphql_admin: GraphqlAdmin,
 }
 
 impl Default for Listen {
     fn default() -> Self {
         Listen {
             c2s: vec![C2sListener::default()],
+            graphql_admin: GraphqlAdmin::default(),
         }
     }
 }
@@ -111,7 +130,63 @@ impl Listen {
                 _ => {}
             }
         }
-        Ok(())
+        self.graphql_admin.validate()
+    }
+}
+
+/// `[listen.graphql_admin]`: the admin GraphQL API (`/api/graphql`, HTTP Basic auth).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlAdmin {
+    /// Whether to run it. Default `true`.
+    pub enabled: bool,
+    /// The address to listen on. Default `127.0.0.1`: administration stays on the machine
+    /// unless asked otherwise.
+    pub ip_address: IpAddr,
+    /// Default [`GRAPHQL_ADMIN_PORT_DEFAULT`] (5551). 0 lets the system pick one.
+    pub port: u16,
+    /// The Basic auth user name. Default none. Set with `password`; without both, the API
+    /// accepts every request, and so refuses to start on an address other than loopback.
+    pub username: Option<String>,
+    /// The Basic auth password. Default none.
+    pub password: Option<super::Secret>,
+}
+
+impl Default for GraphqlAdmin {
+    fn default() -> Self {
+        GraphqlAdmin {
+            enabled: true,
+            ip_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: GRAPHQL_ADMIN_PORT_DEFAULT,
+            username: None,
+            password: None,
+        }
+    }
+}
+
+impl GraphqlAdmin {
+    fn validate(&self) -> Result<(), Invalid> {
+        let key = |field: &str| format!("listen.graphql_admin.{field}");
+        match (&self.username, &self.password) {
+            (Some(_), None) => Err(Invalid::new(
+                &key("password"),
+                "(missing)",
+                "username is set, so password must be too",
+            )),
+            (None, Some(_)) => Err(Invalid::new(
+                &key("username"),
+                "(missing)",
+                "password is set, so username must be too",
+            )),
+            (Some(username), Some(_)) if username.is_empty() || username.contains(':') => {
+                Err(Invalid::new(
+                    &key("username"),
+                    &format!("{username:?}"),
+                    "must be non-empty and without ':' (HTTP Basic auth)",
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

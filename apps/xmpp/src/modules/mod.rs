@@ -1,26 +1,55 @@
-//! Feature modules that need no storage, each behind the router's hooks
-//! ([`crate::router::hooks`]), as MongooseIM's `mod_*` are behind
-//! `ejabberd_hooks`.
+//! Feature modules, each behind the router's hooks ([`crate::router::hooks`]),
+//! as MongooseIM's `mod_*` are behind `ejabberd_hooks`.
 //!
+//! Without storage:
 //! - [`ping`]: XEP-0199, for the server and on behalf of users;
 //! - [`disco`]: XEP-0030 info and items, for the server and users' bare
 //!   JIDs, listing what the other modules registered;
 //! - [`version`]: XEP-0092, the server's software version;
-//! - [`presence`]: RFC 6121 presence that needs no roster (broadcast to the
-//!   user's own resources, directed presence, unavailable on disconnect),
-//!   with [`presence::Contacts`] as the point where a roster plugs in.
+//! - [`presence`]: RFC 6121 presence (broadcast to the user's own resources
+//!   and to subscribers, directed presence, probes, unavailable on
+//!   disconnect), with [`presence::Contacts`] as the point where a roster
+//!   plugs in.
 //!
-//! Modules with storage (roster, offline, vCard, private, last, blocking)
-//! will sit beside these and register the same way.
+//! With storage ([`crate::storage::Storage`]), each doing its own storage
+//! calls:
+//! - [`roster`]: RFC 6121 rosters, XEP-0237 versioning, and the subscription
+//!   state machine; it is the [`presence::Contacts`] of the presence module;
+//! - [`offline`]: XEP-0160 offline messages (the router's
+//!   [`OfflineSink`](crate::router::OfflineSink), and delivery on initial
+//!   presence);
+//! - [`vcard`]: XEP-0054; [`private`]: XEP-0049; [`last`]: XEP-0012;
+//! - [`blocking`]: XEP-0191, with its enforcement on stanzas in and out.
+//!
+//! Order matters where hooks consume stanzas: [`server::run`](crate::server::run)
+//! registers blocking first (it drops what a block list forbids before anyone
+//! acts on it), then roster, offline and last (they look at a client's
+//! broadcast presence, which the presence module then consumes), then
+//! presence.
 
+pub mod blocking;
 pub mod disco;
+pub mod last;
+pub mod offline;
 pub mod ping;
 pub mod presence;
+pub mod private;
+pub mod roster;
+pub mod vcard;
 pub mod version;
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::router::Module;
+use parking_lot::Mutex;
+
+use crate::jid::{BareJid, Jid};
+use crate::router::{ClientSession, Module, Router, SessionEntry, SessionId};
+use crate::stanza::error::{StanzaError, StanzaErrorCondition};
+use crate::storage::StorageError;
+use crate::xml::{Element, StreamEvent, StreamParser, NS_CLIENT};
 
 /// The storage-free modules with their defaults, in registration order:
 /// ping, disco, version, presence without contacts.
@@ -31,4 +60,181 @@ pub fn defaults() -> Vec<Arc<dyn Module>> {
         Arc::new(version::Version::default()),
         Arc::new(presence::Presence::new(Arc::new(presence::NoContacts))),
     ]
+}
+
+/// `(domain, username)` of a local account's bare JID; `None` for a domain.
+pub(crate) fn account(user: &BareJid) -> Option<(&str, &str)> {
+    user.local().map(|local| (user.domain(), local))
+}
+
+/// Logs a storage failure of `operation` and gives the error the client
+/// sees: `internal-server-error`, which tells nothing of the database.
+pub(crate) fn storage_failed(operation: &'static str, error: &StorageError) -> StanzaError {
+    tracing::error!(operation, %error, "storage failed");
+    StanzaError::new(StanzaErrorCondition::InternalServerError)
+}
+
+/// Reads back an element that was stored with its `Display` form (a
+/// standalone element, every namespace declared). `None` when it does not
+/// parse, which only a hand-edited row can cause.
+pub(crate) fn parse_stored(xml: &str) -> Option<Element> {
+    let mut parser = StreamParser::new();
+    parser.feed(
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+    );
+    parser.feed(xml.as_bytes());
+    match parser.next_event() {
+        Ok(Some(StreamEvent::StreamStart(_))) => {}
+        _ => return None,
+    }
+    match parser.next_event() {
+        Ok(Some(StreamEvent::Stanza(element))) => Some(element),
+        _ => None,
+    }
+}
+
+/// The table entry of a bound session, if it is still there.
+pub(crate) fn session_entry(router: &Router, session: &ClientSession) -> Option<SessionEntry> {
+    match router.sessions().resource_sessions(&session.jid) {
+        Ok(entries) => entries.into_iter().find(|entry| entry.sid == session.sid),
+        Err(error) => {
+            tracing::error!(%error, "session table unavailable");
+            None
+        }
+    }
+}
+
+/// Now, in Unix seconds (0 for a clock before 1970).
+pub(crate) fn unix_seconds_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+/// A fresh id for a server-made iq (roster and block list pushes).
+pub(crate) fn push_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("push{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The sessions that asked for a list (the roster, the block list), which
+/// are the ones that get pushes when it changes (RFC 6121 §2.1.6 "interested
+/// resources", XEP-0191 §3.2). One entry per such session, dropped when the
+/// session closes, so it is bounded by the session table.
+#[derive(Debug, Default)]
+pub(crate) struct Interested {
+    sessions: Mutex<HashSet<SessionId>>,
+}
+
+impl Interested {
+    /// Records that the session bound to the full JID `jid` asked.
+    pub(crate) fn add(&self, router: &Router, jid: &Jid) {
+        if jid.is_bare() {
+            return;
+        }
+        let newest = router
+            .sessions()
+            .resource_sessions(jid)
+            .ok()
+            .and_then(|entries| entries.into_iter().map(|entry| entry.sid).max());
+        if let Some(sid) = newest {
+            self.sessions.lock().insert(sid);
+        }
+    }
+
+    /// Forgets a closed session.
+    pub(crate) fn remove(&self, sid: SessionId) {
+        self.sessions.lock().remove(&sid);
+    }
+
+    /// Sends `iq set` pushes with `payload` to the interested sessions of
+    /// `user`, `from` the user's bare JID (RFC 6121 §2.1.6).
+    pub(crate) fn push(&self, router: &Router, user: &BareJid, payload: &Element) {
+        let sessions = match router.sessions().user_sessions(user) {
+            Ok(sessions) => sessions,
+            Err(error) => {
+                tracing::error!(%error, "session table unavailable: no push");
+                return;
+            }
+        };
+        let interested = self.sessions.lock().clone();
+        for entry in sessions
+            .iter()
+            .filter(|entry| interested.contains(&entry.sid))
+        {
+            let push = Element::new("iq", NS_CLIENT)
+                .with_attr("type", "set")
+                .with_attr("id", push_id())
+                .with_attr("from", user.to_string())
+                .with_attr("to", entry.jid.to_string())
+                .with_child(payload.clone());
+            // A session that just went away misses it, as it would have
+            // missed the change.
+            let _ = entry.handle.deliver(push);
+        }
+    }
+}
+
+/// A Unix time in microseconds as an XEP-0082 `DateTime` in UTC with
+/// microseconds (`2026-11-27T10:00:00.000000Z`), for XEP-0203 stamps.
+pub(crate) fn xep0082_stamp(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_xep0082_utc() {
+        assert_eq!(xep0082_stamp(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            xep0082_stamp(1_031_699_305_000_001),
+            "2002-09-10T23:08:25.000001Z"
+        );
+        assert_eq!(
+            xep0082_stamp(951_782_400_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn stored_elements_read_back() {
+        let element = Element::new("vCard", "vcard-temp")
+            .with_child(Element::new("FN", "vcard-temp").with_text("A & B"));
+        assert_eq!(parse_stored(&element.to_string()), Some(element));
+        assert_eq!(parse_stored("<unclosed"), None);
+    }
 }

@@ -192,7 +192,7 @@ fn set_presence(router: &Router, sender: &ClientSession, priority: i8, available
 
 /// The `<priority/>` of a presence (RFC 6121 §4.7.2.3): an integer from -128
 /// to 127, 0 if absent; out-of-range values are clamped, others read as 0.
-fn priority(presence: &Element) -> i8 {
+pub(crate) fn priority(presence: &Element) -> i8 {
     presence
         .child("priority", NS_CLIENT)
         .and_then(|priority| priority.text().trim().parse::<i64>().ok())

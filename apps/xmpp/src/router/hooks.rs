@@ -11,10 +11,15 @@
 //! - **Presence hooks** ([`PresenceHook`]): a bound client sent presence,
 //!   without `to` (broadcast) or with it (directed). A hook may consume the
 //!   stanza ([`Flow::Stop`]).
-//! - **Inbound hooks** ([`InboundHook`]): a message or presence is about to
-//!   be delivered to a local user by the RFC 6121 rules; a hook may consume
-//!   it (the presence module answers probes there; a roster module will take
-//!   subscription requests there).
+//! - **Outbound hooks** ([`OutboundHook`]): a bound client sent a stanza
+//!   (any kind), before anything else looks at it; a hook may consume it (the
+//!   blocking module refuses stanzas to blocked JIDs there).
+//! - **Inbound hooks** ([`InboundHook`]): a message, presence or iq is about
+//!   to be handled for a local user by the RFC 6121 rules (delivered, or, for
+//!   an iq to the bare JID, answered on the user's behalf); a hook may consume
+//!   it (the presence module answers probes there, the roster module takes
+//!   subscription requests, the blocking module drops stanzas from blocked
+//!   JIDs).
 //! - **Session hooks** ([`SessionHook`]): a session was bound or closed.
 //! - Disco **features** and **identities** beyond those of IQ handlers.
 //!
@@ -115,7 +120,18 @@ pub trait PresenceHook: Send + Sync + 'static {
     ) -> BoxFuture<'a, Flow>;
 }
 
-/// Sees messages and presence for local users before delivery.
+/// Sees every stanza a bound client sends, before presence hooks and routing.
+pub trait OutboundHook: Send + Sync + 'static {
+    /// `sender` sent `stanza` (`from` is stamped; `to` may be absent).
+    fn user_send_stanza<'a>(
+        &'a self,
+        router: &'a Router,
+        sender: &'a ClientSession,
+        stanza: &'a Element,
+    ) -> BoxFuture<'a, Flow>;
+}
+
+/// Sees messages, presence and iqs for local users before delivery.
 pub trait InboundHook: Send + Sync + 'static {
     /// `stanza` from `from` is for the local user `to` (bare or full JID).
     fn local_stanza<'a>(
@@ -238,6 +254,11 @@ impl HooksBuilder {
         self.hooks.presence.push(hook);
     }
 
+    /// Adds an outbound hook.
+    pub fn outbound(&mut self, hook: Arc<dyn OutboundHook>) {
+        self.hooks.outbound.push(hook);
+    }
+
     /// Adds an inbound hook.
     pub fn inbound(&mut self, hook: Arc<dyn InboundHook>) {
         self.hooks.inbound.push(hook);
@@ -256,6 +277,7 @@ pub struct Hooks {
     iq: HashMap<(IqScope, String), Arc<dyn IqHandler>>,
     features: HashMap<IqScope, BTreeSet<String>>,
     identities: HashMap<IqScope, Vec<Identity>>,
+    pub(crate) outbound: Vec<Arc<dyn OutboundHook>>,
     pub(crate) presence: Vec<Arc<dyn PresenceHook>>,
     pub(crate) inbound: Vec<Arc<dyn InboundHook>>,
     pub(crate) session: Vec<Arc<dyn SessionHook>>,
@@ -297,6 +319,7 @@ impl fmt::Debug for Hooks {
             .debug_struct("Hooks")
             .field("modules", &self.modules)
             .field("iq", &iq)
+            .field("outbound", &self.outbound.len())
             .field("presence", &self.presence.len())
             .field("inbound", &self.inbound.len())
             .field("session", &self.session.len())

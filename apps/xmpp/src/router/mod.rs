@@ -40,15 +40,18 @@
 //!
 //! Errors are never answered with errors, and an error reply goes back
 //! through [`Router::route`] like any stanza. Before the default handling,
-//! messages and presence for local users pass the [`InboundHook`]s, and
-//! presence from clients the [`PresenceHook`]s (see [`hooks`]).
+//! messages, presence and iqs for local users pass the [`InboundHook`]s,
+//! every stanza from a client the [`OutboundHook`]s, and presence from
+//! clients the [`PresenceHook`]s (see [`hooks`]).
 //!
 //! Edges: a session that is gone when a stanza reaches it (it ended between
 //! the lookup and the delivery) is removed from the table, and the stanza is
 //! handled as if it had not been there. A session table or account store
 //! that fails (or does not answer within [`STORAGE_TIMEOUT`]) makes messages
 //! and iqs bounce with `internal-server-error`; an offline sink that fails
-//! or is late, with `service-unavailable`.
+//! or is late, with `service-unavailable`, except that a full one
+//! ([`OfflineError::Full`]) answers `resource-constraint` (type `wait`), as
+//! MongooseIM's `mod_offline` does.
 
 pub mod hooks;
 pub mod offline;
@@ -62,7 +65,7 @@ use futures::future::BoxFuture;
 
 pub use hooks::{
     Flow, Hooks, HooksBuilder, Identity, InboundHook, IqHandler, IqKind, IqRequest, IqResult,
-    IqScope, Module, PresenceHook, SessionHook,
+    IqScope, Module, OutboundHook, PresenceHook, SessionHook,
 };
 pub use offline::{NoOfflineStorage, OfflineError, OfflineSink};
 pub use session::{
@@ -255,6 +258,11 @@ impl Router {
         stanza: Element,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            for hook in &self.hooks.outbound {
+                if hook.user_send_stanza(self, sender, &stanza).await == Flow::Stop {
+                    return;
+                }
+            }
             if stanza.name == "presence" {
                 for hook in &self.hooks.presence {
                     if hook.user_send_presence(self, sender, &stanza).await == Flow::Stop {
@@ -335,11 +343,7 @@ impl Router {
                 return;
             }
         };
-        if stanza.name == "iq" {
-            self.iq_to_user(&stanza, from, &to, &sessions).await;
-            return;
-        }
-        if stanza.name != "message" && stanza.name != "presence" {
+        if !matches!(stanza.name.as_str(), "message" | "presence" | "iq") {
             return;
         }
         if let Some(from) = &from {
@@ -348,6 +352,10 @@ impl Router {
                     return;
                 }
             }
+        }
+        if stanza.name == "iq" {
+            self.iq_to_user(&stanza, from, &to, &sessions).await;
+            return;
         }
         let outcome = if stanza.name == "message" {
             self.message_to_user(&stanza, &to, &sessions)
@@ -503,8 +511,11 @@ impl Router {
             Ok(Ok(())) => tracing::debug!(%user, "message stored offline"),
             Ok(Err(error)) => {
                 tracing::debug!(%user, %error, "message not stored offline: bounced");
-                self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
-                    .await;
+                let condition = match error {
+                    OfflineError::Full { .. } => StanzaErrorCondition::ResourceConstraint,
+                    _ => StanzaErrorCondition::ServiceUnavailable,
+                };
+                self.bounce(stanza, condition).await;
             }
             Err(_) => {
                 tracing::error!(%user, timeout = ?STORAGE_TIMEOUT, "offline storage did not answer: bounced");

@@ -293,7 +293,8 @@ async fn message_for_an_offline_user_goes_to_the_offline_sink() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].1.attr("from"), Some("alice@localhost/phone"));
     assert!(alice_rec.lines().is_empty());
-    // A refused message is bounced.
+    // A message refused because the storage is full is bounced with
+    // resource-constraint, as MongooseIM's mod_offline does.
     *world.offline.refuse.lock() = true;
     world
         .send(
@@ -303,7 +304,7 @@ async fn message_for_an_offline_user_goes_to_the_offline_sink() {
         .await;
     assert_eq!(
         alice_rec.lines(),
-        ["message error from=bob@localhost service-unavailable"]
+        ["message error from=bob@localhost resource-constraint"]
     );
 }
 

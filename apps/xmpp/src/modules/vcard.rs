@@ -1,0 +1,91 @@
+//! vCards (XEP-0054) over [`Storage`]'s `vcard` table.
+//!
+//! `<iq type='get'><vCard xmlns='vcard-temp'/></iq>` to a user's bare JID
+//! (or without `to`, for one's own) returns the stored vCard, or an empty
+//! `<vCard/>` when none was set (XEP-0054 §3.1 allows either; an empty one
+//! lets clients tell "no vCard" from an error). Anyone may read a vCard, as
+//! in MongooseIM. A `set` replaces one's own vCard; setting another user's
+//! is `not-allowed` (MongooseIM's answer). The router has already answered
+//! `service-unavailable` for an unknown account.
+//!
+//! Bound: a vCard is at most one stanza (the parser's stanza size limit),
+//! which is also what the `vcard` column holds.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::{account, parse_stored, storage_failed};
+use crate::router::{
+    HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
+};
+use crate::stanza::error::{StanzaError, StanzaErrorCondition};
+use crate::storage::Storage;
+use crate::xml::Element;
+
+/// The vCard namespace, also its disco feature.
+pub const NS_VCARD: &str = "vcard-temp";
+
+/// The vCard module.
+#[derive(Clone, Debug)]
+pub struct Vcard {
+    storage: Storage,
+}
+
+impl Vcard {
+    /// vCards over `storage`.
+    pub fn new(storage: Storage) -> Vcard {
+        Vcard { storage }
+    }
+}
+
+impl Module for Vcard {
+    fn name(&self) -> &'static str {
+        "vcard"
+    }
+
+    fn register(self: Arc<Self>, hooks: &mut HooksBuilder) {
+        hooks.iq(IqScope::User, NS_VCARD, self);
+    }
+}
+
+impl IqHandler for Vcard {
+    fn handle_iq<'a>(
+        &'a self,
+        _router: &'a Router,
+        request: &'a IqRequest,
+    ) -> BoxFuture<'a, IqResult> {
+        Box::pin(async move {
+            if request.payload.name != "vCard" {
+                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
+            }
+            let Some((domain, username)) = account(request.to.bare()) else {
+                return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
+            };
+            match request.kind {
+                IqKind::Get => {
+                    let stored = self
+                        .storage
+                        .vcard(domain, username)
+                        .await
+                        .map_err(|error| storage_failed("vcard", &error))?;
+                    let vcard = stored
+                        .as_deref()
+                        .and_then(parse_stored)
+                        .unwrap_or_else(|| Element::new("vCard", NS_VCARD));
+                    Ok(Some(vcard))
+                }
+                IqKind::Set => {
+                    if request.from.bare() != request.to.bare() {
+                        return Err(StanzaError::new(StanzaErrorCondition::NotAllowed));
+                    }
+                    self.storage
+                        .set_vcard(domain, username, &request.payload.to_string())
+                        .await
+                        .map_err(|error| storage_failed("set_vcard", &error))?;
+                    Ok(None)
+                }
+            }
+        })
+    }
+}

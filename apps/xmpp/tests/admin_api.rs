@@ -1,0 +1,871 @@
+//! The admin GraphQL API over real sockets: the API and a c2s server started in this process
+//! on free ports, over a temporary SQLite database, with raw XMPP clients connected; and the
+//! real `bream-xmpp` binary's `ctl` commands talking to it.
+//!
+//! Every request goes through [`Api::query`] (one `check` helper for the boundary), so the
+//! transport can change in one place. Nothing waits a fixed time: every wait is for a read or
+//! a condition, with a deadline ([`DEADLINE`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use bream_xmpp::api::admin::{self, AdminApiHandle, AdminApiSettings, AdminContext, ApiError};
+use bream_xmpp::api::client::{AdminClient, ApiResponse};
+use bream_xmpp::c2s::{self, Accounts, AccountsError, C2sServer, C2sSettings, ListenerSettings};
+use bream_xmpp::config::Config;
+use bream_xmpp::router::NoOfflineStorage;
+use bream_xmpp::sasl::secret::PassDetails;
+use bream_xmpp::stanza::error::StreamError;
+use bream_xmpp::storage::Storage;
+use bream_xmpp::xml::{Element, StreamEvent, StreamParser, NS_STREAMS};
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long any one wait may take.
+const DEADLINE: Duration = Duration::from_secs(20);
+const DOMAIN: &str = "localhost";
+const ADMIN: (&str, &str) = ("admin", "s3cret");
+const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+
+// ---- the node -----------------------------------------------------------------------
+
+/// The accounts in the database, as the sessions ask for them (as `server::run` does).
+struct StorageAccounts(Storage);
+
+impl Accounts for StorageAccounts {
+    fn pass_details<'a>(
+        &'a self,
+        domain: &'a str,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<PassDetails>, AccountsError>> {
+        Box::pin(async move {
+            self.0
+                .pass_details(domain, username)
+                .await
+                .map_err(|error| AccountsError::Unavailable {
+                    reason: error.to_string(),
+                })
+        })
+    }
+
+    fn user_exists<'a>(
+        &'a self,
+        domain: &'a str,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<bool, AccountsError>> {
+        Box::pin(async move {
+            self.0
+                .user_exists(domain, username)
+                .await
+                .map_err(|error| AccountsError::Unavailable {
+                    reason: error.to_string(),
+                })
+        })
+    }
+}
+
+/// A c2s server and the admin API over one temporary database.
+struct Node {
+    c2s: Option<C2sServer>,
+    api: Option<AdminApiHandle>,
+    storage: Storage,
+    dir: TempDir,
+}
+
+impl Node {
+    async fn start() -> Node {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = dir.path().join("bream.db");
+        let storage = Storage::connect(&format!("sqlite://{}", database.display()))
+            .await
+            .expect("storage");
+        let mut settings = C2sSettings::new(DOMAIN);
+        settings.listeners = vec![ListenerSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)))];
+        settings.data_dir = dir.path().to_path_buf();
+        let c2s = c2s::serve(
+            settings,
+            Arc::new(StorageAccounts(storage.clone())),
+            Arc::new(NoOfflineStorage),
+        )
+        .await
+        .expect("c2s starts");
+        let mut config = Config::default();
+        // Few iterations: registering stays fast.
+        config.auth.password.scram_iterations = 64;
+        let context = AdminContext::new(&config, storage.clone(), Arc::clone(c2s.router()));
+        let api = admin::serve(
+            AdminApiSettings {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                credentials: Some((ADMIN.0.to_string(), ADMIN.1.to_string())),
+            },
+            context,
+        )
+        .await
+        .expect("admin API starts");
+        Node {
+            c2s: Some(c2s),
+            api: Some(api),
+            storage,
+            dir,
+        }
+    }
+
+    fn api_addr(&self) -> SocketAddr {
+        self.api.as_ref().expect("running").local_addr()
+    }
+
+    fn c2s_addr(&self) -> SocketAddr {
+        self.c2s.as_ref().expect("running").local_addrs()[0]
+    }
+
+    fn client(&self) -> Api {
+        Api(AdminClient {
+            address: self.api_addr(),
+            credentials: Some((ADMIN.0.to_string(), ADMIN.1.to_string())),
+        })
+    }
+
+    async fn stop(mut self) {
+        if let Some(api) = self.api.take() {
+            api.shutdown().await;
+        }
+        if let Some(c2s) = self.c2s.take() {
+            c2s.shutdown().await;
+        }
+        self.storage.close().await;
+    }
+
+    /// Waits until the session table holds `count` sessions.
+    async fn wait_for_sessions(&self, count: i64) {
+        let api = self.client();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let counted = api.data("{ session { countSessions } }").await;
+            if counted["session"]["countSessions"] == json!(count) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still {counted} sessions, want {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The API, as a script sees it.
+struct Api(AdminClient);
+
+impl Api {
+    async fn query(&self, query: &str) -> ApiResponse {
+        self.0.query(query, Value::Null).await.expect("an answer")
+    }
+
+    /// The `data` of a query that must succeed.
+    async fn data(&self, query: &str) -> Value {
+        let response = self.query(query).await;
+        assert_eq!(response.status, 200, "{query}: {response:?}");
+        assert!(
+            response.body.get("errors").is_none(),
+            "{query}: {response:?}"
+        );
+        response.body["data"].clone()
+    }
+
+    /// The `extensions.code` of a query that must fail with HTTP 200.
+    async fn error_code(&self, query: &str) -> String {
+        let response = self.query(query).await;
+        assert_eq!(response.status, 200, "{query}: {response:?}");
+        response.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{query}: no error code in {response:?}"))
+            .to_string()
+    }
+}
+
+async fn register(api: &Api, username: &str) {
+    let data = api
+        .data(&format!(
+            "mutation {{ account {{ registerUser(domain: \"{DOMAIN}\", username: \"{username}\", password: \"pw\") {{ jid message }} }} }}"
+        ))
+        .await;
+    assert_eq!(
+        data["account"]["registerUser"]["jid"],
+        json!(format!("{}@{DOMAIN}", username.to_lowercase()))
+    );
+}
+
+// ---- a raw XMPP client --------------------------------------------------------------
+
+struct Client {
+    tcp: TcpStream,
+    parser: StreamParser,
+}
+
+impl Client {
+    /// Connects, logs in with PLAIN (password `pw`), binds `resource`, sends initial presence.
+    async fn login(addr: SocketAddr, username: &str, resource: &str) -> Client {
+        let tcp = tokio::time::timeout(DEADLINE, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let mut client = Client {
+            tcp,
+            parser: StreamParser::new(),
+        };
+        client.open().await;
+        let response = BASE64.encode(format!("\0{username}\0pw"));
+        client
+            .send(&format!(
+                "<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{response}</auth>"
+            ))
+            .await;
+        let success = client.element().await;
+        assert!(success.is("success", NS_SASL), "{success}");
+        client.parser.reset();
+        client.open().await;
+        client
+            .send(&format!(
+                "<iq type='set' id='bind'><bind xmlns='{NS_BIND}'><resource>{resource}</resource></bind></iq>"
+            ))
+            .await;
+        let bound = client.element().await;
+        assert_eq!(bound.attr("type"), Some("result"), "{bound}");
+        client.send("<presence/>").await;
+        client
+    }
+
+    async fn open(&mut self) {
+        self.send(&format!(
+            "<stream:stream xmlns='jabber:client' xmlns:stream='{NS_STREAMS}' to='{DOMAIN}' version='1.0'>"
+        ))
+        .await;
+        assert!(matches!(
+            self.event().await,
+            Some(StreamEvent::StreamStart(_))
+        ));
+        let features = self.element().await;
+        assert!(features.is("features", NS_STREAMS), "{features}");
+    }
+
+    async fn send(&mut self, xml: &str) {
+        self.tcp.write_all(xml.as_bytes()).await.expect("write");
+    }
+
+    async fn event(&mut self) -> Option<StreamEvent> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        let mut buffer = [0u8; 4096];
+        loop {
+            match self.parser.next_event() {
+                Ok(Some(event)) => return Some(event),
+                Ok(None) => {}
+                Err(error) => panic!("server sent bad XML: {error}"),
+            }
+            let read = tokio::time::timeout_at(deadline, self.tcp.read(&mut buffer))
+                .await
+                .expect("a read within the deadline");
+            match read {
+                Ok(0) | Err(_) => return None,
+                Ok(count) => self.parser.feed(&buffer[..count]),
+            }
+        }
+    }
+
+    async fn element(&mut self) -> Element {
+        match self.event().await {
+            Some(StreamEvent::Stanza(element)) => element,
+            other => panic!("expected an element, got {other:?}"),
+        }
+    }
+
+    /// The next element named `name`, skipping others (presence, roster pushes).
+    async fn next_named(&mut self, name: &str) -> Element {
+        loop {
+            let element = self.element().await;
+            if element.name == name {
+                return element;
+            }
+        }
+    }
+
+    /// Expects a stream error (after any stanzas), then the end of the stream.
+    async fn expect_stream_error(&mut self) -> StreamError {
+        loop {
+            match self.event().await {
+                Some(StreamEvent::Stanza(element)) if element.is("error", NS_STREAMS) => {
+                    return StreamError::from_element(&element).expect("a stream error");
+                }
+                Some(StreamEvent::Stanza(_)) => continue,
+                other => panic!("expected a stream error, got {other:?}"),
+            }
+        }
+    }
+}
+
+// ---- tests --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn accounts_register_list_check_change_ban_remove() {
+    let node = Node::start().await;
+    let api = node.client();
+    register(&api, "alice").await;
+    register(&api, "Bob").await; // normalised to bob
+
+    let duplicate = "mutation { account { registerUser(domain: \"localhost\", username: \"alice\", password: \"x\") { jid } } }";
+    assert_eq!(api.error_code(duplicate).await, "user_exists");
+    let elsewhere = "mutation { account { registerUser(domain: \"elsewhere.org\", username: \"carol\", password: \"x\") { jid } } }";
+    assert_eq!(api.error_code(elsewhere).await, "unknown_domain");
+    let bad_name = "mutation { account { registerUser(domain: \"localhost\", username: \"a@b\", password: \"x\") { jid } } }";
+    assert_eq!(api.error_code(bad_name).await, "invalid_username");
+    let empty = "mutation { account { registerUser(domain: \"localhost\", username: \"carol\", password: \"\") { jid } } }";
+    assert_eq!(api.error_code(empty).await, "invalid_password");
+
+    let data = api
+        .data("{ account { listUsers(domain: \"localhost\") countUsers(domain: \"localhost\") } }")
+        .await;
+    assert_eq!(
+        data["account"],
+        json!({ "listUsers": ["alice@localhost", "bob@localhost"], "countUsers": 2 })
+    );
+    let data = api
+        .data("{ account { listUsers(domain: \"localhost\", limit: 1, index: 1) } }")
+        .await;
+    assert_eq!(data["account"]["listUsers"], json!(["bob@localhost"]));
+    let data = api
+        .data("{ account { a: checkUser(user: \"alice@localhost\") { exist message } z: checkUser(user: \"zed@localhost\") { exist } } }")
+        .await;
+    assert_eq!(
+        data["account"],
+        json!({ "a": { "exist": true, "message": "User alice@localhost exists" }, "z": { "exist": false } })
+    );
+
+    api.data("mutation { account { changeUserPassword(user: \"alice@localhost\", newPassword: \"n3w\") { message } } }")
+        .await;
+    let details = node
+        .storage
+        .pass_details(DOMAIN, "alice")
+        .await
+        .expect("storage")
+        .expect("alice");
+    assert!(details.verify_password("n3w"));
+    let missing = "mutation { account { changeUserPassword(user: \"zed@localhost\", newPassword: \"x\") { message } } }";
+    assert_eq!(api.error_code(missing).await, "user_not_found");
+
+    // A ban kicks the sessions and makes the old password useless.
+    let mut bob = Client::login(node.c2s_addr(), "bob", "desk").await;
+    let banned = api
+        .data("mutation { account { banUser(user: \"bob@localhost\", reason: \"spam\") { jid message } } }")
+        .await;
+    assert_eq!(banned["account"]["banUser"]["jid"], json!("bob@localhost"));
+    let error = bob.expect_stream_error().await;
+    assert_eq!(error.condition.to_string(), "policy-violation");
+    let details = node
+        .storage
+        .pass_details(DOMAIN, "bob")
+        .await
+        .expect("storage")
+        .expect("bob");
+    assert!(!details.verify_password("pw"));
+
+    let removed = api
+        .data("mutation { account { removeUser(user: \"alice@localhost\") { jid message } } }")
+        .await;
+    assert_eq!(
+        removed["account"]["removeUser"]["message"],
+        json!("User alice@localhost successfully unregistered")
+    );
+    let again = "mutation { account { removeUser(user: \"alice@localhost\") { jid } } }";
+    assert_eq!(api.error_code(again).await, "user_not_found");
+    let no_localpart = "mutation { account { removeUser(user: \"localhost\") { jid } } }";
+    assert_eq!(api.error_code(no_localpart).await, "bad_request");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn http_status_codes_credentials_and_graphiql() {
+    let node = Node::start().await;
+    let query = "{ server { status { statusCode version } } }";
+
+    let wrong = AdminClient {
+        address: node.api_addr(),
+        credentials: Some(("admin".to_string(), "wrong".to_string())),
+    };
+    let refused = wrong.query(query, Value::Null).await.expect("an answer");
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(
+        refused.body["errors"][0]["extensions"]["code"],
+        json!("unauthorized")
+    );
+    let anonymous = AdminClient {
+        address: node.api_addr(),
+        credentials: None,
+    };
+    assert_eq!(
+        anonymous
+            .query(query, Value::Null)
+            .await
+            .expect("an answer")
+            .status,
+        401
+    );
+
+    let api = node.client();
+    let malformed = api.query("{ server { status { ").await;
+    assert_eq!(malformed.status, 400, "{malformed:?}");
+    assert_eq!(
+        malformed.body["errors"][0]["extensions"]["code"],
+        json!("parse_error")
+    );
+    let unknown_field = api.query("{ server { nonsense } }").await;
+    assert_eq!(unknown_field.status, 400, "{unknown_field:?}");
+
+    let data = api.data(query).await;
+    assert_eq!(data["server"]["status"]["statusCode"], json!("RUNNING"));
+
+    // GET: GraphiQL without a query, the query's result with one.
+    let (status, body) = raw_get(node.api_addr(), "/api/graphql").await;
+    assert_eq!(status, 200);
+    assert!(body.to_lowercase().contains("graphiql"), "{body}");
+    let (status, body) = raw_get(
+        node.api_addr(),
+        "/api/graphql?query=%7Bserver%7Bstatus%7BstatusCode%7D%7D%7D",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("RUNNING"), "{body}");
+    node.stop().await;
+}
+
+/// `GET path` with the admin credentials; status and body.
+async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let token = BASE64.encode(format!("{}:{}", ADMIN.0, ADMIN.1));
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {token}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(DEADLINE, tcp.read_to_string(&mut response))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    (status, response)
+}
+
+#[tokio::test]
+async fn without_credentials_only_loopback() {
+    let node = Node::start().await;
+    let router = Arc::clone(node.c2s.as_ref().expect("running").router());
+    let context = AdminContext::new(&Config::default(), node.storage.clone(), router);
+    let open = admin::serve(
+        AdminApiSettings {
+            bind: SocketAddr::from(([0, 0, 0, 0], 0)),
+            credentials: None,
+        },
+        context.clone(),
+    )
+    .await;
+    assert!(
+        matches!(open, Err(ApiError::NoCredentials { .. })),
+        "{open:?}"
+    );
+    let loopback = admin::serve(
+        AdminApiSettings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            credentials: None,
+        },
+        context,
+    )
+    .await
+    .expect("loopback without credentials is allowed");
+    let anonymous = Api(AdminClient {
+        address: loopback.local_addr(),
+        credentials: None,
+    });
+    assert_eq!(
+        anonymous.data("{ session { countSessions } }").await,
+        json!({ "session": { "countSessions": 0 } })
+    );
+    loopback.shutdown().await;
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_list_count_and_kick() {
+    let node = Node::start().await;
+    let api = node.client();
+    register(&api, "alice").await;
+    register(&api, "bob").await;
+    let mut phone = Client::login(node.c2s_addr(), "alice", "phone").await;
+    let _laptop = Client::login(node.c2s_addr(), "alice", "laptop").await;
+    let mut desk = Client::login(node.c2s_addr(), "bob", "desk").await;
+    node.wait_for_sessions(3).await;
+
+    let data = api
+        .data("{ session { listSessions { user connection priority node ip } countSessions(domain: \"localhost\") } }")
+        .await;
+    let users: Vec<&Value> = data["session"]["listSessions"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|session| &session["user"])
+        .collect();
+    assert_eq!(
+        users,
+        [
+            &json!("alice@localhost/laptop"),
+            &json!("alice@localhost/phone"),
+            &json!("bob@localhost/desk")
+        ]
+    );
+    assert_eq!(
+        data["session"]["listSessions"][0]["connection"],
+        json!("c2s")
+    );
+    assert_eq!(data["session"]["listSessions"][0]["ip"], Value::Null);
+    assert_eq!(data["session"]["countSessions"], json!(3));
+    let data = api
+        .data("{ session { listUserSessions(user: \"alice@localhost\") { user } countUserResources(user: \"alice@localhost\") } }")
+        .await;
+    assert_eq!(data["session"]["countUserResources"], json!(2));
+    let unknown = "{ session { countSessions(domain: \"elsewhere.org\") } }";
+    assert_eq!(api.error_code(unknown).await, "unknown_domain");
+
+    // A full JID kicks that session only; its client hears why.
+    let kicked = api
+        .data("mutation { session { kickUser(user: \"alice@localhost/phone\", reason: \"bye\") { jid kicked message } } }")
+        .await;
+    assert_eq!(
+        kicked["session"]["kickUser"],
+        json!([{ "jid": "alice@localhost/phone", "kicked": true, "message": "Session kicked" }])
+    );
+    let error = phone.expect_stream_error().await;
+    assert_eq!(error.condition.to_string(), "policy-violation");
+    assert_eq!(error.text.as_deref(), Some("bye"));
+    node.wait_for_sessions(2).await;
+
+    // A bare JID kicks every session of the account.
+    let kicked = api
+        .data("mutation { session { kickUser(user: \"bob@localhost\") { jid kicked } } }")
+        .await;
+    assert_eq!(
+        kicked["session"]["kickUser"][0]["jid"],
+        json!("bob@localhost/desk")
+    );
+    desk.expect_stream_error().await;
+    node.wait_for_sessions(1).await;
+    let none = "mutation { session { kickUserSession(user: \"bob@localhost/desk\") { kicked } } }";
+    assert_eq!(api.error_code(none).await, "no_session");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn messages_and_stanzas_reach_a_connected_session() {
+    let node = Node::start().await;
+    let api = node.client();
+    register(&api, "alice").await;
+    register(&api, "bob").await;
+    let mut bob = Client::login(node.c2s_addr(), "bob", "desk").await;
+    node.wait_for_sessions(1).await;
+
+    let sent = api
+        .data("mutation { stanza { sendMessage(from: \"alice@localhost\", to: \"bob@localhost/desk\", body: \"Hi\") { id } } }")
+        .await;
+    let id = sent["stanza"]["sendMessage"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let message = bob.next_named("message").await;
+    assert_eq!(message.attr("id"), Some(id.as_str()), "{message}");
+    assert_eq!(message.attr("from"), Some("alice@localhost"));
+    assert_eq!(message.attr("type"), Some("chat"));
+    assert_eq!(
+        message
+            .child("body", "jabber:client")
+            .map(Element::text)
+            .as_deref(),
+        Some("Hi")
+    );
+
+    let sent = api
+        .data("mutation { stanza { sendStanza(stanza: \"<message from='alice@localhost' to='bob@localhost/desk' id='raw1'><body>raw</body></message>\") { id } } }")
+        .await;
+    assert_eq!(sent["stanza"]["sendStanza"]["id"], json!("raw1"));
+    let message = bob.next_named("message").await;
+    assert_eq!(message.attr("id"), Some("raw1"));
+
+    let ghost = "mutation { stanza { sendMessage(from: \"ghost@localhost\", to: \"bob@localhost\", body: \"x\") { id } } }";
+    assert_eq!(api.error_code(ghost).await, "user_not_found");
+    let bad_to = "mutation { stanza { sendMessage(from: \"alice@localhost\", to: \"@@\", body: \"x\") { id } } }";
+    assert_eq!(api.error_code(bad_to).await, "bad_request");
+    let not_xml =
+        "mutation { stanza { sendStanza(stanza: \"<message from='alice@localhost'>\") { id } } }";
+    assert_eq!(api.error_code(not_xml).await, "bad_request");
+    let no_from =
+        "mutation { stanza { sendStanza(stanza: \"<message to='bob@localhost'/>\") { id } } }";
+    assert_eq!(api.error_code(no_from).await, "bad_request");
+
+    // setPresence speaks for a session: with priority 5 it is still bob's only one.
+    let set = api
+        .data("mutation { session { setPresence(user: \"bob@localhost/desk\", type: AVAILABLE, show: AWAY, priority: 5) { jid message } } }")
+        .await;
+    assert_eq!(
+        set["session"]["setPresence"]["jid"],
+        json!("bob@localhost/desk")
+    );
+    let listed = api.data("{ session { listSessions { priority } } }").await;
+    assert_eq!(
+        listed["session"]["listSessions"],
+        json!([{ "priority": 5 }])
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn global_stats_and_server() {
+    let node = Node::start().await;
+    let api = node.client();
+    register(&api, "alice").await;
+    register(&api, "bob").await;
+    let _alice = Client::login(node.c2s_addr(), "alice", "phone").await;
+    node.wait_for_sessions(1).await;
+
+    let data = api
+        .data("{ stat { globalStats { uptimeSeconds registeredUsers onlineUsers onlineUsersNode incomingS2S } domainStats(domain: \"localhost\") { registeredUsers onlineUsers } } }")
+        .await;
+    let stats = &data["stat"]["globalStats"];
+    assert!(
+        stats["uptimeSeconds"]
+            .as_i64()
+            .is_some_and(|uptime| uptime >= 0),
+        "{stats}"
+    );
+    assert_eq!(stats["registeredUsers"], json!(2));
+    assert_eq!(stats["onlineUsers"], json!(1));
+    assert_eq!(stats["onlineUsersNode"], json!(1));
+    assert_eq!(stats["incomingS2S"], json!(0));
+    assert_eq!(
+        data["stat"]["domainStats"],
+        json!({ "registeredUsers": 2, "onlineUsers": 1 })
+    );
+
+    let data = api
+        .data("{ server { getLoglevel status { statusCode message } } }")
+        .await;
+    assert_eq!(data["server"]["getLoglevel"], json!("INFO"));
+    assert_eq!(data["server"]["status"]["statusCode"], json!("RUNNING"));
+    // FIXME: no reloadable log filter is wired into the node yet, so this is refused.
+    let set = "mutation { server { setLoglevel(level: DEBUG) } }";
+    assert_eq!(api.error_code(set).await, "not_supported");
+
+    let api_handle = node.api.as_ref().expect("running");
+    let stopped = api.data("mutation { server { stop } }").await;
+    assert_eq!(stopped["server"]["stop"], json!("Stop scheduled"));
+    tokio::time::timeout(DEADLINE, api_handle.stop_requested())
+        .await
+        .expect("the stop request is seen");
+    node.stop().await;
+}
+
+// ---- the real binary ----------------------------------------------------------------
+
+/// Writes a config naming the API's address and credentials, for `ctl` to find it.
+fn ctl_config(dir: &TempDir, api: SocketAddr, password: &str) -> PathBuf {
+    let config = dir.path().join(format!("ctl-{password}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nhosts = [\"localhost\"]\ndata_dir = {:?}\n\n\
+             [listen.graphql_admin]\nip_address = \"{}\"\nport = {}\nusername = \"{}\"\npassword = \"{password}\"\n",
+            dir.path().join("data").display().to_string(),
+            api.ip(),
+            api.port(),
+            ADMIN.0,
+        ),
+    )
+    .expect("config written");
+    config
+}
+
+/// Runs `bream-xmpp --config CONFIG ARGS...` off the async threads; exit code, stdout as
+/// JSON, stderr's last line as JSON.
+async fn ctl(config: PathBuf, args: &[&str]) -> (i32, Value, Value) {
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+            .arg("--config")
+            .arg(&config)
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("bream-xmpp runs");
+        let parse = |text: &[u8]| {
+            let text = String::from_utf8_lossy(text);
+            serde_json::from_str(text.trim().lines().last().unwrap_or("null"))
+                .unwrap_or(Value::Null)
+        };
+        (
+            output.status.code().unwrap_or(-1),
+            parse(&output.stdout),
+            parse(&output.stderr),
+        )
+    })
+    .await
+    .expect("ctl finished")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_session_and_graphql_commands_talk_to_the_api() {
+    let node = Node::start().await;
+    let api = node.client();
+    register(&api, "alice").await;
+    let _alice = Client::login(node.c2s_addr(), "alice", "phone").await;
+    node.wait_for_sessions(1).await;
+    let config = ctl_config(&node.dir, node.api_addr(), ADMIN.1);
+
+    let (code, out, err) = ctl(config.clone(), &["ctl", "session", "countSessions"]).await;
+    assert_eq!((code, &out), (0, &json!(1)), "{err}");
+    let (code, out, _) = ctl(
+        config.clone(),
+        &["ctl", "session", "listSessions", "--domain", "localhost"],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(out[0]["user"], json!("alice@localhost/phone"));
+    let (code, out, _) = ctl(
+        config.clone(),
+        &[
+            "ctl",
+            "graphql",
+            "{ stat { globalStats { registeredUsers onlineUsers } } }",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        json!({ "data": { "stat": { "globalStats": { "registeredUsers": 1, "onlineUsers": 1 } } } })
+    );
+    let (code, _, err) = ctl(
+        config.clone(),
+        &["ctl", "graphql", "mutation { account { registerUser(domain: \"localhost\", username: \"alice\", password: \"x\") { jid } } }"],
+    )
+    .await;
+    assert_eq!((code, &err["code"]), (1, &json!("user_exists")));
+    let (code, out, _) = ctl(
+        config.clone(),
+        &[
+            "ctl",
+            "session",
+            "kickUser",
+            "--user",
+            "alice@localhost/phone",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(out[0]["kicked"], json!(true));
+
+    let wrong = ctl_config(&node.dir, node.api_addr(), "wrong");
+    let (code, _, err) = ctl(wrong, &["ctl", "session", "countSessions"]).await;
+    assert_eq!((code, &err["code"]), (1, &json!("unauthorized")));
+
+    let address = node.api_addr();
+    node.stop().await;
+    let (code, _, err) = ctl(
+        ctl_config(&tempfile::tempdir().expect("tempdir"), address, "x"),
+        &["ctl", "session", "countSessions"],
+    )
+    .await;
+    assert_eq!(
+        (code, &err["code"]),
+        (1, &json!("node_not_running")),
+        "{err}"
+    );
+}
+
+/// NEEDS the admin API wired into `server::run` (see the report): `bream-xmpp start` serves it
+/// on the configured port, and `ctl` reaches it there.
+#[test]
+fn ctl_reaches_a_started_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port");
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let config = ctl_config(&dir, address, ADMIN.1);
+    // No client listener: nothing to compete for ports with other tests.
+    let mut config_text = std::fs::read_to_string(&config).expect("config");
+    config_text.push_str("\n[listen]\nc2s = []\n");
+    std::fs::write(&config, config_text).expect("config written");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+        .args(["start", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bream-xmpp starts");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(address).is_err() {
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!("bream-xmpp exited before serving the admin API: {status}");
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = server.kill();
+            panic!("no admin API on {address} within 30 s (is it wired into server::run?)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcomes = runtime.block_on(async {
+        let count = ctl(config.clone(), &["ctl", "session", "countSessions"]).await;
+        let status = ctl(
+            config.clone(),
+            &["ctl", "graphql", "{ server { status { statusCode } } }"],
+        )
+        .await;
+        (count, status)
+    });
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let stopped = server.wait().expect("the server stops");
+    let ((code, out, err), (status_code, status, _)) = outcomes;
+    assert_eq!((code, &out), (0, &json!(0)), "{err}");
+    assert_eq!(status_code, 0);
+    assert_eq!(
+        status["data"]["server"]["status"]["statusCode"],
+        json!("RUNNING")
+    );
+    assert!(
+        stopped.success(),
+        "SIGTERM stops the server cleanly: {stopped:?}"
+    );
+}
