@@ -78,7 +78,7 @@
 //! - Memory is reported in bytes of structure, not words of everything
 //!   ([`TableInfo::memory_bytes`]).
 //!
-//! Replication (CETS) is not here yet.
+//! Replication across nodes (CETS semantics) is in [`replicated`].
 
 mod callback;
 pub mod counter;

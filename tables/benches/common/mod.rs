@@ -32,10 +32,14 @@ pub fn scramble(index: u64) -> u64 {
 }
 
 /// Runs `work(thread_index, iterations)` on `threads` threads started
-/// together, and returns the wall time until the last one finished.
-/// Each thread performs `iterations` operations, so a bench using this
-/// declares `Throughput::Elements(threads)` per iteration and criterion
-/// reports the aggregate rate.
+/// together, and returns the time from the first thread's start to the
+/// last one's end. Each thread performs `iterations` operations, so a
+/// bench using this declares `Throughput::Elements(threads)` per iteration
+/// and criterion reports the aggregate rate.
+///
+/// The threads take their own start and end times: a coordinating thread
+/// that read the clock after releasing them could be descheduled past
+/// their whole run on a busy machine and report next to nothing.
 pub fn time_threads<F>(threads: usize, iterations: u64, work: F) -> Duration
 where
     F: Fn(usize, u64) + Sync,
@@ -45,23 +49,29 @@ where
         work(0, iterations);
         return start.elapsed();
     }
-    let barrier = Barrier::new(threads + 1);
-    std::thread::scope(|scope| {
+    let barrier = Barrier::new(threads);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|thread_index| {
                 let barrier = &barrier;
                 let work = &work;
                 scope.spawn(move || {
                     barrier.wait();
+                    let start = Instant::now();
                     work(thread_index, iterations);
+                    (start, Instant::now())
                 })
             })
             .collect();
-        barrier.wait();
-        let start = Instant::now();
-        for handle in handles {
-            handle.join().expect("bench thread panicked");
-        }
-        start.elapsed()
-    })
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("bench thread panicked"))
+            .collect()
+    });
+    let first_start = spans.iter().map(|(start, _)| *start).min();
+    let last_end = spans.iter().map(|(_, end)| *end).max();
+    match (first_start, last_end) {
+        (Some(start), Some(end)) => end - start,
+        _ => Duration::ZERO,
+    }
 }

@@ -10,7 +10,7 @@
 //! tag and turn each probe into a string of false matches.
 //!
 //! The hasher is foldhash's fast hasher with a random seed per table
-//! (measured: 2x SipHash's lookup rate on u64 keys; `benches/storage.rs`).
+//! (measured: 2.3x SipHash's lookup rate on u64 keys; `benches/storage.rs`).
 //! It resists casual hash flooding, not a determined attacker with timing
 //! access; keys from untrusted sources that must withstand that need a
 //! keyed cryptographic hash, which is a later option.

@@ -8,9 +8,10 @@
 //! read-modify-write on the lock word. Two threads looking up keys write
 //! the lock words of the shards they touch, so those cache lines move
 //! between cores on nearly every lookup. Measured with `benches/storage.rs`
-//! (100 000 rows, u64 keys and values, 64 shards, this 2-core machine):
-//! 64 shards of `RwLock<HashTable>` did 94 M lookups/s on one thread but
-//! only 104 M/s on two; one `RwLock<HashMap>` fell from 112 M/s to 27 M/s.
+//! (100 000 rows, u64 keys and values, 64 shards, this 2-core machine
+//! idle): 64 shards of `RwLock<HashTable>` did 96 M lookups/s on one
+//! thread and only 101 M/s on two; one `RwLock<HashMap>` fell from 110 M/s
+//! to 34 M/s. These locks: 92 M/s and 178 M/s.
 //! ETS meets the same problem with `read_concurrency`, and solves it the
 //! same way as this module: reader groups, one per scheduler.
 //!

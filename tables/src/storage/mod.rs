@@ -14,38 +14,44 @@
 //! # Why these structures (measurements)
 //!
 //! `cargo bench -p bream-tables --bench storage`: u64 keys and values,
-//! 100 000 rows for lookups and scans, inserts of fresh keys into an empty
-//! table (so growth is included), this 2-core AMD EPYC VM. Millions of
-//! operations per second, one thread / two threads:
+//! 100 000 rows for lookups and scans, inserts of fresh keys into one
+//! growing table, on this 2-core AMD EPYC VM with the machine otherwise
+//! idle, criterion medians of 2 s runs. Millions of operations per second
+//! (for scans, millions of 100-row scans), one thread / two threads:
 //!
-//! | hash storage                                  | insert      | lookup       |
-//! |-----------------------------------------------|-------------|--------------|
-//! | 64 × `ShardLocks<HashTable>`, foldhash (chosen) | 8.5 / 12.1 | 98 / 193     |
-//! | 64 × `parking_lot::RwLock<HashTable>`, foldhash | 11.8 / 16.1 | 98 / 103    |
-//! | 64 × `parking_lot::RwLock<HashTable>`, SipHash  | 6.5 / 7.2  | 43 / 41      |
-//! | `dashmap` (foldhash)                           | 13.4 / 12.5 | 93 / 57     |
-//! | one `parking_lot::RwLock<HashMap>`             | 11.9 / 10.8 | 112 / 27    |
+//! | hash storage                                    | insert      | lookup    |
+//! |-------------------------------------------------|-------------|-----------|
+//! | 64 × `ShardLocks<HashTable>`, foldhash (chosen) | 12.6 / 15.2 | 92 / 178  |
+//! | 64 × `parking_lot::RwLock<HashTable>`, foldhash | 11.1 / 14.5 | 96 / 101  |
+//! | 64 × `parking_lot::RwLock<HashTable>`, SipHash  | 7.1 / 9.0   | 40 / 57   |
+//! | `dashmap` (foldhash)                            | 12.0 / 10.7 | 85 / 56   |
+//! | one `parking_lot::RwLock<HashMap>`              | 11.7 / 10.7 | 110 / 34  |
 //!
-//! Lookups are the operation ETS tables exist for, and only the per-thread
-//! reader counts of `ShardLocks` let two threads' lookups scale (2.0x);
-//! every lock whose readers write a shared word stays near 1x on two cores,
-//! or drops. `dashmap` is an `RwLock` per shard too, and does not expose its
-//! shard locks, which an atomic multi-record insert needs (lock the records'
-//! shards in ascending order, then write). Writers pay for the reader
-//! counts (they check one counter per reader slot); see the table benches
-//! for what remains.
+//! Lookups are what ETS tables exist for, and only the per-thread reader
+//! counts of `ShardLocks` let two threads' lookups scale (1.9x); every
+//! lock whose readers write a shared lock word stays near 1x on two cores,
+//! or drops. `dashmap` is an `RwLock` per shard too, and does not expose
+//! its shard locks, which an atomic multi-record insert needs (lock the
+//! records' shards in ascending order, then write). foldhash hashes a u64
+//! key at 2.3x SipHash's lookup rate.
 //!
-//! | ordered storage                         | insert     | lookup       | 100-row scan |
-//! |-----------------------------------------|------------|--------------|--------------|
-//! | `ShardLocks<BTreeMap>` (chosen)          | 4.9 / 3.0  | 12.0 / 11.7* | 2.9 / 2.9*   |
-//! | `parking_lot::RwLock<BTreeMap>`          | 4.7 / 3.3  | 11.3 / 20.0  | 3.0 / 5.5    |
-//! | `crossbeam_skiplist::SkipMap`            | 0.76 / 2.6 | 4.0 / 8.4    | 0.46 / 0.46  |
-//! | 16 hash shards of `RwLock<BTreeMap>`     | 3.7 / 3.1  | 9.2 / 7.8    | 0.018 / 0.021 |
+//! | ordered storage                      | insert      | lookup      | 100-row scan  |
+//! |--------------------------------------|-------------|-------------|---------------|
+//! | `ShardLocks<BTreeMap>` (chosen)      | 4.9 / 4.9   | 12.4 / 24.2 | 3.2 / 5.4     |
+//! | `parking_lot::RwLock<BTreeMap>`      | 4.9 / 4.2   | 11.2 / 9.6  | 2.9 / 4.4     |
+//! | `crossbeam_skiplist::SkipMap`        | 1.1 / 3.2   | 4.3 / 7.1   | 0.32 / 0.70   |
+//! | 16 hash shards of `RwLock<BTreeMap>` | 4.8 / 6.4   | 12.0 / 20.4 | 0.025 / 0.050 |
 //!
-//! (* measured while another build shared the two cores; see the crate's
-//! README figures for the quiet re-run.) The skip list is lock-free but 3x
-//! slower to read and 6x slower to fill, and could not make a multi-record
-//! insert atomic for readers. Sharding by hash breaks ordered walks.
+//! One B-tree behind `ShardLocks` reads in parallel (2.0x) and walks in
+//! order. The skip list is lock-free and lets writers run in parallel, but
+//! reads 3x slower, fills 4x slower, and cannot make a multi-record insert
+//! atomic for readers. Sharding a B-tree by hash parallelizes writers too,
+//! but a scan must merge every shard: over 100x slower.
+//!
+//! Writes from two threads to one small table do not scale on this
+//! machine, with any of these structures: both cores write the same shard
+//! headers and buckets, so nearly every write pulls a cache line from the
+//! other core. (The tables bench shows it end to end.)
 //!
 //! # Consistency
 //!

@@ -2,9 +2,9 @@
 //! [`ShardLocks`] lock (one shard, with per-thread reader slots).
 //!
 //! One B-tree rather than several: an ordered walk (`next`, a range scan)
-//! over hash-sharded trees must merge every shard's run, which measured 150x
-//! slower than one tree for a 100-row scan, while point lookups gained
-//! nothing. Readers still run in parallel (the reader slots); writers are
+//! over hash-sharded trees must merge every shard's run, which measured
+//! over 100x slower than one tree for a 100-row scan, while point lookups
+//! gained nothing. Readers still run in parallel (the reader slots); writers are
 //! serialized, as in an ETS `ordered_set` without `write_concurrency`.
 
 use std::collections::BTreeMap;
