@@ -4,3 +4,4 @@
 //! starts such processes, talks to them, and kills, freezes and thaws them for real.
 
 pub mod harness;
+pub mod node_setup;

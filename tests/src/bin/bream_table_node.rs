@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bream_runtime::discovery::{Discovery, SqlRegistry, SqlRegistryConfig, StaticList};
 use bream_runtime::node::{Node, NodeConfig, NodeEvent};
 use bream_tables::replicated::{
     ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService, ServiceConfig,
@@ -97,29 +96,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
     config.heartbeat_interval = Duration::from_millis(options.heartbeat_ms);
     config.heartbeat_deadline = Duration::from_millis(options.deadline_ms);
     config.poll_interval_starting = Duration::from_millis(200);
-    let peers = options
-        .peers
-        .iter()
-        .filter(|peer| !peer.is_empty())
-        .map(|peer| {
-            peer.split_once('=')
-                .map(|(name, address)| (name.to_string(), address.to_string()))
-                .ok_or_else(|| anyhow::anyhow!("peer {peer:?} is not name@host=host:port"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let discovery: Option<Arc<dyn Discovery>> = match (&options.registry, peers.is_empty()) {
-        (Some(url), _) => {
-            let config = SqlRegistryConfig::new(
-                url.clone(),
-                options.cluster.clone(),
-                options.name.clone(),
-                options.listen.to_string(),
-            );
-            Some(Arc::new(SqlRegistry::connect(config).await?))
-        }
-        (None, false) => Some(Arc::new(StaticList::new(options.name.clone(), peers)?)),
-        (None, true) => None,
-    };
+    let discovery = bream_tests::node_setup::discovery(
+        &options.name,
+        options.listen,
+        &options.peers,
+        options.registry.as_deref(),
+        &options.cluster,
+    )
+    .await?;
     let node = Node::start(config, discovery).await?;
     let mut events = node.subscribe();
     tokio::spawn(async move {

@@ -11,10 +11,8 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bream_runtime::discovery::{Discovery, SqlRegistry, SqlRegistryConfig, StaticList};
 use bream_runtime::node::{Node, NodeConfig, NodeEvent, NodeTls, RemoteMessage};
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use clap::Parser;
@@ -188,29 +186,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
             ca_certificates: ca.clone(),
         });
     }
-    let peers = options
-        .peers
-        .iter()
-        .filter(|peer| !peer.is_empty())
-        .map(|peer| {
-            peer.split_once('=')
-                .map(|(name, address)| (name.to_string(), address.to_string()))
-                .ok_or_else(|| anyhow::anyhow!("peer {peer:?} is not name@host=host:port"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let discovery: Option<Arc<dyn Discovery>> = match (&options.registry, peers.is_empty()) {
-        (Some(url), _) => {
-            let config = SqlRegistryConfig::new(
-                url.clone(),
-                options.cluster.clone(),
-                options.name.clone(),
-                options.listen.to_string(),
-            );
-            Some(Arc::new(SqlRegistry::connect(config).await?))
-        }
-        (None, false) => Some(Arc::new(StaticList::new(options.name.clone(), peers)?)),
-        (None, true) => None,
-    };
+    let discovery = bream_tests::node_setup::discovery(
+        &options.name,
+        options.listen,
+        &options.peers,
+        options.registry.as_deref(),
+        &options.cluster,
+    )
+    .await?;
     let node = Node::start(config, discovery).await?;
     let mut events = node.subscribe();
     tokio::spawn(async move {
