@@ -17,6 +17,7 @@
 pub mod api;
 pub mod c2s;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod jid;
 pub mod modules;

@@ -4,6 +4,7 @@
 //! [`run`] maps the [`Config`] onto the c2s settings, builds the modules the `[modules]`
 //! section switches on (see [`modules`]), starts the listeners, and waits for a stop signal.
 
+use crate::cluster::{Cluster, ClusterSettings, DiscoveryBackend};
 use crate::config::Config;
 use crate::storage::Storage;
 
@@ -87,36 +88,126 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
             outgoing_queue_max: listener.max_outgoing_queue,
         })
         .collect();
-    let (registered, offline) = modules(&config.modules, &storage);
-    let server = c2s::serve_with_modules(
+    settings.shutdown_timeout = config.general.shutdown_timeout;
+    // A cluster node keeps nothing on disk (its root file system may be
+    // read-only): the self-signed certificate, if any, is made in memory.
+    settings.certificate_on_disk = config.internal_databases.cets.is_none();
+    let built = modules_and_contacts(&config.modules, &storage);
+    let cluster = match cluster_settings(&config) {
+        Some(cluster_settings) => {
+            match Cluster::start(cluster_settings, Arc::clone(&built.contacts)).await {
+                Ok(cluster) => Some(Arc::new(cluster)),
+                Err(error) => {
+                    storage.close().await;
+                    return Err(error.context("cannot join the cluster"));
+                }
+            }
+        }
+        None => None,
+    };
+    let server = match c2s::serve_with_table(
         settings,
         Arc::new(StorageAccounts(storage.clone())),
-        offline,
-        registered,
+        built.offline,
+        built.modules,
+        cluster.as_ref().map(|cluster| cluster.session_table()),
     )
-    .await?;
-    let admin_context =
-        crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(server.router()));
-    let admin = match crate::api::admin::start_from_config(&config, admin_context).await {
-        Ok(admin) => admin,
+    .await
+    {
+        Ok(server) => server,
         Err(error) => {
-            server.shutdown().await;
+            if let Some(cluster) = &cluster {
+                cluster.leave().await;
+            }
             storage.close().await;
             return Err(error.into());
         }
     };
+    if let Some(cluster) = &cluster {
+        cluster.attach(server.router());
+    }
+    let mut admin_context =
+        crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(server.router()));
+    if let Some(cluster) = &cluster {
+        admin_context = admin_context.with_cluster(Arc::clone(cluster));
+    }
+    let admin = match crate::api::admin::start_from_config(&config, admin_context).await {
+        Ok(admin) => admin,
+        Err(error) => {
+            server.shutdown().await;
+            if let Some(cluster) = &cluster {
+                cluster.leave().await;
+            }
+            storage.close().await;
+            return Err(error.into());
+        }
+    };
+    let (ready, _readiness) = tokio::sync::watch::channel(false);
+    let readiness = tokio::spawn(track_readiness(cluster.clone(), ready));
     let stopped = tokio::select! {
         stopped = shutdown_signal() => stopped,
         () = crate::api::admin::stop_requested(admin.as_ref()) => Ok(()),
     };
+    // The graceful stop: no new clients, every session closed with
+    // system-shutdown (its record leaves the table on every node), then the
+    // node leaves the tables and the registry.
     tracing::info!("stopping: closing client sessions");
+    readiness.abort();
+    server.shutdown().await;
+    if let Some(cluster) = &cluster {
+        cluster.leave().await;
+    }
     if let Some(admin) = admin {
         admin.shutdown().await;
     }
-    server.shutdown().await;
     storage.close().await;
     stopped?;
     Ok(())
+}
+
+/// How often readiness is recomputed in a cluster.
+const READINESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Keeps `ready` true while the node can take clients: at once when it runs
+/// alone; in a cluster, while every table has joined every node discovered.
+async fn track_readiness(
+    cluster: Option<std::sync::Arc<Cluster>>,
+    ready: tokio::sync::watch::Sender<bool>,
+) {
+    let Some(cluster) = cluster else {
+        ready.send_replace(true);
+        return std::future::pending().await;
+    };
+    loop {
+        let now_ready = cluster.status().await.ready;
+        if ready.send_replace(now_ready) != now_ready {
+            tracing::info!(ready = now_ready, "readiness changed");
+        }
+        tokio::time::sleep(READINESS_INTERVAL).await;
+    }
+}
+
+/// The cluster settings of `config`: `None` when `[internal_databases.cets]`
+/// is absent (the node runs alone).
+pub fn cluster_settings(config: &Config) -> Option<ClusterSettings> {
+    use crate::config::databases::CetsBackend;
+    let cets = config.internal_databases.cets.as_ref()?;
+    let discovery = match cets.backend {
+        CetsBackend::Rdbms => DiscoveryBackend::Rdbms {
+            url: config.database_url(),
+        },
+        CetsBackend::File => DiscoveryBackend::File {
+            path: cets.node_list_file.clone().unwrap_or_default(),
+        },
+    };
+    Some(ClusterSettings {
+        node_name: config.general.node_name.clone(),
+        listen: std::net::SocketAddr::new(config.general.node_ip, config.general.dist_port),
+        cookie: config.general.cookie.0.clone(),
+        cluster_name: cets.cluster_name.clone(),
+        discovery,
+        heartbeat_deadline: cets.heartbeat_deadline,
+    })
 }
 
 /// The modules `config` switches on, in registration order, and where offline messages go.
@@ -133,6 +224,26 @@ pub fn modules(
     Vec<std::sync::Arc<dyn crate::router::Module>>,
     std::sync::Arc<dyn crate::router::OfflineSink>,
 ) {
+    let built = modules_and_contacts(config, storage);
+    (built.modules, built.offline)
+}
+
+/// What [`modules_and_contacts`] builds.
+pub struct BuiltModules {
+    /// The modules, in registration order.
+    pub modules: Vec<std::sync::Arc<dyn crate::router::Module>>,
+    /// Where offline messages go.
+    pub offline: std::sync::Arc<dyn crate::router::OfflineSink>,
+    /// The roster's answers about contacts (nobody without `mod_roster`), for the cluster's
+    /// node-down cleanup.
+    pub contacts: std::sync::Arc<dyn crate::modules::presence::Contacts>,
+}
+
+/// [`modules`], and the contacts view the presence module got.
+pub fn modules_and_contacts(
+    config: &crate::config::modules::Modules,
+    storage: &Storage,
+) -> BuiltModules {
     use std::sync::Arc;
 
     use crate::modules::{
@@ -167,7 +278,7 @@ pub fn modules(
     if config.mod_last.enabled {
         modules.push(Arc::new(last::Last::new(storage.clone(), contacts.clone())));
     }
-    modules.push(Arc::new(presence::Presence::new(contacts)));
+    modules.push(Arc::new(presence::Presence::new(contacts.clone())));
     if config.mod_vcard.enabled {
         modules.push(Arc::new(vcard::Vcard::new(storage.clone())));
     }
@@ -183,7 +294,11 @@ pub fn modules(
     if config.mod_version.enabled {
         modules.push(Arc::new(version::Version::default()));
     }
-    (modules, offline_sink)
+    BuiltModules {
+        modules,
+        offline: offline_sink,
+        contacts,
+    }
 }
 
 /// Waits for ctrl-c (SIGINT) or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).

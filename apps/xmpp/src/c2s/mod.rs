@@ -80,7 +80,7 @@ use self::session::{ListenerContext, Session, SessionArgs, SessionMsg};
 use self::settings::LISTEN_BACKLOG;
 use self::stream::{StreamConfig, StreamConfigError, TlsPolicy};
 use crate::router::{
-    LocalSessionTable, Module, OfflineSink, Router, RouterError, SessionTableError,
+    LocalSessionTable, Module, OfflineSink, Router, RouterError, SessionTable, SessionTableError,
 };
 use crate::stanza::error::{StreamError, StreamErrorCondition};
 
@@ -151,6 +151,18 @@ pub async fn serve_with_modules(
     offline: Arc<dyn OfflineSink>,
     modules: Vec<Arc<dyn Module>>,
 ) -> Result<C2sServer, C2sError> {
+    serve_with_table(settings, accounts, offline, modules, None).await
+}
+
+/// As [`serve_with_modules`], with the session table given (the cluster's
+/// replicated one) instead of a local table owned by the c2s supervisor.
+pub async fn serve_with_table(
+    settings: C2sSettings,
+    accounts: Arc<dyn Accounts>,
+    offline: Arc<dyn OfflineSink>,
+    modules: Vec<Arc<dyn Module>>,
+    sessions: Option<Arc<dyn SessionTable>>,
+) -> Result<C2sServer, C2sError> {
     settings.validate()?;
     let stream_config = StreamConfig::new(
         &settings.domains,
@@ -170,12 +182,15 @@ pub async fn serve_with_modules(
     static INSTANCE: AtomicU64 = AtomicU64::new(1);
     let name = format!("c2s_{}", INSTANCE.fetch_add(1, Ordering::Relaxed));
     let template = ChildTemplate::actor(|args: SessionArgs| (Session, args));
-    let sessions = DynamicSupervisorSpec::new(format!("{name}_sessions"), template)
+    let session_supervisor = DynamicSupervisorSpec::new(format!("{name}_sessions"), template)
         .max_children(settings.sessions_max);
     let root = Supervisor::start(
         SupervisorSpec::new(name)
             .strategy(Strategy::RestForOne)
-            .child(ChildSpec::supervisor(SESSIONS_CHILD, sessions.into_spec())),
+            .child(ChildSpec::supervisor(
+                SESSIONS_CHILD,
+                session_supervisor.into_spec(),
+            )),
     )
     .await?;
 
@@ -187,6 +202,7 @@ pub async fn serve_with_modules(
         listeners.map(|((listener, tls), socket)| (listener, tls, socket)),
         (accounts, offline),
         &modules,
+        sessions,
     )
     .await;
     match started {
@@ -224,7 +240,9 @@ async fn tls_acceptors(
         .iter()
         .map(|listener| (listener.tls_mode != TlsMode::Off).then(|| listener.certificate.clone()))
         .collect();
-    let data_dir = settings.data_dir.clone();
+    let data_dir = settings
+        .certificate_on_disk
+        .then(|| settings.data_dir.clone());
     let domains = domains.to_vec();
     let configs = tokio::task::spawn_blocking(move || {
         let mut made: HashMap<Option<CertificateFiles>, Arc<ServerConfig>> = HashMap::new();
@@ -237,7 +255,8 @@ async fn tls_acceptors(
             let config = match made.get(&certificate) {
                 Some(config) => Arc::clone(config),
                 None => {
-                    let config = tls::server_config(certificate.as_ref(), &data_dir, &domains)?;
+                    let config =
+                        tls::server_config(certificate.as_ref(), data_dir.as_deref(), &domains)?;
                     made.insert(certificate, Arc::clone(&config));
                     config
                 }
@@ -263,13 +282,17 @@ async fn start_listeners<'a>(
     listeners: impl Iterator<Item = (&'a ListenerSettings, Option<TlsAcceptor>, TcpListener)>,
     (accounts, offline): (Arc<dyn Accounts>, Arc<dyn OfflineSink>),
     modules: &[Arc<dyn Module>],
+    sessions: Option<Arc<dyn SessionTable>>,
 ) -> Result<(Arc<Router>, Vec<String>), C2sError> {
-    // The table lives as long as the c2s supervisor, across restarts of
+    // A local table lives as long as the c2s supervisor, across restarts of
     // the sessions supervisor below it.
-    let table = LocalSessionTable::new(&root.cell())?;
+    let table: Arc<dyn SessionTable> = match sessions {
+        Some(table) => table,
+        None => Arc::new(LocalSessionTable::new(&root.cell())?),
+    };
     let router = Arc::new(Router::new(
         stream_config.domains(),
-        Arc::new(table),
+        table,
         accounts,
         offline,
         modules,

@@ -185,6 +185,10 @@ pub struct C2sSettings {
     pub domains: Vec<String>,
     /// The server's data directory (for the self-signed certificate).
     pub data_dir: PathBuf,
+    /// Whether the self-signed certificate is kept in `data_dir` (made once,
+    /// reused) or made in memory at every start (a cluster node keeps
+    /// nothing on disk). Default: on disk.
+    pub certificate_on_disk: bool,
     /// The listeners, in order; none is allowed (routing only).
     pub listeners: Vec<ListenerSettings>,
     /// The SASL mechanisms offered, in order.
@@ -210,6 +214,7 @@ impl C2sSettings {
         C2sSettings {
             domains: vec![domain.into()],
             data_dir: PathBuf::from(DATA_DIR_DEFAULT),
+            certificate_on_disk: true,
             listeners: vec![ListenerSettings::default()],
             mechanisms: Mechanism::ALL.to_vec(),
             auth_failures_max: AUTH_FAILURES_MAX_DEFAULT,

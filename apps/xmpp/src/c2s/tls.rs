@@ -92,20 +92,23 @@ pub fn self_signed_files(data_dir: &Path) -> CertificateFiles {
 /// The rustls server configuration: from `certificate` if given, else from
 /// the self-signed certificate of `data_dir` (made for `domains` if it does
 /// not exist yet). Blocking file I/O: call it at start-up.
+///
+/// With `data_dir` `None` (a cluster node, which keeps nothing on disk) the
+/// self-signed certificate is made in memory at every start.
 pub fn server_config(
     certificate: Option<&CertificateFiles>,
-    data_dir: &Path,
+    data_dir: Option<&Path>,
     domains: &[String],
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let files = match certificate {
-        Some(files) => files.clone(),
-        None => {
+    let (chain, key) = match (certificate, data_dir) {
+        (Some(files), _) => load(files)?,
+        (None, Some(data_dir)) => {
             let files = self_signed_files(data_dir);
             ensure_self_signed(&files, domains)?;
-            files
+            load(&files)?
         }
+        (None, None) => self_signed_in_memory(domains)?,
     };
-    let (chain, key) = load(&files)?;
     let config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|error| TlsError::Config {
@@ -117,6 +120,18 @@ pub fn server_config(
             reason: error.to_string(),
         })?;
     Ok(Arc::new(config))
+}
+
+/// A self-signed certificate for `domains`, never written anywhere.
+fn self_signed_in_memory(domains: &[String]) -> Result<(Chain, PrivateKeyDer<'static>), TlsError> {
+    let generated = rcgen::generate_simple_self_signed(domains.to_vec()).map_err(|error| {
+        TlsError::Generate {
+            reason: error.to_string(),
+        }
+    })?;
+    let key = PrivateKeyDer::Pkcs8(generated.key_pair.serialize_der().into());
+    tracing::info!(?domains, "made a self-signed TLS certificate in memory");
+    Ok((vec![generated.cert.der().clone()], key))
 }
 
 /// Makes the self-signed certificate and key unless both exist.
@@ -217,7 +232,7 @@ mod tests {
     fn self_signed_is_made_once_and_reused() {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let domains = vec!["localhost".to_owned()];
-        server_config(None, data_dir.path(), &domains).expect("made");
+        server_config(None, Some(data_dir.path()), &domains).expect("made");
         let files = self_signed_files(data_dir.path());
         let first = fs::read(&files.certificate).expect("written");
         #[cfg(unix)]
@@ -229,10 +244,12 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        server_config(None, data_dir.path(), &domains).expect("reused");
+        server_config(None, Some(data_dir.path()), &domains).expect("reused");
         assert_eq!(fs::read(&files.certificate).expect("kept"), first);
         // Given explicitly, the same files work.
-        server_config(Some(&files), Path::new("/nonexistent"), &domains).expect("from files");
+        server_config(Some(&files), Some(Path::new("/nonexistent")), &domains).expect("from files");
+        // Without a data directory the certificate is made in memory.
+        server_config(None, None, &domains).expect("in memory");
     }
 
     #[test]
@@ -245,7 +262,7 @@ mod tests {
             private_key: empty.clone(),
         };
         assert!(matches!(
-            server_config(Some(&files), directory.path(), &[]),
+            server_config(Some(&files), Some(directory.path()), &[]),
             Err(TlsError::NoCertificate { path }) if path == empty
         ));
         let missing = CertificateFiles {
@@ -253,7 +270,7 @@ mod tests {
             private_key: empty,
         };
         assert!(matches!(
-            server_config(Some(&missing), directory.path(), &[]),
+            server_config(Some(&missing), Some(directory.path()), &[]),
             Err(TlsError::Read { .. })
         ));
     }

@@ -9,7 +9,17 @@
 //! bream-xmpp ctl account checkUser --domain localhost --username alice
 //! bream-xmpp ctl account changeUserPassword --domain localhost --username alice --newPassword s3cret
 //! bream-xmpp ctl session listSessions|countSessions|kickUser ...
+//! bream-xmpp ctl cets systemInfo|tableInfo
+//! bream-xmpp ctl server status|leaveCluster|stop
 //! bream-xmpp ctl graphql '{ stat { globalStats { onlineUsers } } }'
+//! bream-xmpp migrate [--config FILE]
+//! ```
+//!
+//! Environment variables override the file's node name, address, cookie and database URL
+//! (`BREAM_NODE_NAME`, `BREAM_NODE_IP`, `BREAM_DIST_PORT`, `BREAM_COOKIE`,
+//! `BREAM_DATABASE_URL`, `BREAM_CLUSTER_NAME`; see `Config::apply_env`).
+//!
+//! ```text
 //! ```
 //!
 //! `--config FILE` is accepted anywhere on the line; without it every default applies (domain
@@ -45,6 +55,7 @@
 //! process list while the command runs. Only their SCRAM secrets are stored.
 
 mod account;
+mod cluster;
 mod graphql;
 pub mod output;
 mod session;
@@ -55,6 +66,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use self::account::AccountCommand;
+pub use self::cluster::{CetsCommand, ServerCommand};
 use self::output::{CtlError, ErrorCode};
 pub use self::session::SessionCommand;
 use crate::config::Config;
@@ -89,6 +101,8 @@ pub struct Args {
 pub enum Command {
     /// Run the server until ctrl-c or SIGTERM
     Start,
+    /// Create or update the database schema, then exit (`start` does it too)
+    Migrate,
     /// Administer accounts and sessions (mongooseimctl's categories and commands)
     Ctl {
         /// The category.
@@ -112,6 +126,18 @@ pub enum Category {
         #[command(subcommand)]
         command: SessionCommand,
     },
+    /// The cluster, as a running node sees it (CETS)
+    Cets {
+        /// The command.
+        #[command(subcommand)]
+        command: CetsCommand,
+    },
+    /// A running node: status, leaving the cluster, stopping
+    Server {
+        /// The command.
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
     /// Send a raw query to the running node's admin GraphQL API; prints the whole response
     Graphql {
         /// The GraphQL query or mutation
@@ -123,6 +149,7 @@ pub enum Category {
 pub fn run(args: Args) -> ExitCode {
     match args.command {
         Command::Start => start(args.config.as_deref()),
+        Command::Migrate => migrate(args.config.as_deref()),
         Command::Ctl { category } => ctl(args.config.as_deref(), category),
     }
 }
@@ -140,7 +167,7 @@ pub fn usage_error(error: &clap::Error) -> ExitCode {
 }
 
 fn start(config_path: Option<&Path>) -> ExitCode {
-    let config = match Config::load(config_path) {
+    let config = match Config::load_with_env(config_path) {
         Ok(config) => config,
         Err(error) => {
             output::print_start_failure(&error);
@@ -177,6 +204,44 @@ fn start(config_path: Option<&Path>) -> ExitCode {
     }
 }
 
+/// Connects to the configured database, which runs the migrations, and exits.
+fn migrate(config_path: Option<&Path>) -> ExitCode {
+    init_logging("warn,sqlx=error");
+    let outcome = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(async {
+            let config = load_config(config_path)?;
+            let storage = Storage::connect_with(config.storage_options())
+                .await
+                .map_err(|error| CtlError::new(ErrorCode::DatabaseError, error.to_string()))?;
+            storage.close().await;
+            Ok(serde_json::json!({
+                "result": "ok",
+                "message": format!(
+                    "the schema of {} is up to date",
+                    crate::storage::redact_url(&config.database_url())
+                ),
+            }))
+        }),
+        Err(error) => Err(CtlError::new(
+            ErrorCode::InternalError,
+            format!("could not start the async runtime: {error}"),
+        )),
+    };
+    match outcome {
+        Ok(result) => {
+            output::print_result(&result);
+            ExitCode::from(EXIT_SUCCESS)
+        }
+        Err(error) => {
+            output::print_error(&error);
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
 fn ctl(config_path: Option<&Path>, category: Category) -> ExitCode {
     // sqlx's slow-statement warnings say nothing a `ctl` user can act on.
     init_logging("warn,sqlx=error");
@@ -193,6 +258,14 @@ fn ctl(config_path: Option<&Path>, category: Category) -> ExitCode {
                 Category::Session { command } => {
                     let config = load_config(config_path)?;
                     session::run(&config, command).await
+                }
+                Category::Cets { command } => {
+                    let config = load_config(config_path)?;
+                    cluster::run_cets(&config, command).await
+                }
+                Category::Server { command } => {
+                    let config = load_config(config_path)?;
+                    cluster::run_server(&config, command).await
                 }
                 Category::Graphql { query } => {
                     let config = load_config(config_path)?;
@@ -218,7 +291,8 @@ fn ctl(config_path: Option<&Path>, category: Category) -> ExitCode {
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config, CtlError> {
-    Config::load(path).map_err(|error| CtlError::new(ErrorCode::ConfigError, error.to_string()))
+    Config::load_with_env(path)
+        .map_err(|error| CtlError::new(ErrorCode::ConfigError, error.to_string()))
 }
 
 /// Logs to stderr: `RUST_LOG` when set, else `default_directive`. Keeps an existing global

@@ -139,16 +139,19 @@ impl fmt::Debug for RdbmsConnection {
     }
 }
 
-/// `[internal_databases]`: placeholder for the cluster's in-memory tables.
+/// `[internal_databases]`: the cluster's in-memory tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InternalDatabases {
-    /// `[internal_databases.cets]`.
-    pub cets: Cets,
+    /// `[internal_databases.cets]`: present, the node runs as part of a cluster (as in
+    /// MongooseIM, where listing CETS switches it on); absent (the default), it runs alone.
+    pub cets: Option<Cets>,
 }
 
-/// `[internal_databases.cets]`: how CETS finds the cluster's nodes. Placeholder: read, not yet
-/// used.
+/// The heartbeat deadline of cluster nodes, unless configured.
+pub const HEARTBEAT_DEADLINE_DEFAULT: Duration = Duration::from_secs(5);
+
+/// `[internal_databases.cets]`: how the cluster's nodes find each other.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Cets {
@@ -158,6 +161,10 @@ pub struct Cets {
     pub cluster_name: String,
     /// For `backend = "file"`: a file listing the nodes. Default none.
     pub node_list_file: Option<PathBuf>,
+    /// Milliseconds of silence after which a node is declared down and its sessions are
+    /// cleaned up. Default 5000; at least 1000.
+    #[serde(deserialize_with = "milliseconds")]
+    pub heartbeat_deadline: Duration,
 }
 
 impl Default for Cets {
@@ -166,7 +173,38 @@ impl Default for Cets {
             backend: CetsBackend::Rdbms,
             cluster_name: "bream".to_string(),
             node_list_file: None,
+            heartbeat_deadline: HEARTBEAT_DEADLINE_DEFAULT,
         }
+    }
+}
+
+impl InternalDatabases {
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
+        let Some(cets) = &self.cets else {
+            return Ok(());
+        };
+        if cets.backend == CetsBackend::File && cets.node_list_file.is_none() {
+            return Err(Invalid::new(
+                "internal_databases.cets.node_list_file",
+                "none",
+                "backend = \"file\" needs the file that lists the nodes",
+            ));
+        }
+        if cets.heartbeat_deadline < Duration::from_secs(1) {
+            return Err(Invalid::new(
+                "internal_databases.cets.heartbeat_deadline",
+                &cets.heartbeat_deadline.as_millis().to_string(),
+                "must be at least 1000 milliseconds",
+            ));
+        }
+        if cets.cluster_name.is_empty() {
+            return Err(Invalid::new(
+                "internal_databases.cets.cluster_name",
+                "\"\"",
+                "must not be empty",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -31,7 +31,7 @@
 //! | `[[listen.c2s]]` | client listeners: port, address, TLS mode and files, limits | [`listen`] |
 //! | `[auth]` | methods, SASL mechanisms, password hashing, failed-attempt cap | [`auth`] |
 //! | `[outgoing_pools.rdbms.default]` | the database: URL, pool size, timeouts | [`databases`] |
-//! | `[internal_databases]` | CETS settings (placeholder for clustering) | [`databases`] |
+//! | `[internal_databases.cets]` | present: run as a cluster node (discovery, cluster name) | [`databases`] |
 //! | `[modules.mod_*]` | per-module `enabled` and options | [`modules`] |
 //! | `[shaper.NAME]` | traffic shapers (`max_rate`): accepted, not yet applied | [`Shaper`] |
 //! | `[acl]`, `[access]` | accepted as written, not yet interpreted | `toml::Table` |
@@ -67,6 +67,7 @@ pub mod modules;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -148,12 +149,29 @@ pub struct General {
     /// Where the server keeps its files: the SQLite database (when no URL is configured), the
     /// generated certificate. Default `./data`, relative to the working directory.
     pub data_dir: PathBuf,
-    /// This node's name, `name@host`. Default `bream@localhost`. Placeholder: used once nodes
-    /// cluster.
+    /// This node's name, `name@host`, unique in the cluster. Default `bream@localhost`.
+    /// Environment: `BREAM_NODE_NAME`.
     pub node_name: String,
-    /// The cookie nodes of one cluster share. Default `bream`. Placeholder, as `node_name`.
+    /// The cookie nodes of one cluster share; a node with another one never joins. Default
+    /// `bream`. Environment: `BREAM_COOKIE`.
     pub cookie: Secret,
+    /// The address this node listens on for other nodes, and publishes for them to dial (a
+    /// pod's IP in Kubernetes). Default `127.0.0.1`. Environment: `BREAM_NODE_IP`.
+    pub node_ip: IpAddr,
+    /// The port for node-to-node traffic (Erlang's distribution port). Default
+    /// [`DIST_PORT_DEFAULT`]. Environment: `BREAM_DIST_PORT`.
+    pub dist_port: u16,
+    /// Seconds a graceful stop (SIGTERM) may take to close the client sessions before the
+    /// node leaves anyway. Default [`SHUTDOWN_TIMEOUT_DEFAULT`] seconds.
+    #[serde(deserialize_with = "seconds")]
+    pub shutdown_timeout: Duration,
 }
+
+/// Default `general.dist_port`: one above Erlang's port mapper (4369).
+pub const DIST_PORT_DEFAULT: u16 = 4370;
+
+/// Default `general.shutdown_timeout`.
+pub const SHUTDOWN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 
 impl Default for General {
     fn default() -> Self {
@@ -163,6 +181,9 @@ impl Default for General {
             data_dir: PathBuf::from(DATA_DIR_DEFAULT),
             node_name: "bream@localhost".to_string(),
             cookie: Secret("bream".to_string()),
+            node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            dist_port: DIST_PORT_DEFAULT,
+            shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -251,6 +272,82 @@ impl Config {
         Config::parse(&text, &format!("config file {path:?}"))
     }
 
+    /// [`Config::load`], then the environment's overrides ([`Config::apply_env`]) from this
+    /// process's environment.
+    pub fn load_with_env(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = Config::load(path)?;
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Overrides keys from environment variables, for containers, where the node's name and
+    /// address are known only when it starts, and secrets come from the orchestrator:
+    ///
+    /// | variable | key |
+    /// | --- | --- |
+    /// | `BREAM_NODE_NAME` | `general.node_name` |
+    /// | `BREAM_NODE_IP` | `general.node_ip` |
+    /// | `BREAM_DIST_PORT` | `general.dist_port` |
+    /// | `BREAM_COOKIE` | `general.cookie` |
+    /// | `BREAM_DATABASE_URL` | `outgoing_pools.rdbms.default.connection.url` |
+    /// | `BREAM_CLUSTER_NAME` | `internal_databases.cets.cluster_name` (when CETS is on) |
+    ///
+    /// An empty variable counts as unset. Errors: a value that does not parse, or that the
+    /// key does not accept ([`ConfigError::Invalid`], naming the variable).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let var = |name: &str| var(name).filter(|value| !value.is_empty());
+        let invalid = |name: &str, value: &str, reason: &str| ConfigError::Invalid {
+            origin: "environment".to_string(),
+            key: name.to_string(),
+            value: format!("{value:?}"),
+            reason: reason.to_string(),
+        };
+        if let Some(name) = var("BREAM_NODE_NAME") {
+            self.general.node_name = name;
+        }
+        if let Some(ip) = var("BREAM_NODE_IP") {
+            self.general.node_ip = ip
+                .parse()
+                .map_err(|_| invalid("BREAM_NODE_IP", &ip, "not an IP address"))?;
+        }
+        if let Some(port) = var("BREAM_DIST_PORT") {
+            self.general.dist_port = port
+                .parse()
+                .ok()
+                .filter(|port| *port != 0)
+                .ok_or_else(|| invalid("BREAM_DIST_PORT", &port, "not a port in 1..=65535"))?;
+        }
+        if let Some(cookie) = var("BREAM_COOKIE") {
+            self.general.cookie = Secret(cookie);
+        }
+        if let Some(url) = var("BREAM_DATABASE_URL") {
+            if !crate::storage::url_scheme_is_supported(&url) {
+                return Err(invalid(
+                    "BREAM_DATABASE_URL",
+                    &crate::storage::redact_url(&url),
+                    "use sqlite://PATH or postgres://USER[:PASSWORD]@HOST:PORT/DATABASE",
+                ));
+            }
+            self.outgoing_pools.rdbms.default.connection.url = Some(url);
+        }
+        if let Some(name) = var("BREAM_CLUSTER_NAME") {
+            if let Some(cets) = &mut self.internal_databases.cets {
+                cets.cluster_name = name;
+            }
+        }
+        self.check_node_name()
+            .map_err(|reason| invalid("general.node_name", &self.general.node_name, &reason))
+    }
+
+    fn check_node_name(&self) -> Result<(), String> {
+        match self.general.node_name.split_once('@') {
+            Some((name, host)) if !name.is_empty() && !host.is_empty() && !host.contains('@') => {
+                Ok(())
+            }
+            _ => Err("a node name is name@host".to_string()),
+        }
+    }
+
     /// Parses and validates TOML text, as [`Config::load`] does a file's.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, "config text")
@@ -296,6 +393,23 @@ impl Config {
                 "must not be empty",
             ));
         }
+        self.check_node_name().map_err(|reason| {
+            Invalid::new("general.node_name", &self.general.node_name, &reason)
+        })?;
+        let general = &self.general;
+        check_nonzero(
+            "general.shutdown_timeout",
+            general.shutdown_timeout,
+            Unit::Seconds,
+        )?;
+        if general.dist_port == 0 {
+            return Err(Invalid::new(
+                "general.dist_port",
+                "0",
+                "must be in 1..=65535",
+            ));
+        }
+        self.internal_databases.validate()?;
         self.listen.validate()?;
         self.auth.validate()?;
         self.outgoing_pools.validate()?;

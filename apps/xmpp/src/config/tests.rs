@@ -74,7 +74,10 @@ fn defaults_serve_localhost_with_sqlite_in_data() {
     }
     assert!(modules.mod_version.enabled);
     assert_eq!(config.shaper["normal"].max_rate, 1000);
-    assert_eq!(config.internal_databases.cets.backend, CetsBackend::Rdbms);
+    assert!(
+        config.internal_databases.cets.is_none(),
+        "a node runs alone by default"
+    );
 }
 
 #[test]
@@ -215,7 +218,13 @@ fn a_full_file() {
         "{shown}"
     );
 
-    assert_eq!(config.internal_databases.cets.cluster_name, "prod");
+    let cets = config
+        .internal_databases
+        .cets
+        .clone()
+        .expect("cets configured");
+    assert_eq!(cets.cluster_name, "prod");
+    assert_eq!(cets.backend, CetsBackend::File);
     let modules = &config.modules;
     assert!(!modules.mod_roster.versioning);
     assert_eq!(modules.mod_offline.max_messages, 500);
@@ -399,4 +408,78 @@ fn bad_values_stop_the_start() {
 fn the_default_database_url_survives_odd_paths() {
     let config = Config::from_toml("[general]\ndata_dir = \"/tmp/a?b#c\"\n").unwrap();
     assert_eq!(config.database_url(), "sqlite:///tmp/a%3Fb%23c/bream.db");
+}
+
+#[test]
+fn the_environment_overrides_node_identity_and_database() {
+    let mut config = Config::from_toml(
+        r#"
+        [general]
+        node_name = "bream@file"
+        [internal_databases.cets]
+        cluster_name = "from-file"
+        "#,
+    )
+    .expect("valid");
+    let env = [
+        ("BREAM_NODE_NAME", "bream@bream-2"),
+        ("BREAM_NODE_IP", "10.1.2.3"),
+        ("BREAM_DIST_PORT", "4400"),
+        ("BREAM_COOKIE", "from-secret"),
+        ("BREAM_DATABASE_URL", "postgres://bream:pw@db:5432/bream"),
+        ("BREAM_CLUSTER_NAME", "from-env"),
+        ("BREAM_UNRELATED", ""),
+    ];
+    config
+        .apply_env(|name| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+        .expect("valid overrides");
+    assert_eq!(config.general.node_name, "bream@bream-2");
+    assert_eq!(config.general.node_ip.to_string(), "10.1.2.3");
+    assert_eq!(config.general.dist_port, 4400);
+    assert_eq!(config.general.cookie.0, "from-secret");
+    assert_eq!(config.database_url(), "postgres://bream:pw@db:5432/bream");
+    assert_eq!(
+        config.internal_databases.cets.expect("cets").cluster_name,
+        "from-env"
+    );
+}
+
+#[test]
+fn bad_environment_values_are_refused_naming_the_variable() {
+    for (name, value, expected) in [
+        ("BREAM_NODE_IP", "pod-ip", "BREAM_NODE_IP"),
+        ("BREAM_DIST_PORT", "0", "BREAM_DIST_PORT"),
+        ("BREAM_DIST_PORT", "70000", "BREAM_DIST_PORT"),
+        ("BREAM_NODE_NAME", "no-host", "general.node_name"),
+        ("BREAM_DATABASE_URL", "mysql://x", "BREAM_DATABASE_URL"),
+    ] {
+        let mut config = Config::default();
+        let error = config
+            .apply_env(|asked| (asked == name).then(|| value.to_string()))
+            .expect_err(value);
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+}
+
+#[test]
+fn cluster_keys_are_checked() {
+    for (text, key) in [
+        (
+            "[internal_databases.cets]\nbackend = \"file\"",
+            "node_list_file",
+        ),
+        (
+            "[internal_databases.cets]\nheartbeat_deadline = 10",
+            "heartbeat_deadline",
+        ),
+        ("[general]\nnode_name = \"nohost\"", "node_name"),
+        ("[general]\ndist_port = 0", "dist_port"),
+    ] {
+        let error = Config::from_toml(text).expect_err(text);
+        assert!(error.to_string().contains(key), "{error}");
+    }
 }

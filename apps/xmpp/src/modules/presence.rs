@@ -153,7 +153,7 @@ impl Presence {
             state.last = Some(presence.clone());
             initial
         };
-        set_presence(router, sender, priority, true);
+        set_presence(router, sender, priority, Some(presence.clone())).await;
         self.broadcast(router, sender, presence, &BTreeSet::new())
             .await;
         if initial {
@@ -174,15 +174,21 @@ impl Presence {
             state.last = None;
             std::mem::take(&mut state.directed)
         };
-        set_presence(router, sender, 0, false);
+        set_presence(router, sender, 0, None).await;
         self.broadcast(router, sender, presence, &directed).await;
     }
 }
 
-fn set_presence(router: &Router, sender: &ClientSession, priority: i8, available: bool) {
+async fn set_presence(
+    router: &Router,
+    sender: &ClientSession,
+    priority: i8,
+    presence: Option<Element>,
+) {
     match router
         .sessions()
-        .set_presence(&sender.jid, sender.sid, priority, available)
+        .set_presence(&sender.jid, sender.sid, priority, presence)
+        .await
     {
         Ok(true) => {}
         Ok(false) => tracing::debug!(jid = %sender.jid, "presence from a session not in the table"),
@@ -275,7 +281,11 @@ impl InboundHook for Presence {
             }
             let sessions = router.sessions().user_sessions(&user).unwrap_or_default();
             for entry in sessions.iter().filter(|entry| entry.available) {
-                if let Some(mut last) = self.last_presence(entry.sid) {
+                // The table's copy answers for sessions on other nodes too.
+                let last = self
+                    .last_presence(entry.sid)
+                    .or_else(|| entry.presence.clone());
+                if let Some(mut last) = last {
                     last.set_attr("from", entry.jid.to_string());
                     last.set_attr("to", from.to_string());
                     router.route(last).await;

@@ -210,7 +210,7 @@ impl Router {
     /// "newer wins" policy MongooseIM uses). If a newer one is already there
     /// (two binds raced), this session is the one told to close.
     pub async fn open_session(&self, entry: SessionEntry) -> Result<(), SessionTableError> {
-        self.sessions.insert(entry.clone())?;
+        self.sessions.insert(entry.clone()).await?;
         for other in self.sessions.resource_sessions(&entry.jid)? {
             let replaced = if other.sid < entry.sid {
                 &other
@@ -236,7 +236,7 @@ impl Router {
     /// second call for the same session (the session's own cleanup, then the
     /// monitor that watches it for crashes) does nothing.
     pub async fn close_session(&self, session: &ClientSession) {
-        match self.sessions.remove(&session.jid, session.sid) {
+        match self.sessions.remove(&session.jid, session.sid).await {
             Ok(true) => {
                 for hook in &self.hooks.session {
                     hook.session_closed(self, session).await;
@@ -589,9 +589,7 @@ impl Router {
             Ok(()) => true,
             Err(DeliverError::Gone(_)) => {
                 tracing::debug!(jid = %entry.jid, sid = %entry.sid, "session gone: removed");
-                if let Err(error) = self.sessions.remove(&entry.jid, entry.sid) {
-                    tracing::error!(%error, "cannot remove a gone session");
-                }
+                self.sessions.forget(&entry.jid, entry.sid);
                 false
             }
         }

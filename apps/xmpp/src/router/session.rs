@@ -15,16 +15,41 @@ use crate::jid::Jid;
 use crate::stanza::error::StreamError;
 use crate::xml::Element;
 
-/// Identifies one session on this node. Ids grow: of two sessions for the
+/// Identifies one session in the cluster. Ids grow: of two sessions for the
 /// same full JID, the one with the larger id bound later and wins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Why a clock: in a cluster two nodes hand out ids with no coordination, and
+/// "newer wins" must still hold between them. An id is the wall-clock time in
+/// microseconds, bumped to stay above the last id of this process (so ids are
+/// unique and increasing on one node even when the clock steps back). Across
+/// nodes the order is as good as the clocks' agreement, which is what
+/// MongooseIM's `{timestamp, pid}` session ids rely on too.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct SessionId(u64);
 
 impl SessionId {
     /// A fresh id, larger than every id handed out before in this process.
     pub fn next() -> SessionId {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
+        static LAST: AtomicU64 = AtomicU64::new(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let mut last = LAST.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return SessionId(next),
+                Err(actual) => last = actual,
+            }
+        }
+    }
+
+    /// The id with this number (as it crossed the network).
+    pub fn from_raw(value: u64) -> SessionId {
+        SessionId(value)
     }
 
     /// Smaller than every id handed out: the start of a key range.
@@ -122,6 +147,9 @@ pub struct SessionEntry {
     /// Only available sessions receive messages and presence for the bare
     /// JID (RFC 6121 §8.5.2).
     pub available: bool,
+    /// Its last available broadcast presence, to answer probes for it from
+    /// any node; `None` while unavailable.
+    pub presence: Option<Element>,
 }
 
 impl SessionEntry {
@@ -133,6 +161,7 @@ impl SessionEntry {
             handle,
             priority: 0,
             available: false,
+            presence: None,
         }
     }
 

@@ -13,8 +13,11 @@
 //! larger id) without a read-modify-write race. The bare-JID lookup is one
 //! range scan of the ordered set.
 //!
-//! Reads and writes run on the caller's thread against the shared table, as
-//! ETS does: no message to an owner. The table lives as long as its owner
+//! Reads are synchronous: on every backend they read a local copy, on the
+//! caller's thread, as ETS does. Writes return futures: the replicated table
+//! answers once every node has the write, and a binding session must see the
+//! sessions other nodes bound before it decides who wins. The local table
+//! answers at once. The table lives as long as its owner
 //! actor (the c2s sessions supervisor); once it is gone every operation
 //! returns [`SessionTableError::Unavailable`].
 
@@ -22,9 +25,11 @@ use std::ops::Bound;
 
 use bream_runtime::ractor::ActorCell;
 use bream_tables::{Access, Table, TableError, TableOptions};
+use futures::future::BoxFuture;
 
 use super::session::{SessionEntry, SessionId};
 use crate::jid::{BareJid, Jid};
+use crate::xml::Element;
 
 /// Why the session table did not answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,21 +48,31 @@ pub enum SessionTableError {
 /// The sessions of this node (or, replicated, of the cluster).
 pub trait SessionTable: Send + Sync + 'static {
     /// Adds a session. An entry with the same full JID and id is replaced.
-    fn insert(&self, entry: SessionEntry) -> Result<(), SessionTableError>;
+    fn insert(&self, entry: SessionEntry) -> BoxFuture<'_, Result<(), SessionTableError>>;
     /// Removes the session `sid` of `jid`; whether it was there.
-    fn remove(&self, jid: &Jid, sid: SessionId) -> Result<bool, SessionTableError>;
+    fn remove<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>>;
+    /// Removes a session found gone, without waiting: the router calls it
+    /// while it delivers. A backend may leave the removal to the session's
+    /// own node (a replicated table removes only this node's entries).
+    fn forget(&self, jid: &Jid, sid: SessionId);
     /// The sessions bound to the full JID `jid`, oldest first (normally one).
     fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError>;
     /// Every session of the account `user`, in resource order.
     fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError>;
-    /// Records a session's broadcast presence; whether the session was found.
-    fn set_presence(
-        &self,
-        jid: &Jid,
+    /// Records a session's broadcast presence (`presence` is the last
+    /// available one, `None` when it went unavailable); whether the session
+    /// was found.
+    fn set_presence<'a>(
+        &'a self,
+        jid: &'a Jid,
         sid: SessionId,
         priority: i8,
-        available: bool,
-    ) -> Result<bool, SessionTableError>;
+        presence: Option<Element>,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>>;
     /// How many sessions there are.
     fn count(&self) -> Result<usize, SessionTableError>;
     /// Every session (for administration: listing, shutdown).
@@ -140,14 +155,29 @@ fn unavailable(error: TableError) -> SessionTableError {
 }
 
 impl SessionTable for LocalSessionTable {
-    fn insert(&self, entry: SessionEntry) -> Result<(), SessionTableError> {
+    fn insert(&self, entry: SessionEntry) -> BoxFuture<'_, Result<(), SessionTableError>> {
         let key = Self::key(&entry.jid, entry.sid);
-        self.table.insert(key, entry).map_err(unavailable)
+        let inserted = self.table.insert(key, entry).map_err(unavailable);
+        Box::pin(std::future::ready(inserted))
     }
 
-    fn remove(&self, jid: &Jid, sid: SessionId) -> Result<bool, SessionTableError> {
-        let removed = self.table.take(&Self::key(jid, sid)).map_err(unavailable)?;
-        Ok(!removed.is_empty())
+    fn remove<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
+        let removed = self
+            .table
+            .take(&Self::key(jid, sid))
+            .map(|removed| !removed.is_empty())
+            .map_err(unavailable);
+        Box::pin(std::future::ready(removed))
+    }
+
+    fn forget(&self, jid: &Jid, sid: SessionId) {
+        if let Err(error) = self.table.take(&Self::key(jid, sid)) {
+            tracing::error!(%error, "cannot remove a gone session");
+        }
     }
 
     fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
@@ -166,21 +196,23 @@ impl SessionTable for LocalSessionTable {
         ))
     }
 
-    fn set_presence(
-        &self,
-        jid: &Jid,
+    fn set_presence<'a>(
+        &'a self,
+        jid: &'a Jid,
         sid: SessionId,
         priority: i8,
-        available: bool,
-    ) -> Result<bool, SessionTableError> {
+        presence: Option<Element>,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
         let updated = self
             .table
             .update_element(&Self::key(jid, sid), |entry| {
                 entry.priority = priority;
-                entry.available = available;
+                entry.available = presence.is_some();
+                entry.presence = presence;
             })
-            .map_err(unavailable)?;
-        Ok(updated.is_some())
+            .map(|updated| updated.is_some())
+            .map_err(unavailable);
+        Box::pin(std::future::ready(updated))
     }
 
     fn count(&self) -> Result<usize, SessionTableError> {

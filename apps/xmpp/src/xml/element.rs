@@ -24,8 +24,9 @@
 
 use super::NS_XML;
 
-/// An XML element with resolved names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An XML element with resolved names. Serde encodes the tree as it is (no XML text), so a
+/// stanza crosses to another node without being serialized and parsed again.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Element {
     /// Local name, without any prefix.
     pub name: String,
@@ -38,7 +39,7 @@ pub struct Element {
 }
 
 /// One attribute of an [`Element`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attribute {
     /// Local name, without any prefix.
     pub name: String,
@@ -50,7 +51,7 @@ pub struct Attribute {
 }
 
 /// A child of an [`Element`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Node {
     /// A child element.
     Element(Element),

@@ -53,6 +53,7 @@
 //!   `joinCluster` and the other cluster mutations do not exist yet.
 //! - Error codes are `ctl`'s ([`crate::api::ErrorCode`]).
 
+mod cets;
 mod http;
 mod schema;
 
@@ -207,6 +208,8 @@ pub struct AdminContext {
     pub node_name: String,
     /// The log level.
     pub loglevel: Arc<dyn LogLevelControl>,
+    /// The cluster this node is part of; `None` when it runs alone.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl AdminContext {
@@ -220,7 +223,14 @@ impl AdminContext {
             started_at: Instant::now(),
             node_name: config.general.node_name.clone(),
             loglevel: Arc::new(FixedLogLevel(config.general.loglevel)),
+            cluster: None,
         }
+    }
+
+    /// The same context, reporting `cluster` in the `cets` category.
+    pub fn with_cluster(mut self, cluster: Arc<crate::cluster::Cluster>) -> AdminContext {
+        self.cluster = Some(cluster);
+        self
     }
 }
 

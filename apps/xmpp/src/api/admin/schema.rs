@@ -49,8 +49,13 @@ fn api<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Api>> {
     ctx.data::<Arc<Api>>()
 }
 
+/// The context, for resolvers in sibling modules.
+pub(super) fn api_context<'a>(ctx: &Context<'a>) -> Result<&'a AdminContext> {
+    Ok(&api(ctx)?.context)
+}
+
 /// An operation error with its `extensions.code`.
-fn error(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
+pub(super) fn error(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, extensions| {
         extensions.set("code", code.as_str());
     })
@@ -307,6 +312,10 @@ impl AdminQuery {
     /// Server info and management
     async fn server(&self) -> ServerAdminQuery {
         ServerAdminQuery
+    }
+    /// The cluster's nodes and replicated tables
+    async fn cets(&self) -> super::cets::CetsAdminQuery {
+        super::cets::CetsAdminQuery
     }
 }
 
@@ -1193,5 +1202,24 @@ impl ServerAdminMutation {
         tracing::info!("stop requested by the admin API");
         api.stop.send_replace(true);
         Ok("Stop scheduled".to_string())
+    }
+
+    /// Leave the cluster: a graceful stop of this node (clients are told
+    /// `system-shutdown` and reconnect to the others; the node leaves the
+    /// tables and the registry). Bream has no running-but-detached state.
+    async fn leave_cluster(&self, ctx: &Context<'_>) -> Result<String> {
+        let api = api(ctx)?;
+        if api.context.cluster.is_none() {
+            return Err(error(
+                ErrorCode::NotSupported,
+                "this node runs alone: [internal_databases.cets] is not configured",
+            ));
+        }
+        tracing::info!("leaving the cluster, requested by the admin API");
+        api.stop.send_replace(true);
+        Ok(format!(
+            "The node {} is leaving the cluster",
+            api.context.node_name
+        ))
     }
 }

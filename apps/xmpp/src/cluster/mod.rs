@@ -1,0 +1,255 @@
+//! The XMPP server as a cluster: MongooseIM's CETS mode on Bream nodes.
+//!
+//! With `[internal_databases.cets]` in the config, the server starts a Bream
+//! [`Node`] that finds the others through the same SQL database it keeps
+//! persistent data in (`backend = "rdbms"`, the `discovery_nodes` table) or a
+//! file, and joins them. Nothing of the cluster is on disk: the sessions live
+//! in a replicated table (every node a full copy), and a node can be added,
+//! removed or restarted at any time.
+//!
+//! - [`sessions`]: the session table, replicated; the router reads it
+//!   locally and reaches sessions on other nodes through their node's
+//!   [`mailbox`].
+//! - [`cleanup`]: what survivors do for a node that went down (drop its
+//!   sessions, tell their contacts), and what a node that was frozen does
+//!   when it wakes (close its stale sessions).
+//!
+//! Readiness ([`Cluster::status`]`.ready`) is true once discovery works and
+//! every table has joined every node discovered: an orchestrator should send
+//! clients to the node from then on. A graceful stop ([`Cluster::leave`])
+//! runs after the sessions were closed: the tables stop, the node leaves the
+//! registry (its row goes at once) and disconnects.
+//!
+//! Deviation from MongooseIM: a node joins every node with the same
+//! `cluster_name` and cookie that discovery lists; there is no `join_cluster`
+//! command, and `leaveCluster` is a graceful stop of the node.
+
+pub mod cleanup;
+pub mod mailbox;
+pub mod sessions;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bream_runtime::discovery::{Discovery, FileDiscovery, SqlRegistry, SqlRegistryConfig};
+use bream_runtime::node::{Node, NodeConfig};
+use bream_tables::replicated::{
+    DownEvent, ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService,
+    ReplicationStatus, ServiceConfig,
+};
+use bream_tables::TableKind;
+use parking_lot::Mutex;
+
+use self::cleanup::Cleanup;
+use self::mailbox::{Mailbox, MailboxMsg};
+use self::sessions::{Graveyard, ReplicatedSessionTable, SessionKey, SessionRecord};
+use crate::modules::presence::Contacts;
+use crate::router::table::SESSION_TABLE_NAME;
+use crate::router::{Router, SessionTable};
+
+/// Where a node finds the others.
+#[derive(Clone, Debug)]
+pub enum DiscoveryBackend {
+    /// The `discovery_nodes` table of this SQL database.
+    Rdbms {
+        /// The database URL (the persistent data's).
+        url: String,
+    },
+    /// A file listing `name@host host:port` lines.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// What a node of the cluster needs.
+#[derive(Clone, Debug)]
+pub struct ClusterSettings {
+    /// `name@host`, unique in the cluster.
+    pub node_name: String,
+    /// Where the node listens for other nodes and what it publishes for them
+    /// to dial: the node's own address (a pod IP, 127.0.0.1 on one box).
+    pub listen: SocketAddr,
+    /// The shared secret; a node with another one never joins.
+    pub cookie: String,
+    /// Nodes only see nodes of the same cluster name.
+    pub cluster_name: String,
+    /// How nodes are found.
+    pub discovery: DiscoveryBackend,
+    /// Silence after which a node is declared down.
+    pub heartbeat_deadline: Duration,
+}
+
+/// A node's part of the cluster. See the module docs.
+pub struct Cluster {
+    node: Node,
+    service: ReplicationService,
+    sessions: Arc<ReplicatedSessionTable>,
+    mailbox: Arc<Mailbox>,
+    cleanup: Arc<Cleanup>,
+    freeze_watch: tokio::task::JoinHandle<()>,
+    mailbox_actor: bream_runtime::ractor::ActorRef<MailboxMsg>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Cluster")
+            .field("node", &self.node.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the cluster's state is, as this node sees it.
+#[derive(Clone, Debug)]
+pub struct ClusterInfo {
+    /// This node.
+    pub node: String,
+    /// Nodes, tables, conflicts.
+    pub replication: ReplicationStatus,
+    /// Ready for clients: discovery works and every table joined every
+    /// node discovered.
+    pub ready: bool,
+}
+
+impl Cluster {
+    /// Starts the node, the session table and the replication service.
+    /// `contacts` says whom to tell when a dead node's users go away.
+    pub async fn start(
+        settings: ClusterSettings,
+        contacts: Arc<dyn Contacts>,
+    ) -> anyhow::Result<Cluster> {
+        let address = settings.listen.to_string();
+        let discovery: Arc<dyn Discovery> = match &settings.discovery {
+            DiscoveryBackend::Rdbms { url } => {
+                let config = SqlRegistryConfig::new(
+                    url.clone(),
+                    settings.cluster_name.clone(),
+                    settings.node_name.clone(),
+                    address,
+                );
+                Arc::new(SqlRegistry::connect(config).await?)
+            }
+            DiscoveryBackend::File { path } => Arc::new(FileDiscovery::new(
+                path.clone(),
+                settings.node_name.clone(),
+            )?),
+        };
+        let mut node_config = NodeConfig::new(
+            settings.node_name.clone(),
+            settings.listen,
+            settings.cookie.clone(),
+        );
+        node_config.heartbeat_deadline = settings.heartbeat_deadline;
+        let node = Node::start(node_config, Some(discovery)).await?;
+        let local = Arc::new(Mutex::new(HashMap::new()));
+        let graveyard: Graveyard = Arc::new(Mutex::new(HashMap::new()));
+        let cleanup = Cleanup::new(Arc::clone(&graveyard), Arc::clone(&local), contacts);
+        let table = start_session_table(&node, &graveyard, &cleanup).await?;
+        let mailbox = Mailbox::new(node.clone(), Arc::clone(&local));
+        let mailbox_actor = mailbox.start().await?;
+        let sessions = Arc::new(ReplicatedSessionTable::new(
+            table.clone(),
+            node.name().to_string(),
+            Arc::clone(&mailbox),
+            local,
+        ));
+        let service = ReplicationService::start(&node, ServiceConfig::default());
+        service.register(&table);
+        let freeze_watch =
+            cleanup::watch_for_freezes(Arc::downgrade(&cleanup), settings.heartbeat_deadline);
+        tracing::info!(node = %node.name(), cluster = %settings.cluster_name, "cluster node started");
+        Ok(Cluster {
+            node,
+            service,
+            sessions,
+            mailbox,
+            cleanup,
+            freeze_watch,
+            mailbox_actor,
+        })
+    }
+
+    /// The session table the router should use.
+    pub fn session_table(&self) -> Arc<dyn SessionTable> {
+        Arc::clone(&self.sessions) as Arc<dyn SessionTable>
+    }
+
+    /// Gives the cluster the router (built on [`Cluster::session_table`]):
+    /// stanzas for ended sessions are routed again, and node-down cleanup
+    /// reaches this node's clients.
+    pub fn attach(&self, router: &Arc<Router>) {
+        self.mailbox.set_router(router);
+        self.cleanup.set_router(router);
+    }
+
+    /// This node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Nodes, tables and readiness.
+    pub async fn status(&self) -> ClusterInfo {
+        let replication = self.service.status().await;
+        let ready = replication.healthy;
+        ClusterInfo {
+            node: self.node.name().to_string(),
+            replication,
+            ready,
+        }
+    }
+
+    /// Leaves the cluster: stops the tables, leaves the registry (the row
+    /// goes at once) and disconnects. Close the sessions first.
+    pub async fn leave(&self) {
+        self.freeze_watch.abort();
+        self.service.unregister(SESSION_TABLE_NAME);
+        self.sessions.replicated().stop();
+        self.mailbox_actor.stop(None);
+        self.node.shutdown().await;
+        tracing::info!(node = %self.node.name(), "left the cluster");
+    }
+}
+
+/// The replicated session table: an ordered set (one account's sessions are
+/// one range), whose records belong to the node they name.
+async fn start_session_table(
+    node: &Node,
+    graveyard: &Graveyard,
+    cleanup: &Arc<Cleanup>,
+) -> anyhow::Result<ReplicatedTable<SessionKey, SessionRecord>> {
+    let dropped = Arc::clone(graveyard);
+    let owned = Arc::new(move |_: &SessionKey, record: &SessionRecord, node: &str| {
+        if record.node != node {
+            return false;
+        }
+        // Called only while a node-down removes this node's records: keep
+        // them for the cleanup, which tells their contacts.
+        dropped
+            .lock()
+            .entry(node.to_string())
+            .or_default()
+            .push(record.clone());
+        true
+    });
+    let weak = Arc::downgrade(cleanup);
+    let down_handler = Arc::new(move |event: DownEvent| {
+        let Some(cleanup) = weak.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move { cleanup.node_down(&event.node).await });
+    });
+    let options = ReplicatedOptions {
+        kind: TableKind::OrderedSet,
+        replica: ReplicaConfig {
+            node_owned: Some(owned),
+            ..ReplicaConfig::default()
+        },
+        down_handler: Some(down_handler),
+        ..ReplicatedOptions::default()
+    };
+    Ok(ReplicatedTable::start(node, SESSION_TABLE_NAME, options).await?)
+}

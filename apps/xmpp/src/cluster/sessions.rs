@@ -1,0 +1,313 @@
+//! The session table of a cluster: a replicated `bream_tables` ordered set
+//! that every node holds whole, behind the router's [`SessionTable`].
+//!
+//! A record says which node holds the session; the handle the router gets
+//! for it is this node's own session actor when the node is this one, and a
+//! [`RemoteSession`] (a stanza carried over the node link to the owner's
+//! [`super::mailbox`]) otherwise. Reads are local and direct; a write
+//! returns once every node up has it, so a session that binds sees, right
+//! after its insert, every session another node bound before: both sides of
+//! a resource conflict across two nodes see both entries, and the newer one
+//! wins on both.
+//!
+//! Only the owner writes a session's record (bind, presence, close). When a
+//! node goes down, every other node drops its records at once (the table's
+//! node-owned rule, no message needed) and hands them to the
+//! [`super::cleanup`] that tells their contacts.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bream_tables::replicated::{Op, ReplicatedTable, ReplicationError};
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::mailbox::Mailbox;
+use crate::jid::{BareJid, Jid};
+use crate::router::table::SESSION_TABLE_NAME;
+use crate::router::{
+    DeliverError, SessionControl, SessionEntry, SessionHandle, SessionId, SessionTable,
+    SessionTableError,
+};
+use crate::stanza::error::StreamError;
+use crate::xml::Element;
+
+/// `(domain, user, resource, session id)`: one account's sessions are
+/// adjacent, as in the local table.
+pub type SessionKey = (String, String, String, SessionId);
+
+/// What the cluster knows of one session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The full JID, as bound.
+    pub jid: String,
+    /// The node whose session actor it is.
+    pub node: String,
+    /// Priority of its last broadcast presence.
+    pub priority: i8,
+    /// Its last available broadcast presence; `None` while unavailable.
+    pub presence: Option<Element>,
+}
+
+/// Records dropped because their node went down, waiting for the cleanup.
+pub(crate) type Graveyard = Arc<Mutex<HashMap<String, Vec<SessionRecord>>>>;
+
+/// [`SessionTable`] over a replicated table. See the module docs.
+pub struct ReplicatedSessionTable {
+    table: ReplicatedTable<SessionKey, SessionRecord>,
+    me: String,
+    mailbox: Arc<Mailbox>,
+    /// This node's sessions' handles: a record names the node, the handle
+    /// only lives here.
+    local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
+}
+
+impl std::fmt::Debug for ReplicatedSessionTable {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ReplicatedSessionTable")
+            .field("node", &self.me)
+            .field("local", &self.local.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_of(jid: &Jid, sid: SessionId) -> SessionKey {
+    (
+        jid.domain().to_owned(),
+        jid.local().unwrap_or_default().to_owned(),
+        jid.resource().unwrap_or_default().to_owned(),
+        sid,
+    )
+}
+
+fn unavailable(error: ReplicationError) -> SessionTableError {
+    SessionTableError::Unavailable {
+        table: SESSION_TABLE_NAME.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+impl ReplicatedSessionTable {
+    pub(crate) fn new(
+        table: ReplicatedTable<SessionKey, SessionRecord>,
+        me: String,
+        mailbox: Arc<Mailbox>,
+        local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
+    ) -> ReplicatedSessionTable {
+        ReplicatedSessionTable {
+            table,
+            me,
+            mailbox,
+            local,
+        }
+    }
+
+    /// The replicated table underneath (status, joins).
+    pub fn replicated(&self) -> &ReplicatedTable<SessionKey, SessionRecord> {
+        &self.table
+    }
+
+    /// This node's sessions, as the table has them.
+    pub fn local_entries(&self) -> Vec<SessionEntry> {
+        self.select((Bound::Unbounded, Bound::Unbounded))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|entry| self.local.lock().contains_key(&entry.sid))
+            .collect()
+    }
+
+    fn entry(&self, key: &SessionKey, record: &SessionRecord) -> Option<SessionEntry> {
+        let jid = match record.jid.parse::<Jid>() {
+            Ok(jid) => jid,
+            Err(error) => {
+                tracing::warn!(jid = record.jid, %error, "session record with a bad JID skipped");
+                return None;
+            }
+        };
+        let sid = key.3;
+        let handle = if record.node == self.me {
+            self.local
+                .lock()
+                .get(&sid)
+                .cloned()
+                .unwrap_or_else(|| SessionHandle::new(EndedSession))
+        } else {
+            SessionHandle::new(RemoteSession {
+                mailbox: Arc::clone(&self.mailbox),
+                node: record.node.clone(),
+                sid,
+            })
+        };
+        Some(SessionEntry {
+            jid,
+            sid,
+            handle,
+            priority: record.priority,
+            available: record.presence.is_some(),
+            presence: record.presence.clone(),
+        })
+    }
+
+    fn select(
+        &self,
+        range: (Bound<SessionKey>, Bound<SessionKey>),
+    ) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.table
+            .table()
+            .select_map(range, |key, record| self.entry(key, record))
+            .map_err(|error| unavailable(ReplicationError::from(error)))
+    }
+
+    /// The key range of one resource's sessions, or (without a resource) of
+    /// one account's: `s + "\0"` is the smallest string above `s`.
+    fn range(
+        domain: &str,
+        user: &str,
+        resource: Option<&str>,
+    ) -> (Bound<SessionKey>, Bound<SessionKey>) {
+        let first = SessionId::from_raw(0);
+        match resource {
+            Some(resource) => (
+                Bound::Included((domain.into(), user.into(), resource.into(), first)),
+                Bound::Excluded((domain.into(), user.into(), format!("{resource}\0"), first)),
+            ),
+            None => (
+                Bound::Included((domain.into(), user.into(), String::new(), first)),
+                Bound::Excluded((domain.into(), format!("{user}\0"), String::new(), first)),
+            ),
+        }
+    }
+}
+
+impl SessionTable for ReplicatedSessionTable {
+    fn insert(&self, entry: SessionEntry) -> BoxFuture<'_, Result<(), SessionTableError>> {
+        Box::pin(async move {
+            let key = key_of(&entry.jid, entry.sid);
+            let record = SessionRecord {
+                jid: entry.jid.to_string(),
+                node: self.me.clone(),
+                priority: entry.priority,
+                presence: entry.presence.clone(),
+            };
+            self.local.lock().insert(entry.sid, entry.handle.clone());
+            let inserted = self.table.insert(key, record).await.map_err(unavailable);
+            if inserted.is_err() {
+                self.local.lock().remove(&entry.sid);
+            }
+            inserted
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
+        Box::pin(async move {
+            let key = key_of(jid, sid);
+            let was_local = self.local.lock().remove(&sid).is_some();
+            let present = !self
+                .table
+                .table()
+                .lookup(&key)
+                .map_err(|error| unavailable(ReplicationError::from(error)))?
+                .is_empty();
+            if present {
+                self.table.delete(key).await.map_err(unavailable)?;
+            }
+            Ok(present || was_local)
+        })
+    }
+
+    fn forget(&self, jid: &Jid, sid: SessionId) {
+        // Another node's session is that node's to remove (or its cleanup's).
+        if self.local.lock().remove(&sid).is_none() {
+            return;
+        }
+        if let Err(error) = self.table.write_async(Op::Delete(vec![key_of(jid, sid)])) {
+            tracing::error!(%error, "cannot remove a gone session");
+        }
+    }
+
+    fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select(Self::range(
+            jid.domain(),
+            jid.local().unwrap_or_default(),
+            Some(jid.resource().unwrap_or_default()),
+        ))
+    }
+
+    fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select(Self::range(
+            user.domain(),
+            user.local().unwrap_or_default(),
+            None,
+        ))
+    }
+
+    fn set_presence<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+        priority: i8,
+        presence: Option<Element>,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
+        Box::pin(async move {
+            let key = key_of(jid, sid);
+            let found = self
+                .table
+                .table()
+                .lookup(&key)
+                .map_err(|error| unavailable(ReplicationError::from(error)))?;
+            let Some(mut record) = found.into_iter().next() else {
+                return Ok(false);
+            };
+            record.priority = priority;
+            record.presence = presence;
+            self.table.insert(key, record).await.map_err(unavailable)?;
+            Ok(true)
+        })
+    }
+
+    fn count(&self) -> Result<usize, SessionTableError> {
+        self.table
+            .table()
+            .size()
+            .map_err(|error| unavailable(ReplicationError::from(error)))
+    }
+
+    fn all(&self) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select((Bound::Unbounded, Bound::Unbounded))
+    }
+}
+
+/// A session on another node: stanzas go to that node's mailbox.
+struct RemoteSession {
+    mailbox: Arc<Mailbox>,
+    node: String,
+    sid: SessionId,
+}
+
+impl SessionControl for RemoteSession {
+    fn deliver(&self, stanza: Element) -> Result<(), DeliverError> {
+        self.mailbox.deliver(&self.node, self.sid, stanza)
+    }
+
+    fn close(&self, error: StreamError) {
+        self.mailbox.close(&self.node, self.sid, error);
+    }
+}
+
+/// This node's session whose record outlived its actor for a moment.
+struct EndedSession;
+
+impl SessionControl for EndedSession {
+    fn deliver(&self, stanza: Element) -> Result<(), DeliverError> {
+        Err(DeliverError::Gone(Some(stanza)))
+    }
+
+    fn close(&self, _error: StreamError) {}
+}

@@ -1,0 +1,1007 @@
+//! The XMPP server as a cluster, for real: every node is a `bream-xmpp start` process with its
+//! own config file, all finding each other through the `discovery_nodes` table of one
+//! PostgreSQL database (`DATABASE_URL`, default the local test database), each test with its
+//! own `cluster_name` so tests never see each other's nodes. Clients are real XMPP connections
+//! (bream-load's client: TCP, SCRAM, bind, presence); administration is the nodes' own admin
+//! GraphQL API. Nodes are stopped with SIGTERM, killed with SIGKILL and frozen with SIGSTOP.
+//!
+//! Nothing waits a fixed time for something to happen: every wait is for a stanza, a process
+//! exit or an admin API answer, polled until a deadline.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bream_load::client::{Account, Connection, LoginSettings, Mechanism};
+use bream_load::scram::{SaltedPasswordCache, ScramHash as ClientScramHash};
+use bream_load::xml::{self as stanza_text, Event};
+use bream_xmpp::api::client::AdminClient;
+use bream_xmpp::sasl::secret::{PassDetails, ScramHash};
+use bream_xmpp::storage::Storage;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+const PASSWORD: &str = "secret";
+/// How long any one wait may take.
+const DEADLINE: Duration = Duration::from_secs(40);
+/// The heartbeat deadline the test nodes run with: short, so node-down tests are quick.
+const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(2);
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+// ---- nodes ----------------------------------------------------------------------------
+
+/// One `bream-xmpp start` process.
+struct NodeProcess {
+    name: String,
+    c2s: SocketAddr,
+    admin: SocketAddr,
+    child: Child,
+}
+
+impl NodeProcess {
+    fn pid(&self) -> i32 {
+        self.child
+            .id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .expect("a running child")
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    fn admin(&self) -> AdminClient {
+        AdminClient {
+            address: self.admin,
+            credentials: None,
+        }
+    }
+}
+
+/// Nodes of one cluster (one `cluster_name`), over one database.
+struct TestCluster {
+    label: String,
+    cluster_name: String,
+    /// The XMPP domain, unique to the test run: accounts, rosters and offline messages in
+    /// the shared database never leak from one run into the next.
+    domain: String,
+    cookie: String,
+    dir: TempDir,
+    storage: Storage,
+    nodes: Vec<Option<NodeProcess>>,
+    /// The ports each node index keeps across restarts (c2s, admin, distribution).
+    ports: Vec<(u16, u16, u16)>,
+    scram_cache: Arc<SaltedPasswordCache>,
+}
+
+impl TestCluster {
+    async fn new(label: &str) -> TestCluster {
+        init_logging();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.subsec_nanos())
+            .unwrap_or(0);
+        let storage = Storage::connect(&database_url())
+            .await
+            .expect("the test database (DATABASE_URL) is reachable");
+        let cluster_name = format!("{label}-{}-{nanos}", std::process::id());
+        TestCluster {
+            label: format!("{label}{nanos}"),
+            domain: format!("{cluster_name}.example"),
+            cluster_name,
+            cookie: "cluster-test-cookie".to_string(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            storage,
+            nodes: Vec::new(),
+            ports: Vec::new(),
+            scram_cache: Arc::new(SaltedPasswordCache::new(10_000)),
+        }
+    }
+
+    /// `user`'s bare JID.
+    fn jid(&self, user: &str) -> String {
+        format!("{user}@{}", self.domain)
+    }
+
+    /// Unique to the test run too: the registry keys its rows by node name alone.
+    fn node_name(&self, index: usize) -> String {
+        format!("{}-{index}@127.0.0.1", self.label)
+    }
+
+    fn config_text(&self, index: usize, cookie: &str, cluster_name: &str) -> String {
+        let (c2s, admin, dist) = self.ports[index];
+        format!(
+            r#"
+[general]
+hosts = ["{domain}"]
+node_name = "{name}"
+dist_port = {dist}
+cookie = "{cookie}"
+data_dir = "{data}"
+shutdown_timeout = 5
+
+[[listen.c2s]]
+ip_address = "127.0.0.1"
+port = {c2s}
+
+[listen.graphql_admin]
+port = {admin}
+
+[auth.password]
+scram_iterations = 64
+
+[outgoing_pools.rdbms.default]
+workers = 4
+connection.url = "{url}"
+
+[internal_databases.cets]
+backend = "rdbms"
+cluster_name = "{cluster_name}"
+heartbeat_deadline = {deadline}
+"#,
+            name = self.node_name(index),
+            domain = self.domain,
+            data = self.dir.path().join(format!("data{index}")).display(),
+            url = database_url(),
+            deadline = HEARTBEAT_DEADLINE.as_millis(),
+        )
+    }
+
+    /// Starts node `index` (a new one, or the same name and ports again).
+    async fn start(&mut self, index: usize) {
+        let (cookie, cluster_name) = (self.cookie.clone(), self.cluster_name.clone());
+        self.start_with(index, &cookie, &cluster_name).await;
+    }
+
+    async fn start_with(&mut self, index: usize, cookie: &str, cluster_name: &str) {
+        while self.ports.len() <= index {
+            self.ports.push((free_port(), free_port(), free_port()));
+            self.nodes.push(None);
+        }
+        let path: PathBuf = self.dir.path().join(format!("node{index}.toml"));
+        std::fs::write(&path, self.config_text(index, cookie, cluster_name)).expect("config");
+        let child = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+            .arg("start")
+            .arg("--config")
+            .arg(&path)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("warn".into()),
+            )
+            .kill_on_drop(true)
+            .spawn()
+            .expect("bream-xmpp starts");
+        let (c2s, admin, _) = self.ports[index];
+        let node = NodeProcess {
+            name: self.node_name(index),
+            c2s: SocketAddr::from(([127, 0, 0, 1], c2s)),
+            admin: SocketAddr::from(([127, 0, 0, 1], admin)),
+            child,
+        };
+        self.nodes[index] = Some(node);
+    }
+
+    fn node(&self, index: usize) -> &NodeProcess {
+        self.nodes[index].as_ref().expect("node running")
+    }
+
+    fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|index| self.nodes[*index].is_some())
+            .collect()
+    }
+
+    /// Waits until every running node reports every running node joined, and ready.
+    async fn wait_joined(&self) {
+        let expected: BTreeSet<String> = self
+            .running()
+            .into_iter()
+            .map(|index| self.node_name(index))
+            .collect();
+        for index in self.running() {
+            let node = self.node(index);
+            let started = Instant::now();
+            loop {
+                let info = system_info(node).await;
+                let joined: BTreeSet<String> = strings(&info, "joinedNodes");
+                let discovered: BTreeSet<String> = strings(&info, "discoveredNodes");
+                if joined == expected && discovered == expected && info["ready"] == true {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < DEADLINE,
+                    "{} never saw {expected:?} joined: {info}",
+                    node.name
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Stops node `index` with SIGTERM and waits for it to exit.
+    async fn stop(&mut self, index: usize) {
+        let mut node = self.nodes[index].take().expect("node running");
+        node.signal("TERM");
+        let status = tokio::time::timeout(DEADLINE, node.child.wait())
+            .await
+            .expect("the node exits after SIGTERM")
+            .expect("wait");
+        assert!(status.success(), "{} exited with {status}", node.name);
+    }
+
+    /// Kills node `index` with SIGKILL.
+    async fn kill9(&mut self, index: usize) {
+        let mut node = self.nodes[index].take().expect("node running");
+        node.signal("KILL");
+        let _ = node.child.wait().await;
+    }
+
+    async fn register(&self, username: &str) {
+        let details = PassDetails::derive(PASSWORD, &ScramHash::DEFAULT_SET, 64).expect("derive");
+        self.storage
+            .register_user(&self.domain, username, &details)
+            .await
+            .expect("registered");
+    }
+
+    async fn login(&self, index: usize, username: &str, resource: &str) -> Client {
+        let settings = LoginSettings {
+            server: self.node(index).c2s,
+            domain: self.domain.clone(),
+            starttls: false,
+            mechanism: Mechanism::Scram(ClientScramHash::Sha256),
+            connector: None,
+            scram_cache: Arc::clone(&self.scram_cache),
+        };
+        let account = Account {
+            username,
+            password: PASSWORD,
+            resource,
+            source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let started = Instant::now();
+        // A node that has just started may not listen yet: retry until the deadline.
+        loop {
+            match Connection::login(&settings, &account, tokio::time::Instant::now() + DEADLINE)
+                .await
+            {
+                Ok(connection) => {
+                    let mut client = Client {
+                        jid: connection.jid.clone(),
+                        connection,
+                        backlog: Vec::new(),
+                    };
+                    client.wait_available().await;
+                    return client;
+                }
+                Err(error) if started.elapsed() < DEADLINE => {
+                    tracing::debug!(%error, "login retried");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("{username} cannot log in on node {index}: {error}"),
+            }
+        }
+    }
+}
+
+/// The admin API's answer to `query` on `node`, its `data` once it has no errors.
+async fn admin(node: &NodeProcess, query: &str, variables: Value) -> Value {
+    let started = Instant::now();
+    loop {
+        match node.admin().query(query, variables.clone()).await {
+            Ok(response) if response.body["errors"].is_null() => {
+                return response.body["data"].clone()
+            }
+            Ok(response) => panic!("{} answered {query} with {}", node.name, response.body),
+            Err(error) => {
+                assert!(
+                    started.elapsed() < DEADLINE,
+                    "{}'s admin API never answered: {error}",
+                    node.name
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn system_info(node: &NodeProcess) -> Value {
+    admin(
+        node,
+        "{ cets { systemInfo { availableNodes unavailableNodes joinedNodes discoveredNodes \
+         conflictTables discoveryWorks ready } } }",
+        json!({}),
+    )
+    .await["cets"]["systemInfo"]
+        .clone()
+}
+
+/// The full JIDs of every session `node` knows of, cluster-wide.
+async fn sessions(node: &NodeProcess) -> Vec<String> {
+    let data = admin(node, "{ session { listSessions { user } } }", json!({})).await;
+    let mut users: Vec<String> = data["session"]["listSessions"]
+        .as_array()
+        .map(|sessions| {
+            sessions
+                .iter()
+                .filter_map(|session| session["user"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    users.sort();
+    users
+}
+
+fn strings(value: &Value, field: &str) -> BTreeSet<String> {
+    value[field]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `check` until it holds or the deadline passes (then panics with `what`).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < DEADLINE, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---- clients --------------------------------------------------------------------------
+
+/// A logged-in XMPP client.
+struct Client {
+    jid: String,
+    connection: Connection,
+    backlog: Vec<String>,
+}
+
+impl Client {
+    fn bare(&self) -> &str {
+        self.jid.split('/').next().unwrap_or_default()
+    }
+
+    /// Waits for the server's echo of the initial presence: by then every node's session
+    /// table has this session as available (the presence is recorded, replicated, then
+    /// broadcast), so stanzas for the bare JID reach it from any node.
+    async fn wait_available(&mut self) {
+        let jid = self.jid.clone();
+        self.expect("the echo of the initial presence", |stanza| {
+            stanza_text::root_name(stanza) == "presence"
+                && stanza_text::attribute(stanza, "from").as_deref() == Some(jid.as_str())
+                && stanza_text::attribute(stanza, "type").is_none()
+        })
+        .await;
+    }
+
+    async fn send(&mut self, xml: &str) {
+        self.connection.send(xml).await.expect("send");
+    }
+
+    async fn message(&mut self, to: &str, body: &str) {
+        let xml = format!(
+            "<message to='{to}' type='chat'><body>{}</body></message>",
+            stanza_text::escape(body)
+        );
+        self.send(&xml).await;
+    }
+
+    /// The next stanza (kept back ones first) that `matches`; others are kept for later.
+    async fn expect(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        if let Some(position) = self.backlog.iter().position(|stanza| matches(stanza)) {
+            return self.backlog.remove(position);
+        }
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            match self.connection.take_event() {
+                Ok(Some(Event::Stanza(stanza))) => {
+                    if matches(&stanza) {
+                        return stanza;
+                    }
+                    self.backlog.push(stanza);
+                    continue;
+                }
+                Ok(Some(Event::StreamEnd)) => {
+                    panic!("{}: stream ended waiting for {what}", self.jid)
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(error) => panic!("{}: bad XML waiting for {what}: {error:?}", self.jid),
+            }
+            match tokio::time::timeout_at(deadline, self.connection.fill()).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => panic!(
+                    "{}: connection closed waiting for {what}; got {:?}",
+                    self.jid, self.backlog
+                ),
+                Ok(Err(error)) => panic!("{}: {error} waiting for {what}", self.jid),
+                Err(_) => panic!(
+                    "{}: no {what} within {DEADLINE:?}; got {:?}",
+                    self.jid, self.backlog
+                ),
+            }
+        }
+    }
+
+    async fn expect_body(&mut self, from_bare: &str, body: &str) {
+        let what = format!("message {body:?} from {from_bare}");
+        self.expect(&what, |stanza| {
+            stanza_text::root_name(stanza) == "message"
+                && stanza_text::attribute(stanza, "from")
+                    .is_some_and(|from| from.split('/').next() == Some(from_bare))
+                && stanza_text::child_text(stanza, "body").as_deref() == Some(body)
+        })
+        .await;
+    }
+
+    async fn expect_presence(&mut self, from_bare: &str, presence_type: Option<&str>) -> String {
+        let what = format!("presence {presence_type:?} from {from_bare}");
+        self.expect(&what, |stanza| {
+            stanza_text::root_name(stanza) == "presence"
+                && stanza_text::attribute(stanza, "from")
+                    .is_some_and(|from| from.split('/').next() == Some(from_bare))
+                && stanza_text::attribute(stanza, "type").as_deref() == presence_type
+        })
+        .await
+    }
+
+    /// Waits for the stream error the server closes the stream with; its condition.
+    async fn expect_stream_error(&mut self) -> String {
+        let stanza = self
+            .expect("a stream error", |stanza| {
+                stanza_text::root_name(stanza) == "error"
+            })
+            .await;
+        bream_load::client::stream_error_condition(&stanza)
+    }
+}
+
+/// `a` and `b` subscribe to each other's presence (RFC 6121 §3), wherever they are connected.
+async fn befriend(a: &mut Client, b: &mut Client) {
+    let (a_bare, b_bare) = (a.bare().to_string(), b.bare().to_string());
+    a.send(&format!("<presence to='{b_bare}' type='subscribe'/>"))
+        .await;
+    b.expect_presence(&a_bare, Some("subscribe")).await;
+    b.send(&format!("<presence to='{a_bare}' type='subscribed'/>"))
+        .await;
+    a.expect_presence(&b_bare, None).await;
+    b.send(&format!("<presence to='{a_bare}' type='subscribe'/>"))
+        .await;
+    a.expect_presence(&b_bare, Some("subscribe")).await;
+    a.send(&format!("<presence to='{b_bare}' type='subscribed'/>"))
+        .await;
+    b.expect_presence(&a_bare, None).await;
+}
+
+// ---- tests ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_carry_subscriptions_presence_and_chat_between_them() {
+    let mut cluster = TestCluster::new("three").await;
+    for index in 0..3 {
+        cluster.start(index).await;
+    }
+    cluster.wait_joined().await;
+    for user in ["alice", "bob", "carol"] {
+        cluster.register(user).await;
+    }
+    let mut alice = cluster.login(0, "alice", "phone").await;
+    let mut bob = cluster.login(2, "bob", "desk").await;
+    let mut carol = cluster.login(1, "carol", "web").await;
+
+    befriend(&mut alice, &mut bob).await;
+    alice
+        .message(&cluster.jid("bob"), "hello from node 0")
+        .await;
+    bob.expect_body(&cluster.jid("alice"), "hello from node 0")
+        .await;
+    bob.message(&alice.jid.clone(), "hello from node 2").await;
+    alice
+        .expect_body(&cluster.jid("bob"), "hello from node 2")
+        .await;
+    carol
+        .message(&cluster.jid("alice"), "hello from node 1")
+        .await;
+    alice
+        .expect_body(&cluster.jid("carol"), "hello from node 1")
+        .await;
+
+    // The admin API of node 1 sends through node 1's router to alice on node 0.
+    let sent = admin(
+        cluster.node(1),
+        "mutation($from: JID!, $to: JID!) { stanza { sendMessage(from: $from, to: $to, \
+         body: \"via graphql\") { id } } }",
+        json!({ "from": cluster.jid("carol"), "to": cluster.jid("alice") }),
+    )
+    .await;
+    assert!(sent["stanza"]["sendMessage"]["id"].is_string(), "{sent}");
+    alice
+        .expect_body(&cluster.jid("carol"), "via graphql")
+        .await;
+
+    // Every node lists the same three sessions.
+    let expected = vec![alice.jid.clone(), bob.jid.clone(), carol.jid.clone()];
+    let mut expected = expected;
+    expected.sort();
+    for index in 0..3 {
+        assert_eq!(sessions(cluster.node(index)).await, expected);
+    }
+
+    // Bob goes offline: alice, on another node, sees it.
+    bob.send("<presence type='unavailable'/>").await;
+    alice
+        .expect_presence(&cluster.jid("bob"), Some("unavailable"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_full_jid_on_two_nodes_keeps_the_newer_session() {
+    let mut cluster = TestCluster::new("conflict").await;
+    for index in 0..2 {
+        cluster.start(index).await;
+    }
+    cluster.wait_joined().await;
+    cluster.register("dave").await;
+    let mut older = cluster.login(0, "dave", "laptop").await;
+    let mut newer = cluster.login(1, "dave", "laptop").await;
+    assert_eq!(older.expect_stream_error().await, "conflict");
+    let node0 = cluster.node(0);
+    eventually("node 0 lists only the newer session", || async {
+        sessions(node0).await == vec![newer.jid.clone()]
+    })
+    .await;
+    cluster.register("erin").await;
+    let mut erin = cluster.login(0, "erin", "x").await;
+    erin.message(&newer.jid.clone(), "to the newer one").await;
+    newer
+        .expect_body(&cluster.jid("erin"), "to the newer one")
+        .await;
+}
+
+/// Logs `count` users (`prefix0`...) in on `index`, `CONCURRENT` at a time.
+async fn crowd(cluster: &TestCluster, index: usize, prefix: &str, count: usize) -> Vec<Client> {
+    const CONCURRENT: usize = 32;
+    use futures::StreamExt;
+    for chunk in (0..count).collect::<Vec<_>>().chunks(CONCURRENT) {
+        futures::future::join_all(
+            chunk
+                .iter()
+                .map(|user| cluster.register_owned(format!("{prefix}{user}"))),
+        )
+        .await;
+    }
+    futures::stream::iter(0..count)
+        .map(|user| {
+            let username = format!("{prefix}{user}");
+            async move { cluster.login(index, &username, "r").await }
+        })
+        .buffer_unordered(CONCURRENT)
+        .collect()
+        .await
+}
+
+impl TestCluster {
+    async fn register_owned(&self, username: String) {
+        self.register(&username).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_s_thousand_sessions_are_cleaned_up_everywhere() {
+    let mut cluster = TestCluster::new("kill").await;
+    for index in 0..3 {
+        cluster.start(index).await;
+    }
+    cluster.wait_joined().await;
+    for user in ["frank", "grace"] {
+        cluster.register(user).await;
+    }
+    let mut frank = cluster.login(0, "frank", "home").await;
+    let mut grace = cluster.login(2, "grace", "doomed").await;
+    befriend(&mut frank, &mut grace).await;
+    let crowd = crowd(&cluster, 2, "crowd", 999).await;
+    let before = sessions(cluster.node(0)).await.len();
+    assert_eq!(before, 1001, "frank, grace and 999 more");
+
+    cluster.kill9(2).await;
+    // Frank, on a surviving node, hears that grace went away.
+    frank
+        .expect_presence(&cluster.jid("grace"), Some("unavailable"))
+        .await;
+    for index in [0, 1] {
+        let node = cluster.node(index);
+        eventually("the dead node's sessions are gone", || async {
+            sessions(node).await == vec![frank.jid.clone()]
+        })
+        .await;
+    }
+    drop(crowd);
+    drop(grace);
+    // Grace is offline now: a message to her is stored, and she gets it on her next login.
+    frank
+        .message(&cluster.jid("grace"), "while you were gone")
+        .await;
+    let mut grace = cluster.login(1, "grace", "back").await;
+    grace
+        .expect_body(&cluster.jid("frank"), "while you were gone")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_node_comes_back_without_duplicated_sessions() {
+    let mut cluster = TestCluster::new("freeze").await;
+    for index in 0..3 {
+        cluster.start(index).await;
+    }
+    cluster.wait_joined().await;
+    for user in ["heidi", "ivan"] {
+        cluster.register(user).await;
+    }
+    let heidi = cluster.login(0, "heidi", "h").await;
+    let mut ivan = cluster.login(1, "ivan", "i").await;
+    cluster.node(1).signal("STOP");
+    let node0 = cluster.node(0);
+    eventually("node 0 drops the frozen node's sessions", || async {
+        sessions(node0).await == vec![heidi.jid.clone()]
+    })
+    .await;
+    cluster.node(1).signal("CONT");
+    // The thawed node closes its stale session rather than bringing it back.
+    assert_eq!(ivan.expect_stream_error().await, "system-shutdown");
+    cluster.wait_joined().await;
+    let ivan = cluster.login(2, "ivan", "i").await;
+    for index in 0..3 {
+        let node = cluster.node(index);
+        let mut expected = vec![heidi.jid.clone(), ivan.jid.clone()];
+        expected.sort();
+        eventually("every node lists each session once", || async {
+            sessions(node).await == expected
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_cookie_or_cluster_name_never_joins() {
+    let mut cluster = TestCluster::new("outsider").await;
+    for index in 0..2 {
+        cluster.start(index).await;
+    }
+    cluster.wait_joined().await;
+    let cluster_name = cluster.cluster_name.clone();
+    cluster.start_with(2, "another-cookie", &cluster_name).await;
+    let other_cluster = format!("{cluster_name}-other");
+    let cookie = cluster.cookie.clone();
+    cluster.start_with(3, &cookie, &other_cluster).await;
+    let outsider = cluster.node_name(2);
+    // The members discover the node with the wrong cookie (it is in their registry) but
+    // never connect to it; the node of another cluster is not even discovered.
+    for index in 0..2 {
+        let node = cluster.node(index);
+        eventually("the outsider is discovered and unavailable", || async {
+            let info = system_info(node).await;
+            strings(&info, "unavailableNodes").contains(&outsider)
+        })
+        .await;
+        let info = system_info(node).await;
+        assert!(!strings(&info, "joinedNodes").contains(&outsider), "{info}");
+        assert!(
+            !strings(&info, "discoveredNodes").contains(&cluster.node_name(3)),
+            "{info}"
+        );
+    }
+    for index in [2, 3] {
+        let info = system_info(cluster.node(index)).await;
+        assert_eq!(
+            strings(&info, "joinedNodes"),
+            BTreeSet::from([cluster.node_name(index)]),
+            "{info}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_out_and_a_rolling_restart_lose_no_message() {
+    let mut cluster = TestCluster::new("rolling").await;
+    for index in 0..3 {
+        cluster.start(index).await;
+    }
+    cluster.wait_joined().await;
+    for user in ["judy", "mallory", "oscar"] {
+        cluster.register(user).await;
+    }
+    let mut judy = cluster.login(0, "judy", "j").await;
+    let mut mallory = cluster.login(2, "mallory", "m").await;
+    mallory
+        .message(&cluster.jid("judy"), "before scaling")
+        .await;
+    judy.expect_body(&cluster.jid("mallory"), "before scaling")
+        .await;
+
+    // Scale out to six while they chat.
+    for index in 3..6 {
+        cluster.start(index).await;
+    }
+    cluster.wait_joined().await;
+    let mut oscar = cluster.login(5, "oscar", "o").await;
+    oscar.message(&cluster.jid("judy"), "from a new node").await;
+    judy.expect_body(&cluster.jid("oscar"), "from a new node")
+        .await;
+    judy.message(&cluster.jid("oscar"), "to a new node").await;
+    oscar
+        .expect_body(&cluster.jid("judy"), "to a new node")
+        .await;
+
+    // Restart every node in turn; clients of the stopped node reconnect to the next one.
+    let mut clients = vec![(0, judy), (2, mallory), (5, oscar)];
+    for restarted in 0..6 {
+        cluster.stop(restarted).await;
+        let mut moved = Vec::new();
+        for (index, mut client) in clients {
+            if index == restarted {
+                assert_eq!(client.expect_stream_error().await, "system-shutdown");
+                let username = client
+                    .bare()
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let target = (restarted + 1) % 6;
+                moved.push((target, cluster.login(target, &username, "again").await));
+            } else {
+                moved.push((index, client));
+            }
+        }
+        clients = moved;
+        cluster.start(restarted).await;
+        cluster.wait_joined().await;
+        // Every client still reaches every other, wherever each now is.
+        let count = clients.len();
+        for from in 0..count {
+            for to in 0..count {
+                if from == to {
+                    continue;
+                }
+                let to_bare = clients[to].1.bare().to_string();
+                let from_bare = clients[from].1.bare().to_string();
+                let body = format!("after restarting node {restarted}: {from_bare} to {to_bare}");
+                clients[from].1.message(&to_bare, &body).await;
+                clients[to].1.expect_body(&from_bare, &body).await;
+            }
+        }
+    }
+}
+
+/// A pod of the Helm chart's StatefulSet, as a local process: the chart's environment
+/// (`BREAM_NODE_NAME=bream@$(POD_NAME)`, `BREAM_NODE_IP=$(POD_IP)`, the cookie and the database
+/// URL from the Secret, the cluster name), one loopback address per pod standing in for the
+/// pod IP, and the same ports on every pod, as in Kubernetes.
+struct Pods {
+    cluster: TestCluster,
+    /// c2s, admin and distribution ports, the same for every pod.
+    ports: (u16, u16, u16),
+    pods: Vec<Option<NodeProcess>>,
+}
+
+impl Pods {
+    async fn new() -> Pods {
+        let cluster = TestCluster::new("sts").await;
+        // Free on 127.0.0.1 is free on the other loopback addresses in practice; a clash
+        // shows as a node that fails to start.
+        Pods {
+            cluster,
+            ports: (free_port(), free_port(), free_port()),
+            pods: Vec::new(),
+        }
+    }
+
+    fn pod_ip(ordinal: usize) -> Ipv4Addr {
+        Ipv4Addr::new(127, 0, 1, u8::try_from(ordinal + 1).expect("few pods"))
+    }
+
+    /// What the chart's ConfigMap holds, with the pod's address for the listeners (pods
+    /// listen on every address of their own network namespace; processes on one box cannot).
+    fn config_text(&self, ordinal: usize) -> String {
+        let (c2s, admin, _) = self.ports;
+        format!(
+            r#"
+[general]
+hosts = ["{domain}"]
+shutdown_timeout = 5
+
+[[listen.c2s]]
+ip_address = "{ip}"
+port = {c2s}
+
+[listen.graphql_admin]
+ip_address = "{ip}"
+port = {admin}
+
+[auth.password]
+scram_iterations = 64
+
+[internal_databases.cets]
+backend = "rdbms"
+heartbeat_deadline = {deadline}
+"#,
+            ip = Self::pod_ip(ordinal),
+            domain = self.cluster.domain,
+            deadline = HEARTBEAT_DEADLINE.as_millis(),
+        )
+    }
+
+    /// Starts pod `ordinal` as the StatefulSet controller would.
+    fn start(&mut self, ordinal: usize) {
+        while self.pods.len() <= ordinal {
+            self.pods.push(None);
+        }
+        let path = self.cluster.dir.path().join(format!("pod{ordinal}.toml"));
+        std::fs::write(&path, self.config_text(ordinal)).expect("config");
+        let pod_name = format!("bream-{ordinal}");
+        let child = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+            .arg("start")
+            .arg("--config")
+            .arg(&path)
+            .env("POD_NAME", &pod_name)
+            .env("BREAM_NODE_NAME", format!("bream@{pod_name}"))
+            .env("BREAM_NODE_IP", Self::pod_ip(ordinal).to_string())
+            .env("BREAM_DIST_PORT", self.ports.2.to_string())
+            .env("BREAM_COOKIE", "from-the-secret")
+            .env("BREAM_DATABASE_URL", database_url())
+            .env("BREAM_CLUSTER_NAME", &self.cluster.cluster_name)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("warn".into()),
+            )
+            .kill_on_drop(true)
+            .spawn()
+            .expect("bream-xmpp starts");
+        let ip = IpAddr::V4(Self::pod_ip(ordinal));
+        self.pods[ordinal] = Some(NodeProcess {
+            name: format!("bream@{pod_name}"),
+            c2s: SocketAddr::new(ip, self.ports.0),
+            admin: SocketAddr::new(ip, self.ports.1),
+            child,
+        });
+    }
+
+    /// Scales down by one, as the controller does: the highest ordinal, with SIGTERM.
+    async fn scale_down(&mut self) {
+        let ordinal = self
+            .pods
+            .iter()
+            .rposition(Option::is_some)
+            .expect("a pod to remove");
+        let mut pod = self.pods[ordinal].take().expect("running");
+        pod.signal("TERM");
+        let status = tokio::time::timeout(DEADLINE, pod.child.wait())
+            .await
+            .expect("the pod exits within its grace period")
+            .expect("wait");
+        assert!(status.success(), "{} exited with {status}", pod.name);
+    }
+
+    /// Waits until every pod reports exactly the running pods joined and is ready.
+    async fn wait_formed(&self) {
+        let expected: BTreeSet<String> = self
+            .pods
+            .iter()
+            .flatten()
+            .map(|pod| pod.name.clone())
+            .collect();
+        for pod in self.pods.iter().flatten() {
+            eventually(
+                &format!("{} sees {expected:?} joined", pod.name),
+                || async {
+                    let info = system_info(pod).await;
+                    strings(&info, "joinedNodes") == expected
+                        && strings(&info, "discoveredNodes") == expected
+                        && info["ready"] == true
+                },
+            )
+            .await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_with_the_chart_s_environment_form_the_cluster_and_follow_scaling() {
+    let mut pods = Pods::new().await;
+    for ordinal in 0..3 {
+        pods.start(ordinal);
+    }
+    pods.wait_formed().await;
+    // kubectl scale --replicas=5: ordinals 3 and 4 are added.
+    for ordinal in 3..5 {
+        pods.start(ordinal);
+    }
+    pods.wait_formed().await;
+    // A client on the newest pod reaches one on the oldest.
+    pods.cluster.register("peggy").await;
+    pods.cluster.register("victor").await;
+    let login = |ordinal: usize, user: &'static str| {
+        let settings = LoginSettings {
+            server: pods.pods[ordinal].as_ref().expect("running").c2s,
+            domain: pods.cluster.domain.clone(),
+            starttls: false,
+            mechanism: Mechanism::Scram(ClientScramHash::Sha256),
+            connector: None,
+            scram_cache: Arc::clone(&pods.cluster.scram_cache),
+        };
+        async move {
+            let account = Account {
+                username: user,
+                password: PASSWORD,
+                resource: "pod",
+                source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            };
+            let connection =
+                Connection::login(&settings, &account, tokio::time::Instant::now() + DEADLINE)
+                    .await
+                    .expect("login");
+            let mut client = Client {
+                jid: connection.jid.clone(),
+                connection,
+                backlog: Vec::new(),
+            };
+            client.wait_available().await;
+            client
+        }
+    };
+    let mut peggy = login(0, "peggy").await;
+    let mut victor = login(4, "victor").await;
+    victor
+        .message(&pods.cluster.jid("peggy"), "from bream-4")
+        .await;
+    peggy
+        .expect_body(&pods.cluster.jid("victor"), "from bream-4")
+        .await;
+    // kubectl scale --replicas=2: the highest ordinals go first, one at a time.
+    for _ in 0..3 {
+        pods.scale_down().await;
+        pods.wait_formed().await;
+    }
+    let remaining: Vec<String> = pods
+        .pods
+        .iter()
+        .flatten()
+        .map(|pod| pod.name.clone())
+        .collect();
+    assert_eq!(remaining, ["bream@bream-0", "bream@bream-1"]);
+}
