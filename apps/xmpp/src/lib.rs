@@ -19,6 +19,7 @@ pub mod c2s;
 pub mod cli;
 pub mod config;
 pub mod jid;
+pub mod metrics;
 pub mod modules;
 pub mod router;
 pub mod sasl;

@@ -26,14 +26,21 @@
 //! [listen.graphql_user]          # the user GraphQL API (default: on, 0.0.0.0:5561)
 //! ip_address = "0.0.0.0"
 //! port = 5561
+//!
+//! [listen.prometheus]            # metrics and health checks (default: on, 0.0.0.0:9091)
+//! ip_address = "0.0.0.0"
+//! port = 9091
 //! ```
 //!
 //! MongooseIM spells the GraphQL APIs as `[[listen.http]]` listeners with a
 //! `mongoose_graphql_handler` handler (`schema_endpoint = "admin"` or `"user"`, `username`,
-//! `password`). Bream has one HTTP handler per port, so each listener and its handler are one
-//! table; the keys keep MongooseIM's names. `enabled = false` runs none. The user API
-//! authenticates every request against the accounts (`user@domain:password`), so it has no
-//! credentials of its own.
+//! `password`), and metrics as one with a `mongoose_prometheus_handler`. Bream has one HTTP
+//! handler per port, so each listener and its handler are one table; the keys keep
+//! MongooseIM's names. `enabled = false` runs none. The user API authenticates every request
+//! against the accounts (`user@domain:password`), so it has no credentials of its own. The
+//! Prometheus listener serves `GET /metrics` (Prometheus text format), `GET /health/live`
+//! (200 while the node runs) and `GET /health/ready` (200 once the node is ready to serve,
+//! 503 before); it has no authentication, like MongooseIM's.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -67,6 +74,9 @@ pub const GRAPHQL_ADMIN_PORT_DEFAULT: u16 = 5551;
 /// The user GraphQL API's port (MongooseIM's default for its user endpoint).
 pub const GRAPHQL_USER_PORT_DEFAULT: u16 = 5561;
 
+/// The Prometheus listener's port (MongooseIM's example configuration uses 9091).
+pub const PROMETHEUS_PORT_DEFAULT: u16 = 9091;
+
 /// `[listen]`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -77,6 +87,8 @@ pub struct Listen {
     pub graphql_admin: GraphqlAdmin,
     /// `[listen.graphql_user]`: the user GraphQL API. Default: on, [`GraphqlUser::default`].
     pub graphql_user: GraphqlUser,
+    /// `[listen.prometheus]`: metrics and health checks. Default: on, [`Prometheus::default`].
+    pub prometheus: Prometheus,
 }
 
 impl Default for Listen {
@@ -85,6 +97,7 @@ impl Default for Listen {
             c2s: vec![C2sListener::default()],
             graphql_admin: GraphqlAdmin::default(),
             graphql_user: GraphqlUser::default(),
+            prometheus: Prometheus::default(),
         }
     }
 }
@@ -223,6 +236,29 @@ impl Default for GraphqlUser {
             enabled: true,
             ip_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port: GRAPHQL_USER_PORT_DEFAULT,
+        }
+    }
+}
+
+/// `[listen.prometheus]`: `GET /metrics`, `/health/live`, `/health/ready`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Prometheus {
+    /// Whether to run it. Default `true`.
+    pub enabled: bool,
+    /// The address to listen on. Default `0.0.0.0`, where a scraper or a Kubernetes probe
+    /// reaches it.
+    pub ip_address: IpAddr,
+    /// Default [`PROMETHEUS_PORT_DEFAULT`] (9091). 0 lets the system pick one.
+    pub port: u16,
+}
+
+impl Default for Prometheus {
+    fn default() -> Self {
+        Prometheus {
+            enabled: true,
+            ip_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: PROMETHEUS_PORT_DEFAULT,
         }
     }
 }
