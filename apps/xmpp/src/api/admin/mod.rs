@@ -1,5 +1,6 @@
 //! The admin GraphQL endpoint: MongooseIM's admin schema (the `account`, `session`, `stanza`,
-//! `stat` and `server` categories) over HTTP, for operators and for `bream-xmpp ctl`.
+//! `roster`, `stat` and `server` categories) over HTTP, for operators and for `bream-xmpp
+//! ctl`.
 //!
 //! ```no_run
 //! # async fn example(context: bream_xmpp::api::admin::AdminContext)
@@ -51,9 +52,15 @@
 //!   ([`LogLevelControl`]); otherwise it answers `not_supported` and `getLoglevel` reports the
 //!   configured level. `server.stop` asks the node to stop ([`AdminApiHandle::stop_requested`]);
 //!   `joinCluster` and the other cluster mutations do not exist yet.
+//! - `roster` has `listContacts`, `getContact`, `addContact`, `deleteContact` and
+//!   `setMutualSubscription`; `addContacts`, `deleteContacts`, `subscription`,
+//!   `subscribeToAll` and `subscribeAllToAll` do not exist yet. Changes go through the roster
+//!   module as the user's own client's would ([`crate::api::roster`]), so the user's sessions
+//!   get roster pushes; `setMutualSubscription` sends no presence, as MongooseIM's.
 //! - Error codes are `ctl`'s ([`crate::api::ErrorCode`]).
 
 mod http;
+mod roster;
 mod schema;
 
 use std::fmt;

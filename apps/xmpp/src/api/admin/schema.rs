@@ -31,6 +31,7 @@ const KICK_REASON_DEFAULT: &str = "Kicked by administrator";
 /// Builds the schema over `context`; `stop` is set when `server { stop }` is called.
 pub fn build_schema(context: AdminContext, stop: watch::Sender<bool>) -> AdminSchema {
     Schema::build(AdminQuery, AdminMutation, EmptySubscription)
+        .data(context.clone())
         .data(Arc::new(Api { context, stop }))
         .limit_depth(QUERY_DEPTH_MAX)
         .finish()
@@ -184,6 +185,10 @@ impl AdminQuery {
     async fn session(&self) -> SessionAdminQuery {
         SessionAdminQuery
     }
+    /// User roster/contacts management
+    async fn roster(&self) -> super::roster::RosterAdminQuery {
+        super::roster::RosterAdminQuery
+    }
     /// Server statistics
     async fn stat(&self) -> StatsAdminQuery {
         StatsAdminQuery
@@ -206,6 +211,10 @@ impl AdminMutation {
     /// User session management
     async fn session(&self) -> SessionAdminMutation {
         SessionAdminMutation
+    }
+    /// User roster/contacts management
+    async fn roster(&self) -> super::roster::RosterAdminMutation {
+        super::roster::RosterAdminMutation
     }
     /// Sending stanzas
     async fn stanza(&self) -> StanzaAdminMutation {
