@@ -87,6 +87,15 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
             outgoing_queue_max: listener.max_outgoing_queue,
         })
         .collect();
+    // Metrics first, so /health/live answers while the rest starts; ready once all are up.
+    let (ready_sender, ready) = tokio::sync::watch::channel(false);
+    let metrics = match crate::metrics::exporter::start_from_config(&config, ready).await {
+        Ok(metrics) => metrics,
+        Err(error) => {
+            storage.close().await;
+            return Err(error.into());
+        }
+    };
     let (registered, offline) = modules(&config.modules, &storage);
     let server = c2s::serve_with_modules(
         settings,
@@ -101,19 +110,46 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
         Ok(admin) => admin,
         Err(error) => {
             server.shutdown().await;
+            if let Some(metrics) = metrics {
+                metrics.shutdown().await;
+            }
             storage.close().await;
             return Err(error.into());
         }
     };
+    let user_context =
+        crate::api::user::UserContext::new(&config, storage.clone(), Arc::clone(server.router()));
+    let user = match crate::api::user::start_from_config(&config, user_context).await {
+        Ok(user) => user,
+        Err(error) => {
+            if let Some(admin) = admin {
+                admin.shutdown().await;
+            }
+            server.shutdown().await;
+            if let Some(metrics) = metrics {
+                metrics.shutdown().await;
+            }
+            storage.close().await;
+            return Err(error.into());
+        }
+    };
+    ready_sender.send_replace(true);
     let stopped = tokio::select! {
         stopped = shutdown_signal() => stopped,
         () = crate::api::admin::stop_requested(admin.as_ref()) => Ok(()),
     };
     tracing::info!("stopping: closing client sessions");
+    ready_sender.send_replace(false);
     if let Some(admin) = admin {
         admin.shutdown().await;
     }
+    if let Some(user) = user {
+        user.shutdown().await;
+    }
     server.shutdown().await;
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
+    }
     storage.close().await;
     stopped?;
     Ok(())

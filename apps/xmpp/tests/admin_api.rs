@@ -888,7 +888,7 @@ fn ctl_reaches_a_started_node() {
     let config = ctl_config(&dir, address, ADMIN.1);
     // No client listener: nothing to compete for ports with other tests.
     let mut config_text = std::fs::read_to_string(&config).expect("config");
-    config_text.push_str("\n[listen]\nc2s = []\n");
+    config_text.push_str("\n[listen]\nc2s = []\ngraphql_user.port = 0\nprometheus.port = 0\n");
     std::fs::write(&config, config_text).expect("config written");
     let mut server = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
         .args(["start", "--config"])
