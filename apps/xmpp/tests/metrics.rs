@@ -96,6 +96,12 @@ async fn health_follows_readiness_and_counters_follow_traffic() {
     alice
         .send("<message to='bob@localhost' type='chat' id='m1'><body>1</body></message>")
         .await;
+    // Stored before bob logs in: his initial presence takes what is stored at that moment.
+    let deadline = tokio::time::Instant::now() + support::DEADLINE;
+    while storage.count_offline(DOMAIN, "bob").await.expect("count") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "m1 never stored");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let mut bob = Client::login(c2s_addr, "bob", "pw", "desk").await;
     let stored = bob.next_where(|element| element.name == "message").await;
     assert_eq!(stored.attr("id"), Some("m1"));
