@@ -20,6 +20,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod jid;
+pub mod metrics;
 pub mod modules;
 pub mod router;
 pub mod sasl;

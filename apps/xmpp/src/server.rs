@@ -92,77 +92,118 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
     // A cluster node keeps nothing on disk (its root file system may be
     // read-only): the self-signed certificate, if any, is made in memory.
     settings.certificate_on_disk = config.internal_databases.cets.is_none();
-    let built = modules_and_contacts(&config.modules, &storage);
-    let cluster = match cluster_settings(&config) {
-        Some(cluster_settings) => {
-            match Cluster::start(cluster_settings, Arc::clone(&built.contacts)).await {
-                Ok(cluster) => Some(Arc::new(cluster)),
-                Err(error) => {
-                    storage.close().await;
-                    return Err(error.context("cannot join the cluster"));
-                }
-            }
-        }
-        None => None,
+
+    let mut running = Running {
+        storage: Some(storage.clone()),
+        ..Running::default()
     };
+    // Metrics and health first, so /health/live answers while the rest
+    // starts; ready once the listeners are up and, in a cluster, every table
+    // has joined every node.
+    let (ready, ready_receiver) = tokio::sync::watch::channel(false);
+    match crate::metrics::exporter::start_from_config(&config, ready_receiver).await {
+        Ok(metrics) => running.metrics = metrics,
+        Err(error) => return running.fail(error.into()).await,
+    }
+    let built = modules_and_contacts(&config.modules, &storage);
+    if let Some(cluster_settings) = cluster_settings(&config) {
+        match Cluster::start(cluster_settings, Arc::clone(&built.contacts)).await {
+            Ok(cluster) => running.cluster = Some(Arc::new(cluster)),
+            Err(error) => return running.fail(error.context("cannot join the cluster")).await,
+        }
+    }
     let server = match c2s::serve_with_table(
         settings,
         Arc::new(StorageAccounts(storage.clone())),
         built.offline,
         built.modules,
-        cluster.as_ref().map(|cluster| cluster.session_table()),
+        running
+            .cluster
+            .as_ref()
+            .map(|cluster| cluster.session_table()),
     )
     .await
     {
         Ok(server) => server,
-        Err(error) => {
-            if let Some(cluster) = &cluster {
-                cluster.leave().await;
-            }
-            storage.close().await;
-            return Err(error.into());
-        }
+        Err(error) => return running.fail(error.into()).await,
     };
-    if let Some(cluster) = &cluster {
-        cluster.attach(server.router());
+    let router = Arc::clone(server.router());
+    running.c2s = Some(server);
+    if let Some(cluster) = &running.cluster {
+        cluster.attach(&router);
     }
     let mut admin_context =
-        crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(server.router()));
-    if let Some(cluster) = &cluster {
+        crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(&router));
+    if let Some(cluster) = &running.cluster {
         admin_context = admin_context.with_cluster(Arc::clone(cluster));
     }
-    let admin = match crate::api::admin::start_from_config(&config, admin_context).await {
-        Ok(admin) => admin,
-        Err(error) => {
-            server.shutdown().await;
-            if let Some(cluster) = &cluster {
-                cluster.leave().await;
-            }
-            storage.close().await;
-            return Err(error.into());
-        }
-    };
-    let (ready, _readiness) = tokio::sync::watch::channel(false);
-    let readiness = tokio::spawn(track_readiness(cluster.clone(), ready));
+    match crate::api::admin::start_from_config(&config, admin_context).await {
+        Ok(admin) => running.admin = admin,
+        Err(error) => return running.fail(error.into()).await,
+    }
+    let user_context =
+        crate::api::user::UserContext::new(&config, storage.clone(), Arc::clone(&router));
+    match crate::api::user::start_from_config(&config, user_context).await {
+        Ok(user) => running.user = user,
+        Err(error) => return running.fail(error.into()).await,
+    }
+    let readiness = tokio::spawn(track_readiness(running.cluster.clone(), ready.clone()));
     let stopped = tokio::select! {
         stopped = shutdown_signal() => stopped,
-        () = crate::api::admin::stop_requested(admin.as_ref()) => Ok(()),
+        () = crate::api::admin::stop_requested(running.admin.as_ref()) => Ok(()),
     };
-    // The graceful stop: no new clients, every session closed with
+    // The graceful stop: not ready, no new clients, every session closed with
     // system-shutdown (its record leaves the table on every node), then the
     // node leaves the tables and the registry.
     tracing::info!("stopping: closing client sessions");
     readiness.abort();
-    server.shutdown().await;
-    if let Some(cluster) = &cluster {
-        cluster.leave().await;
-    }
-    if let Some(admin) = admin {
-        admin.shutdown().await;
-    }
-    storage.close().await;
+    ready.send_replace(false);
+    running.stop().await;
     stopped?;
     Ok(())
+}
+
+/// What `run` has started so far, stopped in the right order on the way out
+/// (also when a later part fails to start).
+#[derive(Default)]
+struct Running {
+    storage: Option<Storage>,
+    metrics: Option<crate::metrics::exporter::MetricsHandle>,
+    cluster: Option<std::sync::Arc<Cluster>>,
+    c2s: Option<crate::c2s::C2sServer>,
+    admin: Option<crate::api::admin::AdminApiHandle>,
+    user: Option<crate::api::user::UserApiHandle>,
+}
+
+impl Running {
+    /// Stops the APIs, the client sessions (system-shutdown), the cluster
+    /// membership, metrics, then closes the database.
+    async fn stop(self) {
+        if let Some(user) = self.user {
+            user.shutdown().await;
+        }
+        if let Some(c2s) = self.c2s {
+            c2s.shutdown().await;
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
+        if let Some(admin) = self.admin {
+            admin.shutdown().await;
+        }
+        if let Some(metrics) = self.metrics {
+            metrics.shutdown().await;
+        }
+        if let Some(storage) = self.storage {
+            storage.close().await;
+        }
+    }
+
+    /// Stops what started, and returns `error`.
+    async fn fail(self, error: anyhow::Error) -> anyhow::Result<()> {
+        self.stop().await;
+        Err(error)
+    }
 }
 
 /// How often readiness is recomputed in a cluster.

@@ -83,6 +83,12 @@ struct Node {
 
 impl Node {
     async fn start() -> Node {
+        Node::start_with(false).await
+    }
+
+    /// With `modules`, the configured modules (roster, offline, ...) run, as in `server::run`;
+    /// without, only the storage-free defaults.
+    async fn start_with(modules: bool) -> Node {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -95,16 +101,22 @@ impl Node {
         let mut settings = C2sSettings::new(DOMAIN);
         settings.listeners = vec![ListenerSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)))];
         settings.data_dir = dir.path().to_path_buf();
-        let c2s = c2s::serve(
-            settings,
-            Arc::new(StorageAccounts(storage.clone())),
-            Arc::new(NoOfflineStorage),
-        )
-        .await
-        .expect("c2s starts");
         let mut config = Config::default();
         // Few iterations: registering stays fast.
         config.auth.password.scram_iterations = 64;
+        let (registered, offline): (_, Arc<dyn bream_xmpp::router::OfflineSink>) = if modules {
+            bream_xmpp::server::modules(&config.modules, &storage)
+        } else {
+            (bream_xmpp::modules::defaults(), Arc::new(NoOfflineStorage))
+        };
+        let c2s = c2s::serve_with_modules(
+            settings,
+            Arc::new(StorageAccounts(storage.clone())),
+            offline,
+            registered,
+        )
+        .await
+        .expect("c2s starts");
         let context = AdminContext::new(&config, storage.clone(), Arc::clone(c2s.router()));
         let api = admin::serve(
             AdminApiSettings {
@@ -687,6 +699,65 @@ async fn global_stats_and_server() {
     node.stop().await;
 }
 
+#[tokio::test]
+async fn roster_add_list_and_mutual_subscription() {
+    let node = Node::start_with(true).await;
+    let api = node.client();
+    register(&api, "alice").await;
+    register(&api, "bob").await;
+    let mut alice = Client::login(node.c2s_addr(), "alice", "phone").await;
+    alice
+        .send("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+        .await;
+    loop {
+        if alice.element().await.attr("id") == Some("r1") {
+            break;
+        }
+    }
+
+    let add = r#"mutation { roster { addContact(user: "alice@localhost", contact: "bob@localhost", name: "Bob", groups: ["work"]) } }"#;
+    assert_eq!(
+        api.data(add).await,
+        json!({ "roster": { "addContact": "Contact added" } })
+    );
+    let push = alice.next_named("iq").await;
+    assert!(push.to_string().contains("bob@localhost"), "{push}");
+    let list = r#"{ roster { listContacts(user: "alice@localhost") { jid name groups subscription ask } } }"#;
+    assert_eq!(
+        api.data(list).await["roster"]["listContacts"],
+        json!([{ "jid": "bob@localhost", "name": "Bob", "groups": ["work"], "subscription": "NONE", "ask": "NONE" }])
+    );
+
+    let connect = r#"mutation { roster { setMutualSubscription(userA: "alice@localhost", userB: "bob@localhost", action: CONNECT) } }"#;
+    api.data(connect).await;
+    let push = alice.next_named("iq").await;
+    assert!(
+        push.to_string().contains("subscription='both'")
+            || push.to_string().contains("subscription=\"both\""),
+        "{push}"
+    );
+    assert_eq!(
+        api.data(list).await["roster"]["listContacts"],
+        json!([{ "jid": "bob@localhost", "name": "Bob", "groups": ["work"], "subscription": "BOTH", "ask": "NONE" }])
+    );
+    let bobs = r#"{ roster { getContact(user: "bob@localhost", contact: "alice@localhost") { jid subscription } } }"#;
+    assert_eq!(
+        api.data(bobs).await["roster"]["getContact"],
+        json!({ "jid": "alice@localhost", "subscription": "BOTH" })
+    );
+
+    let disconnect = r#"mutation { roster { setMutualSubscription(userA: "alice@localhost", userB: "bob@localhost", action: DISCONNECT) } }"#;
+    api.data(disconnect).await;
+    assert_eq!(api.data(list).await["roster"]["listContacts"], json!([]));
+    assert_eq!(api.data(bobs).await["roster"]["getContact"], Value::Null);
+
+    let unknown = r#"{ roster { listContacts(user: "zed@localhost") { jid } } }"#;
+    assert_eq!(api.error_code(unknown).await, "user_not_found");
+    let itself = r#"mutation { roster { setMutualSubscription(userA: "alice@localhost", userB: "alice@localhost", action: CONNECT) } }"#;
+    assert_eq!(api.error_code(itself).await, "bad_request");
+    node.stop().await;
+}
+
 // ---- the real binary ----------------------------------------------------------------
 
 /// Writes a config naming the API's address and credentials, for `ctl` to find it.
@@ -817,7 +888,7 @@ fn ctl_reaches_a_started_node() {
     let config = ctl_config(&dir, address, ADMIN.1);
     // No client listener: nothing to compete for ports with other tests.
     let mut config_text = std::fs::read_to_string(&config).expect("config");
-    config_text.push_str("\n[listen]\nc2s = []\n");
+    config_text.push_str("\n[listen]\nc2s = []\ngraphql_user.port = 0\nprometheus.port = 0\n");
     std::fs::write(&config, config_text).expect("config written");
     let mut server = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
         .args(["start", "--config"])

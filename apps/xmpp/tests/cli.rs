@@ -471,7 +471,7 @@ fn account_commands_work_beside_a_running_server() {
     let env = Env::new();
     // No listeners, so the server never competes for a port with other tests.
     let mut config = std::fs::read_to_string(&env.config).unwrap();
-    config.push_str("\n[listen]\nc2s = []\n");
+    config.push_str("\n[listen]\nc2s = []\ngraphql_user.port = 0\nprometheus.port = 0\n");
     std::fs::write(&env.config, config).unwrap();
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))

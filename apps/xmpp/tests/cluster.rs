@@ -153,6 +153,12 @@ port = {c2s}
 [listen.graphql_admin]
 port = {admin}
 
+[listen.graphql_user]
+port = 0
+
+[listen.prometheus]
+port = 0
+
 [auth.password]
 scram_iterations = 64
 
@@ -816,6 +822,8 @@ struct Pods {
     cluster: TestCluster,
     /// c2s, admin and distribution ports, the same for every pod.
     ports: (u16, u16, u16),
+    /// User GraphQL and metrics/health ports, the same for every pod.
+    http_ports: (u16, u16),
     pods: Vec<Option<NodeProcess>>,
 }
 
@@ -827,6 +835,7 @@ impl Pods {
         Pods {
             cluster,
             ports: (free_port(), free_port(), free_port()),
+            http_ports: (free_port(), free_port()),
             pods: Vec::new(),
         }
     }
@@ -853,6 +862,14 @@ port = {c2s}
 ip_address = "{ip}"
 port = {admin}
 
+[listen.graphql_user]
+ip_address = "{ip}"
+port = {user}
+
+[listen.prometheus]
+ip_address = "{ip}"
+port = {metrics}
+
 [auth.password]
 scram_iterations = 64
 
@@ -862,6 +879,8 @@ heartbeat_deadline = {deadline}
 "#,
             ip = Self::pod_ip(ordinal),
             domain = self.cluster.domain,
+            user = self.http_ports.0,
+            metrics = self.http_ports.1,
             deadline = HEARTBEAT_DEADLINE.as_millis(),
         )
     }
@@ -917,7 +936,24 @@ heartbeat_deadline = {deadline}
         assert!(status.success(), "{} exited with {status}", pod.name);
     }
 
-    /// Waits until every pod reports exactly the running pods joined and is ready.
+    /// The HTTP status of the chart's probe `path` on `pod` (`None`: nothing answers).
+    async fn probe(&self, pod: &NodeProcess, path: &str) -> Option<u16> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = SocketAddr::new(pod.c2s.ip(), self.http_ports.1);
+        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        tokio::time::timeout(DEADLINE, stream.read_to_end(&mut response))
+            .await
+            .ok()?
+            .ok()?;
+        let response = String::from_utf8_lossy(&response);
+        response.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Waits until every pod reports exactly the running pods joined and is ready, on the
+    /// admin API and on the readiness probe.
     async fn wait_formed(&self) {
         let expected: BTreeSet<String> = self
             .pods
@@ -933,6 +969,7 @@ heartbeat_deadline = {deadline}
                     strings(&info, "joinedNodes") == expected
                         && strings(&info, "discoveredNodes") == expected
                         && info["ready"] == true
+                        && self.probe(pod, "/health/ready").await == Some(200)
                 },
             )
             .await;
@@ -992,6 +1029,28 @@ async fn pods_with_the_chart_s_environment_form_the_cluster_and_follow_scaling()
     peggy
         .expect_body(&pods.cluster.jid("victor"), "from bream-4")
         .await;
+    // The seed's GraphQL loop, posted to bream-2's user API as victor, reaches peggy on bream-0.
+    let user_api = AdminClient {
+        address: SocketAddr::new(IpAddr::V4(Pods::pod_ip(2)), pods.http_ports.0),
+        credentials: Some((pods.cluster.jid("victor"), PASSWORD.to_string())),
+    };
+    let query = format!(
+        "mutation {{stanza {{sendMessage(to: \"{}\", body: \"Hi\") {{id}}}}}}",
+        pods.cluster.jid("peggy")
+    );
+    let response = user_api.get(&query).await.expect("the user API answers");
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert!(
+        response.body["data"]["stanza"]["sendMessage"]["id"].is_string(),
+        "{}",
+        response.body
+    );
+    peggy.expect_body(&pods.cluster.jid("victor"), "Hi").await;
+    assert_eq!(
+        pods.probe(pods.pods[0].as_ref().expect("running"), "/health/live")
+            .await,
+        Some(200)
+    );
     // kubectl scale --replicas=2: the highest ordinals go first, one at a time.
     for _ in 0..3 {
         pods.scale_down().await;

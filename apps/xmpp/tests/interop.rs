@@ -42,7 +42,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[general]\nhosts = [\"localhost\"]\ndata_dir = \"{}\"\n\n[[listen.c2s]]\nport = {port}\nip_address = \"127.0.0.1\"\n\n[listen.graphql_admin]\nport = {}\n",
+                "[general]\nhosts = [\"localhost\"]\ndata_dir = \"{}\"\n\n[[listen.c2s]]\nport = {port}\nip_address = \"127.0.0.1\"\n\n[listen.graphql_admin]\nport = {}\n\n[listen.graphql_user]\nport = 0\n\n[listen.prometheus]\nport = 0\n",
                 dir.path().join("data").display(),
                 free_port()
             ),

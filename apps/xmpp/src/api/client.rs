@@ -1,5 +1,5 @@
-//! A minimal HTTP/1.1 client for the admin API: one `POST /api/graphql` per connection, what
-//! `bream-xmpp ctl` needs to ask a running node.
+//! A minimal HTTP/1.1 client for the GraphQL APIs: one `POST /api/graphql` (or `GET`, as
+//! `curl --get` sends it) per connection, what `bream-xmpp ctl` needs to ask a running node.
 //!
 //! Why not `reqwest`: `ctl` sends one small JSON request to a node it knows, normally on
 //! loopback, over plain HTTP (the admin API has no TLS). A general client would add a
@@ -114,17 +114,46 @@ impl AdminClient {
         }
     }
 
+    /// Sends `query` as `GET /api/graphql?query=...`, URL-encoded, with `Content-Type:
+    /// application/json`: what `curl --get --data-urlencode 'query=...'` sends. Mutations are
+    /// allowed over `GET`, as in MongooseIM.
+    ///
+    /// Errors: see the module docs.
+    pub async fn get(&self, query: &str) -> Result<ApiResponse, ClientError> {
+        let head = format!(
+            "GET {GRAPHQL_PATH}?query={} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Accept: application/json\r\nConnection: close\r\n",
+            url_encode(query),
+            self.address
+        );
+        let address = self.address;
+        match tokio::time::timeout(CLIENT_TIMEOUT, self.send(head, "")).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(ClientError::Timeout {
+                address,
+                timeout: CLIENT_TIMEOUT,
+            }),
+        }
+    }
+
     async fn exchange(&self, body: &str) -> Result<ApiResponse, ClientError> {
+        let head = format!(
+            "POST {GRAPHQL_PATH} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Accept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.address,
+            body.len()
+        );
+        self.send(head, body).await
+    }
+
+    /// Writes `head` (the request line and headers, each ending in CRLF), the credentials,
+    /// the blank line and `body`, and reads the whole response.
+    async fn send(&self, mut request: String, body: &str) -> Result<ApiResponse, ClientError> {
         let address = self.address;
         let mut stream = TcpStream::connect(address)
             .await
             .map_err(|source| ClientError::NotRunning { address, source })?;
         let io = |source| ClientError::Io { address, source };
-        let mut request = format!(
-            "POST {GRAPHQL_PATH} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-             Accept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-            body.len()
-        );
         if let Some((username, password)) = &self.credentials {
             let token = BASE64.encode(format!("{username}:{password}"));
             request.push_str(&format!("Authorization: Basic {token}\r\n"));
@@ -150,6 +179,20 @@ impl AdminClient {
         }
         parse_response(&response).map_err(|reason| ClientError::InvalidResponse { address, reason })
     }
+}
+
+/// `text` percent-encoded for a URL query value: everything but RFC 3986's unreserved
+/// characters, as `curl --data-urlencode` does.
+fn url_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// Status and JSON body of a complete HTTP/1.1 response.
@@ -222,6 +265,15 @@ fn decode_chunked(mut raw: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            url_encode("mutation {x(to: \"a@b\")}"),
+            "mutation%20%7Bx%28to%3A%20%22a%40b%22%29%7D"
+        );
+        assert_eq!(url_encode("Az09-._~é"), "Az09-._~%C3%A9");
+    }
 
     #[test]
     fn content_length_and_chunked_bodies_decode() {

@@ -4,7 +4,14 @@
 //! - [`admin`]: the admin endpoint (`/api/graphql` on 127.0.0.1:5551 by default, HTTP Basic
 //!   auth with credentials from `[listen.graphql_admin]`): accounts, sessions, stanzas,
 //!   statistics, the server itself. `bream-xmpp ctl` talks to it when the node runs.
+//! - [`user`]: the user endpoint (`/api/graphql` on 0.0.0.0:5561 by default, HTTP Basic auth
+//!   as `user@domain:password`): send stanzas, manage one's account, roster, vCard, private
+//!   XML and last activity.
 //! - [`client`]: the small HTTP/1.1 client `ctl` uses to reach it.
+//!
+//! Both endpoints share their HTTP shell (`http`: routing, authentication hook, bounds, status
+//! codes), listener (`listener`), scalars and error helpers (`graphql`), and the roster
+//! operations ([`roster`]).
 //!
 //! Why GraphQL rather than a REST API of our own: MongooseIM 6 made GraphQL its one admin
 //! interface (its CLI is a GraphQL client too), so keeping its names and shapes means its
@@ -20,6 +27,11 @@
 
 pub mod admin;
 pub mod client;
+pub(crate) mod graphql;
+pub(crate) mod http;
+pub(crate) mod listener;
+pub mod roster;
+pub mod user;
 
 /// The `extensions.code` of an error the API answers with.
 ///
@@ -49,6 +61,15 @@ pub enum ErrorCode {
     DatabaseError,
     /// Something the server could not do (the session table is gone).
     InternalError,
+    /// A `from` that is not the calling user (user API: a user sends only as themselves).
+    InvalidSender,
+    /// The module behind the operation is switched off in `[modules]`. MongooseIM's code.
+    ModuleNotLoaded,
+    /// The caller may not do this (another user's private data, a roster entry that does not
+    /// share presence). MongooseIM: `no_permissions`.
+    Forbidden,
+    /// An item that does not exist (a roster contact, a last activity never recorded).
+    NotFound,
     /// HTTP level: the request does not parse or fit the schema (status 400).
     ParseError,
     /// HTTP level: missing or wrong credentials (status 401).
@@ -71,6 +92,10 @@ impl ErrorCode {
             ErrorCode::NotSupported => "not_supported",
             ErrorCode::DatabaseError => "database_error",
             ErrorCode::InternalError => "internal_error",
+            ErrorCode::InvalidSender => "invalid_sender",
+            ErrorCode::ModuleNotLoaded => "deps_not_loaded",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
             ErrorCode::ParseError => "parse_error",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Overloaded => "overloaded",

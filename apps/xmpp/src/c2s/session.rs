@@ -102,6 +102,7 @@ struct ActorSession(ActorRef<SessionMsg>);
 
 impl SessionControl for ActorSession {
     fn deliver(&self, stanza: Element) -> Result<(), DeliverError> {
+        crate::metrics::stanza_out(&stanza.name);
         self.0
             .cast(SessionMsg::Deliver(stanza))
             .map_err(|error| match error {
@@ -372,6 +373,7 @@ impl SessionState {
                 }
                 Action::Route(stanza) => {
                     if let Some(client) = self.bound.clone() {
+                        crate::metrics::stanza_in(&stanza.name);
                         self.context.router.route_from_client(&client, stanza).await;
                     }
                 }

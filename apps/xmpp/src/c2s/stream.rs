@@ -714,6 +714,7 @@ impl Stream {
                 };
             }
             Step::Success(ref authenticated) => {
+                crate::metrics::login(server.mechanism().name());
                 self.username = Some(authenticated.username.clone());
                 if let Some(element) = step.to_element() {
                     actions.push(Action::Send(element));
@@ -722,7 +723,10 @@ impl Stream {
                 self.header_sent = false;
                 self.phase = Phase::Header;
             }
-            Step::Failure(failure) => self.sasl_failure(failure, actions),
+            Step::Failure(failure) => {
+                crate::metrics::login_failed(server.mechanism().name());
+                self.sasl_failure(failure, actions)
+            }
         }
     }
 

@@ -22,10 +22,25 @@
 //! password = "secret"
 //! ```
 //!
-//! MongooseIM spells the admin API as a `[[listen.http]]` listener with a
-//! `mongoose_graphql_handler` handler (`schema_endpoint = "admin"`, `username`, `password`).
-//! Bream has one HTTP handler per port, so the listener and its handler are one table; the
-//! keys keep MongooseIM's names. `enabled = false` runs none.
+//! ```toml
+//! [listen.graphql_user]          # the user GraphQL API (default: on, 0.0.0.0:5561)
+//! ip_address = "0.0.0.0"
+//! port = 5561
+//!
+//! [listen.prometheus]            # metrics and health checks (default: on, 0.0.0.0:9091)
+//! ip_address = "0.0.0.0"
+//! port = 9091
+//! ```
+//!
+//! MongooseIM spells the GraphQL APIs as `[[listen.http]]` listeners with a
+//! `mongoose_graphql_handler` handler (`schema_endpoint = "admin"` or `"user"`, `username`,
+//! `password`), and metrics as one with a `mongoose_prometheus_handler`. Bream has one HTTP
+//! handler per port, so each listener and its handler are one table; the keys keep
+//! MongooseIM's names. `enabled = false` runs none. The user API authenticates every request
+//! against the accounts (`user@domain:password`), so it has no credentials of its own. The
+//! Prometheus listener serves `GET /metrics` (Prometheus text format), `GET /health/live`
+//! (200 while the node runs) and `GET /health/ready` (200 once the node is ready to serve,
+//! 503 before); it has no authentication, like MongooseIM's.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -56,6 +71,12 @@ pub const MAX_OUTGOING_QUEUE_DEFAULT: usize = 1000;
 /// The admin GraphQL API's port (MongooseIM's default for its admin endpoint).
 pub const GRAPHQL_ADMIN_PORT_DEFAULT: u16 = 5551;
 
+/// The user GraphQL API's port (MongooseIM's default for its user endpoint).
+pub const GRAPHQL_USER_PORT_DEFAULT: u16 = 5561;
+
+/// The Prometheus listener's port (MongooseIM's example configuration uses 9091).
+pub const PROMETHEUS_PORT_DEFAULT: u16 = 9091;
+
 /// `[listen]`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,6 +85,10 @@ pub struct Listen {
     pub c2s: Vec<C2sListener>,
     /// `[listen.graphql_admin]`: the admin GraphQL API. Default: on, [`GraphqlAdmin::default`].
     pub graphql_admin: GraphqlAdmin,
+    /// `[listen.graphql_user]`: the user GraphQL API. Default: on, [`GraphqlUser::default`].
+    pub graphql_user: GraphqlUser,
+    /// `[listen.prometheus]`: metrics and health checks. Default: on, [`Prometheus::default`].
+    pub prometheus: Prometheus,
 }
 
 impl Default for Listen {
@@ -71,6 +96,8 @@ impl Default for Listen {
         Listen {
             c2s: vec![C2sListener::default()],
             graphql_admin: GraphqlAdmin::default(),
+            graphql_user: GraphqlUser::default(),
+            prometheus: Prometheus::default(),
         }
     }
 }
@@ -186,6 +213,52 @@ impl GraphqlAdmin {
                 ))
             }
             _ => Ok(()),
+        }
+    }
+}
+
+/// `[listen.graphql_user]`: the user GraphQL API (`/api/graphql`, HTTP Basic auth as
+/// `user@domain:password`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlUser {
+    /// Whether to run it. Default `true`.
+    pub enabled: bool,
+    /// The address to listen on. Default `0.0.0.0`: users reach it from their own machines.
+    pub ip_address: IpAddr,
+    /// Default [`GRAPHQL_USER_PORT_DEFAULT`] (5561). 0 lets the system pick one.
+    pub port: u16,
+}
+
+impl Default for GraphqlUser {
+    fn default() -> Self {
+        GraphqlUser {
+            enabled: true,
+            ip_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: GRAPHQL_USER_PORT_DEFAULT,
+        }
+    }
+}
+
+/// `[listen.prometheus]`: `GET /metrics`, `/health/live`, `/health/ready`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Prometheus {
+    /// Whether to run it. Default `true`.
+    pub enabled: bool,
+    /// The address to listen on. Default `0.0.0.0`, where a scraper or a Kubernetes probe
+    /// reaches it.
+    pub ip_address: IpAddr,
+    /// Default [`PROMETHEUS_PORT_DEFAULT`] (9091). 0 lets the system pick one.
+    pub port: u16,
+}
+
+impl Default for Prometheus {
+    fn default() -> Self {
+        Prometheus {
+            enabled: true,
+            ip_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: PROMETHEUS_PORT_DEFAULT,
         }
     }
 }

@@ -211,6 +211,7 @@ impl Router {
     /// (two binds raced), this session is the one told to close.
     pub async fn open_session(&self, entry: SessionEntry) -> Result<(), SessionTableError> {
         self.sessions.insert(entry.clone()).await?;
+        crate::metrics::session_opened();
         for other in self.sessions.resource_sessions(&entry.jid)? {
             let replaced = if other.sid < entry.sid {
                 &other
@@ -238,6 +239,7 @@ impl Router {
     pub async fn close_session(&self, session: &ClientSession) {
         match self.sessions.remove(&session.jid, session.sid).await {
             Ok(true) => {
+                crate::metrics::session_closed();
                 for hook in &self.hooks.session {
                     hook.session_closed(self, session).await;
                 }
@@ -281,6 +283,7 @@ impl Router {
     /// must be set for anything to be answered.
     pub fn route(&self, stanza: Element) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            let _timer = crate::metrics::Timer::routing();
             let from = stanza
                 .attr("from")
                 .and_then(|from| from.parse::<Jid>().ok());

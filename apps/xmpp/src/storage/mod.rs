@@ -514,6 +514,7 @@ impl Storage {
         account: String,
         work: impl Future<Output = Result<T, Failure>>,
     ) -> Result<T, StorageError> {
+        let _timer = crate::metrics::Timer::database(operation);
         match tokio::time::timeout(self.query_timeout, work).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(Failure::Storage(error))) => Err(error),

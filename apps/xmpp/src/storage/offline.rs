@@ -54,6 +54,7 @@ impl Storage {
                     .bind(packet_xml)
                     .execute(&mut *transaction)
                     .await?;
+                crate::metrics::offline_queue(count + 1);
             });
             Ok::<_, Failure>(())
         };

@@ -1,5 +1,6 @@
 //! The admin GraphQL endpoint: MongooseIM's admin schema (the `account`, `session`, `stanza`,
-//! `stat` and `server` categories) over HTTP, for operators and for `bream-xmpp ctl`.
+//! `roster`, `stat` and `server` categories) over HTTP, for operators and for `bream-xmpp
+//! ctl`.
 //!
 //! ```no_run
 //! # async fn example(context: bream_xmpp::api::admin::AdminContext)
@@ -51,41 +52,36 @@
 //!   ([`LogLevelControl`]); otherwise it answers `not_supported` and `getLoglevel` reports the
 //!   configured level. `server.stop` asks the node to stop ([`AdminApiHandle::stop_requested`]);
 //!   `joinCluster` and the other cluster mutations do not exist yet.
+//! - `roster` has `listContacts`, `getContact`, `addContact`, `deleteContact` and
+//!   `setMutualSubscription`; `addContacts`, `deleteContacts`, `subscription`,
+//!   `subscribeToAll` and `subscribeAllToAll` do not exist yet. Changes go through the roster
+//!   module as the user's own client's would ([`crate::api::roster`]), so the user's sessions
+//!   get roster pushes; `setMutualSubscription` sends no presence, as MongooseIM's.
 //! - Error codes are `ctl`'s ([`crate::api::ErrorCode`]).
 
 mod cets;
 mod http;
+mod roster;
 mod schema;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 pub use self::schema::{build_schema, AdminSchema};
+use crate::api::listener::HttpListener;
 use crate::config::auth::Password;
 use crate::config::{Config, LogLevel};
 use crate::router::Router;
 use crate::storage::Storage;
 
-/// The one path the API answers on (MongooseIM's).
-pub const GRAPHQL_PATH: &str = "/api/graphql";
-
-/// The largest request body accepted, in bytes. Admin queries are small; a `sendStanza`
-/// carries at most one stanza (65536 bytes by default).
-pub const BODY_BYTES_MAX: usize = 1024 * 1024;
-
-/// Requests executed at once; one more is answered 503 at once rather than queued, so a
-/// runaway script cannot pile up work (each may hold a database connection).
-pub const REQUESTS_CONCURRENT_MAX: usize = 64;
-
-/// How long one request may run (the database's own query timeout is 5 s by default).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How long [`AdminApiHandle::shutdown`] waits for requests in flight.
-pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+pub use crate::api::http::{
+    BODY_BYTES_MAX, GRAPHQL_PATH, REQUESTS_CONCURRENT_MAX, REQUEST_TIMEOUT,
+};
+pub use crate::api::listener::SHUTDOWN_TIMEOUT;
 
 /// Where and how the admin API listens. [`Default`] is 127.0.0.1:5551 without credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -249,16 +245,14 @@ impl fmt::Debug for AdminContext {
 /// [`AdminApiHandle::shutdown`].
 #[derive(Debug)]
 pub struct AdminApiHandle {
-    local_addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    listener: HttpListener,
     stop: watch::Receiver<bool>,
 }
 
 impl AdminApiHandle {
     /// The address it listens on (with the real port where port 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listener.local_addr()
     }
 
     /// Resolves when an administrator has called `mutation { server { stop } }`: the node
@@ -273,18 +267,8 @@ impl AdminApiHandle {
 
     /// Stops accepting, lets requests in flight finish (at most [`SHUTDOWN_TIMEOUT`]), and
     /// stops.
-    pub async fn shutdown(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        match tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut self.task).await {
-            Ok(_) => {}
-            Err(_elapsed) => {
-                tracing::warn!(timeout = ?SHUTDOWN_TIMEOUT, "admin API requests still running: aborted");
-                self.task.abort();
-            }
-        }
-        tracing::info!(address = %self.local_addr, "admin GraphQL API stopped");
+    pub async fn shutdown(self) {
+        self.listener.shutdown().await;
     }
 }
 
@@ -300,35 +284,17 @@ pub async fn serve(
             address: settings.bind,
         });
     }
-    let listener = tokio::net::TcpListener::bind(settings.bind)
+    let (stop_sender, stop) = watch::channel(false);
+    let schema = build_schema(context, stop_sender);
+    let app = http::app(schema, settings.credentials);
+    let listener = HttpListener::bind(settings.bind, app, "graphql_admin")
         .await
         .map_err(|source| ApiError::Bind {
             address: settings.bind,
             source,
         })?;
-    let local_addr = listener.local_addr().map_err(|source| ApiError::Bind {
-        address: settings.bind,
-        source,
-    })?;
-    let (stop_sender, stop) = watch::channel(false);
-    let schema = build_schema(context, stop_sender);
-    let app = http::app(schema, settings.credentials);
-    let (shutdown, shutdown_received) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = shutdown_received.await;
-        });
-        if let Err(error) = serving.await {
-            tracing::error!(%error, "admin GraphQL API failed");
-        }
-    });
-    tracing::info!(address = %local_addr, path = GRAPHQL_PATH, "admin GraphQL API listening");
-    Ok(AdminApiHandle {
-        local_addr,
-        shutdown: Some(shutdown),
-        task,
-        stop,
-    })
+    tracing::info!(address = %listener.local_addr(), path = GRAPHQL_PATH, "admin GraphQL API listening");
+    Ok(AdminApiHandle { listener, stop })
 }
 
 /// Resolves when `api`'s [`AdminApiHandle::stop_requested`] does; never for `None` (no API,

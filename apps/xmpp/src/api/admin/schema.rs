@@ -6,20 +6,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    Context, EmptySubscription, Enum, ErrorExtensions, Object, Schema, SimpleObject,
-};
-use serde::{Deserialize, Serialize};
+use async_graphql::{Context, EmptySubscription, Enum, Object, Schema, SimpleObject};
 use tokio::sync::watch;
 
 use super::AdminContext;
+use crate::api::graphql::{error, fresh_id, parse_stanza, storage_error, Result};
+pub use crate::api::graphql::{DomainName, JidScalar, UserName, XmlElement};
 use crate::api::ErrorCode;
 use crate::config::LogLevel as ConfigLogLevel;
 use crate::jid::{normalize_domain, normalize_localpart, BareJid, Jid};
 use crate::router::{ClientSession, SessionEntry};
 use crate::stanza::error::{StreamError, StreamErrorCondition};
-use crate::storage::StorageError;
-use crate::xml::{Element, StreamEvent, StreamParser, NS_CLIENT, NS_STREAMS};
+use crate::xml::{Element, NS_CLIENT};
 
 /// The admin schema type.
 pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
@@ -33,6 +31,7 @@ const KICK_REASON_DEFAULT: &str = "Kicked by administrator";
 /// Builds the schema over `context`; `stop` is set when `server { stop }` is called.
 pub fn build_schema(context: AdminContext, stop: watch::Sender<bool>) -> AdminSchema {
     Schema::build(AdminQuery, AdminMutation, EmptySubscription)
+        .data(context.clone())
         .data(Arc::new(Api { context, stop }))
         .limit_depth(QUERY_DEPTH_MAX)
         .finish()
@@ -43,8 +42,6 @@ struct Api {
     stop: watch::Sender<bool>,
 }
 
-type Result<T> = async_graphql::Result<T>;
-
 fn api<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Api>> {
     ctx.data::<Arc<Api>>()
 }
@@ -53,65 +50,6 @@ fn api<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Api>> {
 pub(super) fn api_context<'a>(ctx: &Context<'a>) -> Result<&'a AdminContext> {
     Ok(&api(ctx)?.context)
 }
-
-/// An operation error with its `extensions.code`.
-pub(super) fn error(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, extensions| {
-        extensions.set("code", code.as_str());
-    })
-}
-
-fn storage_error(error_value: StorageError) -> async_graphql::Error {
-    match &error_value {
-        StorageError::UserExists { domain, username } => error(
-            ErrorCode::UserExists,
-            format!("User {username}@{domain} already exists"),
-        ),
-        StorageError::UserNotFound { domain, username } => error(
-            ErrorCode::UserNotFound,
-            format!("User {username}@{domain} does not exist"),
-        ),
-        StorageError::TooLong { .. } => error(ErrorCode::InvalidUsername, error_value.to_string()),
-        _ => {
-            tracing::warn!(error = %error_value, "admin API: storage failed");
-            error(ErrorCode::DatabaseError, error_value.to_string())
-        }
-    }
-}
-
-// ---- scalars ------------------------------------------------------------------------
-
-/// A JID, `user@domain` or `user@domain/resource` (MongooseIM's `JID`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct JidScalar(pub String);
-async_graphql::scalar!(
-    JidScalar,
-    "JID",
-    "Unique XMPP identifier in the form of node@domain or node@domain/resource"
-);
-
-/// A domain name (MongooseIM's `DomainName`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DomainName(pub String);
-async_graphql::scalar!(DomainName, "DomainName", "XMPP domain name");
-
-/// A JID localpart (MongooseIM's `UserName`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserName(pub String);
-async_graphql::scalar!(UserName, "UserName", "XMPP user name (local part of a JID)");
-
-/// One stanza as XML text (MongooseIM's `XmlElement`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct XmlElement(pub String);
-async_graphql::scalar!(
-    XmlElement,
-    "XmlElement",
-    "String containing the XML document"
-);
 
 // ---- argument checks ----------------------------------------------------------------
 
@@ -143,12 +81,7 @@ impl Api {
 
     /// A JID argument, parsed.
     fn jid(&self, jid: &str) -> Result<Jid> {
-        jid.parse::<Jid>().map_err(|reason| {
-            error(
-                ErrorCode::BadRequest,
-                format!("Invalid JID {jid:?}: {reason}"),
-            )
-        })
+        crate::api::graphql::parse_jid(jid)
     }
 
     /// A JID naming an account of a served domain: `(domain, username)`. A resource is
@@ -169,19 +102,7 @@ impl Api {
         &self,
         password: String,
     ) -> impl std::future::Future<Output = Result<crate::sasl::secret::PassDetails>> {
-        let settings = self.context.password.clone();
-        async move {
-            // PBKDF2 with thousands of iterations per hash: off the async threads.
-            let derived = tokio::task::spawn_blocking(move || settings.derive(&password))
-                .await
-                .map_err(|join| error(ErrorCode::InternalError, join.to_string()))?;
-            derived.map_err(|reason| {
-                error(
-                    ErrorCode::InvalidPassword,
-                    format!("Invalid password: {reason}"),
-                )
-            })
-        }
+        crate::api::graphql::derive_password(self.context.password.clone(), password)
     }
 
     fn sessions(&self, domain: Option<&str>) -> Result<Vec<SessionEntry>> {
@@ -254,42 +175,6 @@ impl Api {
     }
 }
 
-/// A fresh stanza id: 128 random bits in hex.
-fn fresh_id() -> String {
-    format!(
-        "{:016x}{:016x}",
-        rand::random::<u64>(),
-        rand::random::<u64>()
-    )
-}
-
-/// One stanza from XML text, in the `jabber:client` namespace unless it declares another.
-fn parse_stanza(text: &str) -> std::result::Result<Element, String> {
-    let mut parser = StreamParser::new();
-    parser.feed(
-        format!("<stream:stream xmlns='{NS_CLIENT}' xmlns:stream='{NS_STREAMS}'>").as_bytes(),
-    );
-    parser.feed(text.as_bytes());
-    match parser.next_event() {
-        Ok(Some(StreamEvent::StreamStart(_))) => {}
-        Ok(other) => return Err(format!("unexpected {other:?}")),
-        Err(reason) => return Err(reason.to_string()),
-    }
-    let stanza = match parser.next_event() {
-        Ok(Some(StreamEvent::Stanza(stanza))) => stanza,
-        Ok(Some(StreamEvent::StreamEnd)) | Ok(Some(StreamEvent::StreamStart(_))) => {
-            return Err("not a stanza".to_string())
-        }
-        Ok(None) => return Err("no complete element".to_string()),
-        Err(reason) => return Err(reason.to_string()),
-    };
-    match parser.next_event() {
-        Ok(None) => Ok(stanza),
-        Ok(Some(_)) => Err("more than one element".to_string()),
-        Err(reason) => Err(reason.to_string()),
-    }
-}
-
 // ---- roots --------------------------------------------------------------------------
 
 /// Every admin query, by category.
@@ -304,6 +189,10 @@ impl AdminQuery {
     /// User session management
     async fn session(&self) -> SessionAdminQuery {
         SessionAdminQuery
+    }
+    /// User roster/contacts management
+    async fn roster(&self) -> super::roster::RosterAdminQuery {
+        super::roster::RosterAdminQuery
     }
     /// Server statistics
     async fn stat(&self) -> StatsAdminQuery {
@@ -331,6 +220,10 @@ impl AdminMutation {
     /// User session management
     async fn session(&self) -> SessionAdminMutation {
         SessionAdminMutation
+    }
+    /// User roster/contacts management
+    async fn roster(&self) -> super::roster::RosterAdminMutation {
+        super::roster::RosterAdminMutation
     }
     /// Sending stanzas
     async fn stanza(&self) -> StanzaAdminMutation {
