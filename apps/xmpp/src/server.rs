@@ -89,6 +89,7 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
         })
         .collect();
     settings.shutdown_timeout = config.general.shutdown_timeout;
+    settings.max_user_sessions = config.max_user_sessions();
     // A cluster node keeps nothing on disk (its root file system may be
     // read-only): the self-signed certificate, if any, is made in memory.
     settings.certificate_on_disk = config.internal_databases.cets.is_none();

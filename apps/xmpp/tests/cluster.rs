@@ -98,6 +98,8 @@ struct TestCluster {
     /// The ports each node index keeps across restarts (c2s, admin, distribution).
     ports: Vec<(u16, u16, u16)>,
     scram_cache: Arc<SaltedPasswordCache>,
+    /// `access.max_user_sessions` of the nodes started from now on.
+    max_user_sessions: usize,
 }
 
 impl TestCluster {
@@ -121,6 +123,7 @@ impl TestCluster {
             nodes: Vec::new(),
             ports: Vec::new(),
             scram_cache: Arc::new(SaltedPasswordCache::new(10_000)),
+            max_user_sessions: 10,
         }
     }
 
@@ -162,6 +165,9 @@ port = 0
 [auth.password]
 scram_iterations = 64
 
+[access]
+max_user_sessions = [{{acl = "all", value = {max_user_sessions}}}]
+
 [outgoing_pools.rdbms.default]
 workers = 4
 connection.url = "{url}"
@@ -176,6 +182,7 @@ heartbeat_deadline = {deadline}
             data = self.dir.path().join(format!("data{index}")).display(),
             url = database_url(),
             deadline = HEARTBEAT_DEADLINE.as_millis(),
+            max_user_sessions = self.max_user_sessions,
         )
     }
 
@@ -577,13 +584,15 @@ async fn three_nodes_carry_subscriptions_presence_and_chat_between_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_full_jid_on_two_nodes_keeps_the_newer_session() {
+async fn resource_conflicts_and_max_user_sessions_are_enforced_across_nodes() {
     let mut cluster = TestCluster::new("conflict").await;
-    for index in 0..2 {
+    cluster.max_user_sessions = 2;
+    for index in 0..3 {
         cluster.start(index).await;
     }
     cluster.wait_joined().await;
     cluster.register("dave").await;
+    // The same full JID on two nodes: the newer session wins, the older gets conflict.
     let mut older = cluster.login(0, "dave", "laptop").await;
     let mut newer = cluster.login(1, "dave", "laptop").await;
     assert_eq!(older.expect_stream_error().await, "conflict");
@@ -598,6 +607,23 @@ async fn the_same_full_jid_on_two_nodes_keeps_the_newer_session() {
     newer
         .expect_body(&cluster.jid("erin"), "to the newer one")
         .await;
+
+    // Two sessions allowed per account, counted over the cluster: a third, on another
+    // node, closes the oldest.
+    let second = cluster.login(2, "dave", "phone").await;
+    let _third = cluster.login(0, "dave", "tablet").await;
+    assert_eq!(newer.expect_stream_error().await, "policy-violation");
+    let node2 = cluster.node(2);
+    eventually("dave has his two newest sessions everywhere", || async {
+        sessions(node2)
+            .await
+            .iter()
+            .filter(|jid| jid.starts_with("dave@"))
+            .count()
+            == 2
+    })
+    .await;
+    drop(second);
 }
 
 /// Logs `count` users (`prefix0`...) in on `index`, `CONCURRENT` at a time.

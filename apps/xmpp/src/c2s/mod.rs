@@ -290,13 +290,10 @@ async fn start_listeners<'a>(
         Some(table) => table,
         None => Arc::new(LocalSessionTable::new(&root.cell())?),
     };
-    let router = Arc::new(Router::new(
-        stream_config.domains(),
-        table,
-        accounts,
-        offline,
-        modules,
-    )?);
+    let router = Arc::new(
+        Router::new(stream_config.domains(), table, accounts, offline, modules)?
+            .with_max_user_sessions(settings.max_user_sessions),
+    );
     let mut ids = Vec::new();
     for (index, (listener, tls, socket)) in listeners.enumerate() {
         let policy = match listener.tls_mode {

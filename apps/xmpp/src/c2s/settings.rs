@@ -206,6 +206,9 @@ pub struct C2sSettings {
     pub tls_handshake_timeout: Duration,
     /// How long a graceful shutdown waits for sessions to close.
     pub shutdown_timeout: Duration,
+    /// Sessions one account may have at once; a bind past it closes the
+    /// oldest with `policy-violation`. Default `None`: no limit.
+    pub max_user_sessions: Option<usize>,
 }
 
 impl C2sSettings {
@@ -222,6 +225,7 @@ impl C2sSettings {
             write_timeout: WRITE_TIMEOUT_DEFAULT,
             tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT_DEFAULT,
             shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
+            max_user_sessions: None,
         }
     }
 

@@ -34,7 +34,7 @@
 //! | `[internal_databases.cets]` | present: run as a cluster node (discovery, cluster name) | [`databases`] |
 //! | `[modules.mod_*]` | per-module `enabled` and options | [`modules`] |
 //! | `[shaper.NAME]` | traffic shapers (`max_rate`): accepted, not yet applied | [`Shaper`] |
-//! | `[acl]`, `[access]` | accepted as written, not yet interpreted | `toml::Table` |
+//! | `[acl]`, `[access]` | accepted as written; only `access.max_user_sessions` (ACL `all`) is applied | `toml::Table` |
 //!
 //! Each key's default is on its field, and in the constants beside it.
 //!
@@ -339,6 +339,34 @@ impl Config {
             .map_err(|reason| invalid("general.node_name", &self.general.node_name, &reason))
     }
 
+    fn validate_max_user_sessions(&self) -> Result<(), Invalid> {
+        let Some(rules) = self.access.get("max_user_sessions") else {
+            return Ok(());
+        };
+        let invalid = |value: &str| {
+            Invalid::new(
+                "access.max_user_sessions",
+                value,
+                "expected rules like [{acl = \"all\", value = 10}] (value at least 1, or \"infinity\")",
+            )
+        };
+        let rules = rules
+            .as_array()
+            .ok_or_else(|| invalid(&rules.to_string()))?;
+        for rule in rules {
+            let value = rule.as_table().and_then(|rule| rule.get("value"));
+            let valid = match value {
+                Some(toml::Value::Integer(count)) => *count >= 1,
+                Some(toml::Value::String(text)) => text == "infinity",
+                _ => false,
+            };
+            if !valid {
+                return Err(invalid(&rule.to_string()));
+            }
+        }
+        Ok(())
+    }
+
     fn check_node_name(&self) -> Result<(), String> {
         match self.general.node_name.split_once('@') {
             Some((name, host)) if !name.is_empty() && !host.is_empty() && !host.contains('@') => {
@@ -410,6 +438,7 @@ impl Config {
             ));
         }
         self.internal_databases.validate()?;
+        self.validate_max_user_sessions()?;
         self.listen.validate()?;
         self.auth.validate()?;
         self.outgoing_pools.validate()?;
@@ -424,6 +453,20 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `[access] max_user_sessions`, the one access rule Bream reads, in MongooseIM's form
+    /// `max_user_sessions = [{acl = "all", value = 10}]`: the value of the rule for the ACL
+    /// `all` (`"infinity"`: no limit). Rules for other ACLs are not applied (no ACLs yet).
+    pub fn max_user_sessions(&self) -> Option<usize> {
+        let rules = self.access.get("max_user_sessions")?.as_array()?;
+        let rule = rules
+            .iter()
+            .filter_map(toml::Value::as_table)
+            .find(|rule| rule.get("acl").and_then(toml::Value::as_str) == Some("all"))?;
+        rule.get("value")
+            .and_then(toml::Value::as_integer)
+            .and_then(|value| usize::try_from(value).ok())
     }
 
     /// Whether `domain` (normalised) is one of `general.hosts`.

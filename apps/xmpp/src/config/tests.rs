@@ -483,3 +483,31 @@ fn cluster_keys_are_checked() {
         assert!(error.to_string().contains(key), "{error}");
     }
 }
+
+#[test]
+fn max_user_sessions_is_read_from_the_access_rule_for_all() {
+    let config = Config::from_toml(
+        r#"
+        [access]
+        max_user_sessions = [{acl = "admin", value = 100}, {acl = "all", value = 2}]
+        "#,
+    )
+    .expect("valid");
+    assert_eq!(config.max_user_sessions(), Some(2));
+    let unlimited =
+        Config::from_toml("[access]\nmax_user_sessions = [{acl = \"all\", value = \"infinity\"}]")
+            .expect("valid");
+    assert_eq!(unlimited.max_user_sessions(), None);
+    assert_eq!(Config::default().max_user_sessions(), None);
+    for bad in [
+        "[access]\nmax_user_sessions = 3",
+        "[access]\nmax_user_sessions = [{acl = \"all\", value = 0}]",
+        "[access]\nmax_user_sessions = [{acl = \"all\", value = \"many\"}]",
+    ] {
+        let error = Config::from_toml(bad).expect_err(bad);
+        assert!(
+            error.to_string().contains("access.max_user_sessions"),
+            "{error}"
+        );
+    }
+}

@@ -112,6 +112,7 @@ pub enum RouterError {
 /// [module documentation](self).
 pub struct Router {
     domains: Vec<String>,
+    max_user_sessions: Option<usize>,
     sessions: Arc<dyn SessionTable>,
     accounts: Arc<dyn Accounts>,
     offline: Arc<dyn OfflineSink>,
@@ -173,11 +174,21 @@ impl Router {
         })?;
         Ok(Router {
             domains: prepared,
+            max_user_sessions: None,
             sessions,
             accounts,
             offline,
             hooks,
         })
+    }
+
+    /// The same router, allowing each account at most `max` sessions at once
+    /// (MongooseIM's `max_user_sessions`): a bind past it closes the
+    /// account's oldest sessions. `None`: no limit. The count is the session
+    /// table's, so on a replicated table it is cluster-wide.
+    pub fn with_max_user_sessions(mut self, max: Option<usize>) -> Router {
+        self.max_user_sessions = max.map(|max| max.max(1));
+        self
     }
 
     /// The served domains, prepared.
@@ -226,9 +237,38 @@ impl Router {
                     .with_text("replaced by a new connection"),
             );
         }
+        if let Some(max) = self.max_user_sessions {
+            self.enforce_max_user_sessions(&entry, max)?;
+        }
         let client = entry.client();
         for hook in &self.hooks.session {
             hook.session_opened(self, &client).await;
+        }
+        Ok(())
+    }
+
+    /// Closes the oldest sessions of `entry`'s account past `max` (ids grow
+    /// with bind time, so the oldest have the smallest ids); sessions being
+    /// replaced for the same full JID count once.
+    fn enforce_max_user_sessions(
+        &self,
+        entry: &SessionEntry,
+        max: usize,
+    ) -> Result<(), SessionTableError> {
+        let mut sessions = self.sessions.user_sessions(entry.jid.bare())?;
+        // Of two sessions with one full JID only the newest stays.
+        sessions.sort_by_key(|session| std::cmp::Reverse(session.sid));
+        let mut seen = std::collections::BTreeSet::new();
+        sessions.retain(|session| seen.insert(session.jid.clone()));
+        if sessions.len() <= max {
+            return Ok(());
+        }
+        for oldest in &sessions[max..] {
+            tracing::info!(jid = %oldest.jid, sid = %oldest.sid, max, "max_user_sessions reached: closing the oldest session");
+            oldest.handle.close(
+                StreamError::new(StreamErrorCondition::PolicyViolation)
+                    .with_text("too many sessions for this account"),
+            );
         }
         Ok(())
     }
