@@ -161,6 +161,8 @@ struct Registered {
     table: Arc<dyn Joinable>,
     memory: Box<dyn Fn() -> usize + Send + Sync>,
     last_join_error: Option<String>,
+    /// Whether sweeps join it (`register`) or only status reports it (`observe`).
+    joined_by_sweeps: bool,
 }
 
 /// A registered table as the status reads it: name, table, memory, last join error.
@@ -205,6 +207,17 @@ impl ReplicationService {
 
     /// Keeps `table` joined with every node up.
     pub fn register<K: WireKey, V: WireValue>(&self, table: &ReplicatedTable<K, V>) {
+        self.add(table, true);
+        self.shared.wake.notify_one();
+    }
+
+    /// Reports `table` in [`ReplicationService::status`] without joining it:
+    /// for tables joined by hand ([`ReplicatedTable::join`]).
+    pub fn observe<K: WireKey, V: WireValue>(&self, table: &ReplicatedTable<K, V>) {
+        self.add(table, false);
+    }
+
+    fn add<K: WireKey, V: WireValue>(&self, table: &ReplicatedTable<K, V>, joined_by_sweeps: bool) {
         let reader = table.table().clone();
         self.shared.tables.lock().insert(
             table.name().to_string(),
@@ -212,9 +225,9 @@ impl ReplicationService {
                 table: Arc::new(table.clone()),
                 memory: Box::new(move || reader.info().map_or(0, |info| info.memory_bytes)),
                 last_join_error: None,
+                joined_by_sweeps,
             },
         );
-        self.shared.wake.notify_one();
     }
 
     /// Stops looking after the table `name`. Returns whether it was registered.
@@ -439,6 +452,7 @@ async fn sweep(shared: &Shared) {
         .tables
         .lock()
         .iter()
+        .filter(|(_, registered)| registered.joined_by_sweeps)
         .map(|(name, registered)| (name.clone(), registered.table.clone()))
         .collect();
     for (name, table) in tables {
