@@ -1120,7 +1120,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                 op,
             } => {
                 if self.is_current(&from, join_ref) {
-                    self.store.apply(&op);
+                    self.store.apply_owned(op);
                     self.send(&from, PeerMsg::Ack { write_id });
                 } else {
                     tracing::debug!(table = %self.table, node = %self.me, %from,

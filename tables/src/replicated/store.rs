@@ -21,6 +21,11 @@ pub trait Store<K, V> {
     fn is_bag(&self) -> bool;
     /// Applies a write.
     fn apply(&mut self, op: &Op<K, V>);
+    /// Applies a write the caller no longer needs (a peer's write, join
+    /// records): a store may move the records in instead of cloning them.
+    fn apply_owned(&mut self, op: Op<K, V>) {
+        self.apply(&op);
+    }
     /// Every value under `key` (empty when absent).
     fn lookup(&self, key: &K) -> Vec<V>;
     /// Every record.
@@ -184,6 +189,15 @@ impl<K: Key, V: Value> Store<K, V> for TableStore<K, V> {
                     logged(self.table.delete_object(key, value));
                 }
             }
+        }
+    }
+
+    fn apply_owned(&mut self, op: Op<K, V>) {
+        match op {
+            Op::Insert(records) => {
+                logged(self.table.insert_many(records));
+            }
+            other => self.apply(&other),
         }
     }
 

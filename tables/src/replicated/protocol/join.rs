@@ -440,7 +440,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             PeerMsg::JoinRecords { join_id, records }
                 if self.locked_by(&from, join_id) && !records.is_empty() =>
             {
-                self.store.apply(&super::Op::Insert(records));
+                self.store.apply_owned(super::Op::Insert(records));
             }
             PeerMsg::JoinCommit {
                 join_id,
