@@ -72,7 +72,8 @@ async fn start_node(name: &str, port: u16) -> Node {
 }
 
 /// Starts table `name`; a name ending in `_unbatched` sends every peer
-/// message in its own frame (to show what batching buys).
+/// message in its own frame (to show what batching buys), one ending in
+/// `_sN` has N shards.
 async fn start_table(node: &Node, name: &str) -> Bench {
     let mut options = ReplicatedOptions {
         call_timeout: WAIT_DEADLINE,
@@ -80,6 +81,9 @@ async fn start_table(node: &Node, name: &str) -> Bench {
     };
     if name.ends_with("_unbatched") {
         options.peer_batch_records_max = 1;
+    }
+    if let Some((_, shards)) = name.rsplit_once("_s") {
+        options.shards = shards.parse().expect("shard count after _s");
     }
     ReplicatedTable::start(node, name, options)
         .await
@@ -309,7 +313,18 @@ async fn bench() {
     latency.print("insert_new, 1 node (local leader)", "-", size(&alone));
 
     // Peers: b holds every multi-node table and the preloaded join table; c the 3-node ones.
-    let three_node_tables = ["n3", "tput1", "tput64", "tput64_unbatched", "spread"];
+    let three_node_tables = [
+        "n3",
+        "tput1",
+        "tput64",
+        "tput64_unbatched",
+        "spread",
+        "n3_s4",
+        "tput64_s2",
+        "tput64_s4",
+        "tput64_s8",
+        "spread_s4",
+    ];
     let mut b_tables = vec!["n2", "join"];
     b_tables.extend(three_node_tables);
     let (mut b, mut c) = tokio::join!(
@@ -339,8 +354,10 @@ async fn bench() {
         join(&table, &c.name).await;
         three.push(table);
     }
-    let [n3, tput1, tput64, tput64_unbatched, spread] = &three[..] else {
-        unreachable!("five tables");
+    let [n3, tput1, tput64, tput64_unbatched, spread, n3_s4, tput64_s2, tput64_s4, tput64_s8, spread_s4] =
+        &three[..]
+    else {
+        unreachable!("ten tables");
     };
     insert_latency(n3, latency_count / 10, 1 << 50).await;
     let latency = insert_latency(n3, latency_count, 0).await;
@@ -378,25 +395,45 @@ async fn bench() {
         size(tput64_unbatched),
     );
 
-    // 64 writers spread over the three nodes: 22 on a, 21 on b, 21 on c.
-    let started = Instant::now();
-    b.command(&format!("write spread 21 {throughput_count}"))
-        .await;
-    c.command(&format!("write spread 21 {throughput_count}"))
-        .await;
-    write_concurrently(spread, 22, throughput_count, 0).await;
-    for peer in [&mut b, &mut c] {
-        let line = peer.line().await;
-        assert!(line.starts_with("wrote "), "{line}");
+    for (table, label) in [
+        (tput64_s2, "64 writers on a, 3 nodes, 2 shards"),
+        (tput64_s4, "64 writers on a, 3 nodes, 4 shards"),
+        (tput64_s8, "64 writers on a, 3 nodes, 8 shards"),
+    ] {
+        let elapsed = write_concurrently(table, 64, throughput_count, 0).await;
+        throughput(label, writes, elapsed, "goal ≥ 100 k/s", size(table));
     }
-    let elapsed = started.elapsed();
-    throughput(
-        "64 writers spread over 3 nodes",
-        writes,
-        elapsed,
-        "goal ≥ 100 k/s",
-        size(spread),
-    );
+
+    // 64 writers spread over the three nodes: 22 on a, 21 on b, 21 on c.
+    for (table, name, label) in [
+        (spread, "spread", "64 writers spread over 3 nodes"),
+        (
+            spread_s4,
+            "spread_s4",
+            "64 writers spread over 3 nodes, 4 shards",
+        ),
+    ] {
+        let started = Instant::now();
+        b.command(&format!("write {name} 21 {throughput_count}"))
+            .await;
+        c.command(&format!("write {name} 21 {throughput_count}"))
+            .await;
+        write_concurrently(table, 22, throughput_count, 0).await;
+        for peer in [&mut b, &mut c] {
+            let line = peer.line().await;
+            assert!(line.starts_with("wrote "), "{line}");
+        }
+        throughput(
+            label,
+            writes,
+            started.elapsed(),
+            "goal ≥ 100 k/s",
+            size(table),
+        );
+    }
+    insert_latency(n3_s4, latency_count / 10, 1 << 50).await;
+    let latency = insert_latency(n3_s4, latency_count, 0).await;
+    latency.print("insert, 3 nodes, 4 shards", "93–146 µs", size(n3_s4));
 
     // Join two nodes of `join_records` records each.
     let joining = start_table(&node, "join").await;

@@ -4,7 +4,8 @@
 //! replays from it.
 //!
 //! Links are reliable and FIFO while they last, as a ractor_cluster session
-//! is; "drop" is a cut link (a partition): everything in flight on it is
+//! is (and, as the server's outbox does, an ack queued right behind another
+//! ack on a link collapses into it: acks are cumulative); "drop" is a cut link (a partition): everything in flight on it is
 //! lost and both ends are told the other is down, as the node layer's
 //! heartbeat would.
 
@@ -165,10 +166,16 @@ impl Sim {
             match action {
                 Action::Send { to, message } => {
                     if self.connected(node, &to) {
-                        self.links
-                            .entry((node.to_string(), to))
-                            .or_default()
-                            .push_back(message);
+                        let link = self.links.entry((node.to_string(), to)).or_default();
+                        // Acks are cumulative: like the server's outbox, an
+                        // ack still queued behind another collapses into it.
+                        if let (PeerMsg::Ack { write_id }, Some(PeerMsg::Ack { write_id: last })) =
+                            (&message, link.back_mut())
+                        {
+                            *last = (*last).max(*write_id);
+                        } else {
+                            link.push_back(message);
+                        }
                     }
                 }
                 Action::Reply { request, result } => {

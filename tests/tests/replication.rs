@@ -335,3 +335,195 @@ async fn adding_nodes_to_a_loaded_cluster_loses_no_acknowledged_write() {
         }
     }
 }
+
+/// Starts a load of `writers` writers per node on every node at once
+/// (prefix `prefix`), waits for every answer, and returns each node's
+/// acknowledged counts per writer.
+async fn load_everywhere(
+    nodes: &mut [TestNode],
+    prefix: &str,
+    writers: &[usize],
+    count: usize,
+) -> Vec<Vec<usize>> {
+    for (index, node) in nodes.iter_mut().enumerate() {
+        node.stdin_command(&format!("load {prefix}{index} {} {count}", writers[index]))
+            .await;
+    }
+    let mut acked = Vec::new();
+    for node in nodes.iter_mut() {
+        let answer = node
+            .expect(Duration::from_secs(120), |line| {
+                line["ok"] == "load" || line.get("error").is_some()
+            })
+            .await;
+        let counts: Vec<usize> = answer["acked"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: {answer}", node.spec.name))
+            .iter()
+            .map(|count| count.as_u64().unwrap_or(0) as usize)
+            .collect();
+        acked.push(counts);
+    }
+    acked
+}
+
+/// Every write a load acknowledged is on every node.
+async fn assert_no_acknowledged_write_lost(
+    nodes: &mut [TestNode],
+    prefix: &str,
+    acked: &[Vec<usize>],
+) {
+    for node_acked in acked.iter().enumerate() {
+        let (origin, counts) = node_acked;
+        let list = counts
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        for node in nodes.iter_mut() {
+            let answer = node
+                .command(&format!("verify {prefix}{origin} {list}"))
+                .await;
+            assert_eq!(
+                answer["missing"], 0,
+                "{}: writes of node {origin} missing: {answer}",
+                node.spec.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn sixty_four_writers_on_three_nodes_lose_no_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut nodes = start(&sqlite_url(&dir), "lw", 3, &[]).await;
+    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    let count = 200;
+    let acked = load_everywhere(&mut nodes, "load", &[22, 21, 21], count).await;
+    // Nothing failed on a healthy cluster: every write was acknowledged.
+    for counts in &acked {
+        assert!(counts.iter().all(|acked| *acked == count), "{acked:?}");
+    }
+    assert_no_acknowledged_write_lost(&mut nodes, "load", &acked).await;
+    for node in nodes.iter_mut() {
+        let size = node.command("size").await;
+        assert_eq!(size["size"], 64 * count, "{}", node.spec.name);
+    }
+}
+
+#[tokio::test]
+async fn a_sharded_table_replicates_joins_and_reports_each_shard() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut nodes = start(&sqlite_url(&dir), "sh", 3, &["--shards", "4"]).await;
+    // `members` lists the nodes joined on every shard.
+    all_joined(&mut nodes, Duration::from_secs(15)).await;
+    for node in nodes.iter_mut() {
+        let shards = node.command("shards").await;
+        let shards = shards["shards"].as_array().cloned().unwrap_or_default();
+        assert_eq!(shards.len(), 4, "{}", node.spec.name);
+        for shard in &shards {
+            assert_eq!(
+                shard["members"].as_array().map(Vec::len),
+                Some(3),
+                "{shard}"
+            );
+            // The leader is the same rule on every shard: the greatest name.
+            assert_eq!(shard["leader"], "sh2@127.0.0.1", "{shard}");
+        }
+    }
+    let acked = load_everywhere(&mut nodes, "sharded", &[8, 8, 8], 50).await;
+    assert_no_acknowledged_write_lost(&mut nodes, "sharded", &acked).await;
+    for round in 0..10 {
+        let (first, rest) = nodes.split_at_mut(1);
+        first[0]
+            .stdin_command(&format!("insert_new unique{round} from0"))
+            .await;
+        rest[0]
+            .stdin_command(&format!("insert_new unique{round} from1"))
+            .await;
+        let is_answer = |line: &Value| line.get("ok").is_some() || line.get("error").is_some();
+        let a = first[0].expect(Duration::from_secs(5), is_answer).await;
+        let b = rest[0].expect(Duration::from_secs(5), is_answer).await;
+        let wins = [&a, &b]
+            .iter()
+            .filter(|answer| answer["inserted"] == true)
+            .count();
+        assert_eq!(wins, 1, "round {round}: {a} {b}");
+    }
+    let status = eventually(&mut nodes[0], "status", Duration::from_secs(5), |answer| {
+        answer["healthy"] == true
+    })
+    .await;
+    assert_eq!(status["tables"][0]["shards"], 4, "{status}");
+    assert_eq!(status["tables"][0]["size"], 24 * 50 + 10, "{status}");
+    // Node-owned records of a killed node vanish from every shard.
+    let owner = nodes[2].spec.name.clone();
+    for index in 0..20 {
+        let put = nodes[2]
+            .command(&format!("put owned{index} {owner}/conn"))
+            .await;
+        assert_eq!(put["ok"], "put");
+    }
+    nodes.pop().expect("sh2").kill9().await;
+    for node in nodes.iter_mut() {
+        eventually(node, "size", Duration::from_secs(5), |answer| {
+            answer["size"] == 24 * 50 + 10
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut nodes = start(&sqlite_url(&dir), "cf", 3, &["--manual-join"]).await;
+    for node in nodes.iter_mut() {
+        eventually(node, "status", Duration::from_secs(10), |answer| {
+            answer["connected"].as_array().map(Vec::len) == Some(2)
+        })
+        .await;
+    }
+    let (a, b, c) = (
+        nodes[0].spec.name.clone(),
+        nodes[1].spec.name.clone(),
+        nodes[2].spec.name.clone(),
+    );
+    let joined = eventually(
+        &mut nodes[0],
+        &format!("join {b}"),
+        Duration::from_secs(10),
+        |answer| answer["ok"] == "join",
+    )
+    .await;
+    assert!(joined["outcome"].as_str().unwrap_or("").contains("Joined"));
+    // a and b list {a, b}; c lists {c}: their lists disagree.
+    let status = nodes[0].command("status").await;
+    assert_eq!(status["conflicts"], serde_json::json!(["kv"]), "{status}");
+    assert_eq!(status["conflict_nodes"], serde_json::json!([c]), "{status}");
+    assert_eq!(status["joined"], serde_json::json!([a, b]), "{status}");
+    assert_eq!(status["healthy"], false, "{status}");
+    let status = nodes[2].command("status").await;
+    assert_eq!(
+        status["conflict_nodes"],
+        serde_json::json!([a, b]),
+        "{status}"
+    );
+    assert_eq!(status["joined"], serde_json::json!([c]), "{status}");
+    // Joining c resolves it.
+    let joined = eventually(
+        &mut nodes[2],
+        &format!("join {a}"),
+        Duration::from_secs(10),
+        |answer| answer["ok"] == "join",
+    )
+    .await;
+    assert!(joined["outcome"].as_str().unwrap_or("").contains("Joined"));
+    for node in nodes.iter_mut() {
+        let status = eventually(node, "status", Duration::from_secs(5), |answer| {
+            answer["healthy"] == true
+        })
+        .await;
+        assert_eq!(status["conflicts"], serde_json::json!([]), "{status}");
+        assert_eq!(status["joined"], serde_json::json!([a, b, c]), "{status}");
+    }
+}

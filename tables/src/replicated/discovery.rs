@@ -12,9 +12,23 @@
 //! The sweep is also what merges the two sides after a partition heals.
 //!
 //! Like CETS's `cets_discovery`, but tables are added and removed at run
-//! time with [`ReplicationService::register`] / `unregister`.
+//! time with [`ReplicationService::register`] / `unregister`. A sharded
+//! table is joined shard by shard: its status lists as members only the
+//! nodes joined on every shard, so a node joined on some shards is joined
+//! again, which joins the rest.
+//!
+//! # Status
+//!
+//! [`ReplicationService::status`] is this node's view of the cluster, as
+//! CETS's `cets_status`: the node layer's discovered, connected and
+//! unavailable nodes and whether discovery works; per table its members
+//! here (per shard too), size, memory and leader; and, cluster-wide, the
+//! tables whose member lists disagree between nodes (asked of every
+//! reachable node's server, [`super::cluster_view`]). Healthy means
+//! discovery works, every table is joined with every discovered node, and
+//! no member lists disagree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
@@ -24,6 +38,7 @@ use bream_runtime::node::{ClusterStatus, Node, NodeEvent};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::cluster_view::ClusterView;
 use super::protocol::{JoinOutcome, ReplicaStatus};
 use super::server::{ReplicatedTable, ReplicationError, WireKey, WireValue};
 
@@ -37,12 +52,22 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What the service needs of a table, whatever its key and value types.
 trait Joinable: Send + Sync {
     fn status(&self) -> BoxFuture<'_, Result<ReplicaStatus, ReplicationError>>;
+    fn shard_statuses(&self) -> BoxFuture<'_, Result<Vec<ReplicaStatus>, ReplicationError>>;
+    fn cluster_views(&self) -> BoxFuture<'_, Result<Vec<ClusterView>, ReplicationError>>;
     fn join<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<JoinOutcome, ReplicationError>>;
 }
 
 impl<K: WireKey, V: WireValue> Joinable for ReplicatedTable<K, V> {
     fn status(&self) -> BoxFuture<'_, Result<ReplicaStatus, ReplicationError>> {
         Box::pin(ReplicatedTable::status(self))
+    }
+
+    fn shard_statuses(&self) -> BoxFuture<'_, Result<Vec<ReplicaStatus>, ReplicationError>> {
+        Box::pin(ReplicatedTable::shard_statuses(self))
+    }
+
+    fn cluster_views(&self) -> BoxFuture<'_, Result<Vec<ClusterView>, ReplicationError>> {
+        Box::pin(ReplicatedTable::cluster_views(self))
     }
 
     fn join<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<JoinOutcome, ReplicationError>> {
@@ -85,6 +110,27 @@ pub struct TableStatus {
     pub memory_bytes: usize,
     /// The last join error, if the last join failed.
     pub last_join_error: Option<String>,
+    /// Reachable nodes whose member list of this table (of any shard)
+    /// differs from this node's, sorted.
+    pub conflict_nodes: Vec<String>,
+    /// Reachable nodes whose server did not answer the status question in
+    /// time, sorted.
+    pub unanswered: Vec<String>,
+    /// Each shard, by shard (one for an unsharded table).
+    pub shards: Vec<ShardStatus>,
+}
+
+/// One shard of a table, as this node sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardStatus {
+    /// The shard's index.
+    pub index: usize,
+    /// Its members with this node, sorted.
+    pub joined: Vec<String>,
+    /// Its leader.
+    pub leader: String,
+    /// Its records here.
+    pub size: usize,
 }
 
 /// The cluster and its tables, as this node sees them.
@@ -94,10 +140,20 @@ pub struct ReplicationStatus {
     pub cluster: ClusterStatus,
     /// Each registered table.
     pub tables: Vec<TableStatus>,
-    /// Tables whose member list here differs from the servers reachable
-    /// (joined ≠ discovered for that table).
+    /// Tables whose member lists disagree between nodes, cluster-wide
+    /// (CETS's conflict tables): some reachable node lists other members
+    /// than this one does.
     pub conflicts: Vec<String>,
-    /// Discovery works, and every table is joined with every discovered node.
+    /// The nodes behind those disagreements (CETS's conflict nodes).
+    pub conflict_nodes: Vec<String>,
+    /// Tables not joined with every discovered and every reachable node
+    /// here (joined ≠ discovered for that table).
+    pub unjoined: Vec<String>,
+    /// This node and the nodes whose member lists agree with this node's
+    /// for every table (CETS's joined nodes), sorted.
+    pub joined: Vec<String>,
+    /// Discovery works, every table is joined with every discovered node,
+    /// and no member lists disagree.
     pub healthy: bool,
 }
 
@@ -105,6 +161,8 @@ struct Registered {
     table: Arc<dyn Joinable>,
     memory: Box<dyn Fn() -> usize + Send + Sync>,
     last_join_error: Option<String>,
+    /// Whether sweeps join it (`register`) or only status reports it (`observe`).
+    joined_by_sweeps: bool,
 }
 
 /// A registered table as the status reads it: name, table, memory, last join error.
@@ -149,6 +207,17 @@ impl ReplicationService {
 
     /// Keeps `table` joined with every node up.
     pub fn register<K: WireKey, V: WireValue>(&self, table: &ReplicatedTable<K, V>) {
+        self.add(table, true);
+        self.shared.wake.notify_one();
+    }
+
+    /// Reports `table` in [`ReplicationService::status`] without joining it:
+    /// for tables joined by hand ([`ReplicatedTable::join`]).
+    pub fn observe<K: WireKey, V: WireValue>(&self, table: &ReplicatedTable<K, V>) {
+        self.add(table, false);
+    }
+
+    fn add<K: WireKey, V: WireValue>(&self, table: &ReplicatedTable<K, V>, joined_by_sweeps: bool) {
         let reader = table.table().clone();
         self.shared.tables.lock().insert(
             table.name().to_string(),
@@ -156,9 +225,9 @@ impl ReplicationService {
                 table: Arc::new(table.clone()),
                 memory: Box::new(move || reader.info().map_or(0, |info| info.memory_bytes)),
                 last_join_error: None,
+                joined_by_sweeps,
             },
         );
-        self.shared.wake.notify_one();
     }
 
     /// Stops looking after the table `name`. Returns whether it was registered.
@@ -171,7 +240,7 @@ impl ReplicationService {
         self.shared.wake.notify_one();
     }
 
-    /// The cluster and its tables, as this node sees them.
+    /// The cluster and its tables, as this node sees them (see the module doc).
     pub async fn status(&self) -> ReplicationStatus {
         let cluster = self.shared.node.status();
         let tables: Vec<Snapshot> = self
@@ -188,59 +257,173 @@ impl ReplicationService {
                 )
             })
             .collect();
-        let mut statuses = Vec::new();
-        let mut conflicts = Vec::new();
+        let mut report = Report::new(&cluster);
         for (name, table, memory_bytes, last_join_error) in tables {
-            let status = match table.status().await {
-                Ok(status) => status,
-                Err(error) => {
-                    conflicts.push(name.clone());
-                    statuses.push(TableStatus {
-                        name,
-                        joined: Vec::new(),
-                        not_joined: Vec::new(),
-                        leader: String::new(),
-                        size: 0,
-                        memory_bytes,
-                        last_join_error: Some(error.to_string()),
-                    });
-                    continue;
-                }
-            };
-            let mut joined = status.members.clone();
-            joined.push(status.node.clone());
-            joined.sort();
-            let not_joined: Vec<String> = status
-                .reachable
-                .iter()
-                .filter(|node| !status.members.contains(node))
-                .cloned()
-                .collect();
-            let all_discovered_joined = cluster
-                .discovered
-                .iter()
-                .all(|node| status.members.contains(node));
-            if !not_joined.is_empty() || !all_discovered_joined {
-                conflicts.push(name.clone());
-            }
-            statuses.push(TableStatus {
-                name,
-                joined,
-                not_joined,
-                leader: status.leader,
-                size: status.size,
-                memory_bytes,
-                last_join_error,
-            });
+            let (shards, views) = futures::join!(table.shard_statuses(), table.cluster_views());
+            report.table(name, shards, views, memory_bytes, last_join_error);
         }
-        let healthy = cluster.discovery_works && conflicts.is_empty();
+        report.finish(cluster)
+    }
+}
+
+/// The status being put together, table by table.
+struct Report {
+    me: String,
+    discovered: Vec<String>,
+    tables: Vec<TableStatus>,
+    conflicts: Vec<String>,
+    conflict_nodes: BTreeSet<String>,
+    unjoined: Vec<String>,
+    /// Peers agreeing with this node on every table so far (`None`: no table yet).
+    agreeing: Option<BTreeSet<String>>,
+}
+
+impl Report {
+    fn new(cluster: &ClusterStatus) -> Self {
+        Report {
+            me: cluster.node.clone(),
+            discovered: cluster.discovered.clone(),
+            tables: Vec::new(),
+            conflicts: Vec::new(),
+            conflict_nodes: BTreeSet::new(),
+            unjoined: Vec::new(),
+            agreeing: None,
+        }
+    }
+
+    fn table(
+        &mut self,
+        name: String,
+        shards: Result<Vec<ReplicaStatus>, ReplicationError>,
+        views: Result<Vec<ClusterView>, ReplicationError>,
+        memory_bytes: usize,
+        last_join_error: Option<String>,
+    ) {
+        let shards = match shards {
+            Ok(shards) if !shards.is_empty() => shards,
+            Ok(_) | Err(_) => {
+                let error = shards.err().map(|error| error.to_string());
+                self.unjoined.push(name.clone());
+                self.agreeing = Some(BTreeSet::new());
+                self.tables.push(TableStatus {
+                    name,
+                    joined: Vec::new(),
+                    not_joined: Vec::new(),
+                    leader: String::new(),
+                    size: 0,
+                    memory_bytes,
+                    last_join_error: error.or(last_join_error),
+                    conflict_nodes: Vec::new(),
+                    unanswered: Vec::new(),
+                    shards: Vec::new(),
+                });
+                return;
+            }
+        };
+        let shard_statuses: Vec<ShardStatus> = shards
+            .iter()
+            .enumerate()
+            .map(|(index, shard)| ShardStatus {
+                index,
+                joined: with_self(&shard.members, &shard.node),
+                leader: shard.leader.clone(),
+                size: shard.size,
+            })
+            .collect();
+        let status = if shards.len() == 1 {
+            let mut shards = shards;
+            shards.swap_remove(0)
+        } else {
+            super::status::combine(&name, shards)
+        };
+        let not_joined: Vec<String> = status
+            .reachable
+            .iter()
+            .filter(|node| !status.members.contains(node))
+            .cloned()
+            .collect();
+        let all_discovered_joined = self
+            .discovered
+            .iter()
+            .all(|node| status.members.contains(node));
+        if !not_joined.is_empty() || !all_discovered_joined {
+            self.unjoined.push(name.clone());
+        }
+        let mut conflict_nodes = BTreeSet::new();
+        let mut unanswered = BTreeSet::new();
+        let mut agreeing: Option<BTreeSet<String>> = None;
+        match views {
+            Ok(views) => {
+                for view in &views {
+                    let conflicting = view.conflict_nodes();
+                    let agree: BTreeSet<String> = view
+                        .peers
+                        .iter()
+                        .map(|peer| peer.node.clone())
+                        .filter(|node| !conflicting.contains(node))
+                        .collect();
+                    agreeing = Some(match agreeing {
+                        None => agree,
+                        Some(before) => before.intersection(&agree).cloned().collect(),
+                    });
+                    conflict_nodes.extend(conflicting);
+                    unanswered.extend(view.unanswered.iter().cloned());
+                }
+            }
+            Err(error) => {
+                tracing::debug!(table = %name, %error, "cluster view failed");
+                unanswered.extend(status.reachable.iter().cloned());
+            }
+        }
+        let agreeing = agreeing.unwrap_or_default();
+        self.agreeing = Some(match self.agreeing.take() {
+            None => agreeing,
+            Some(before) => before.intersection(&agreeing).cloned().collect(),
+        });
+        if !conflict_nodes.is_empty() {
+            self.conflicts.push(name.clone());
+            self.conflict_nodes.extend(conflict_nodes.iter().cloned());
+        }
+        self.tables.push(TableStatus {
+            name,
+            joined: with_self(&status.members, &status.node),
+            not_joined,
+            leader: status.leader,
+            size: status.size,
+            memory_bytes,
+            last_join_error,
+            conflict_nodes: conflict_nodes.into_iter().collect(),
+            unanswered: unanswered.into_iter().collect(),
+            shards: shard_statuses,
+        });
+    }
+
+    fn finish(self, cluster: ClusterStatus) -> ReplicationStatus {
+        // With no table, every connected node agrees on nothing, as in CETS.
+        let mut joined: BTreeSet<String> = self
+            .agreeing
+            .unwrap_or_else(|| cluster.connected.iter().cloned().collect());
+        joined.insert(self.me);
+        let healthy =
+            cluster.discovery_works && self.conflicts.is_empty() && self.unjoined.is_empty();
         ReplicationStatus {
             cluster,
-            tables: statuses,
-            conflicts,
+            tables: self.tables,
+            conflicts: self.conflicts,
+            conflict_nodes: self.conflict_nodes.into_iter().collect(),
+            unjoined: self.unjoined,
+            joined: joined.into_iter().collect(),
             healthy,
         }
     }
+}
+
+/// `members` with `node`, sorted.
+fn with_self(members: &[String], node: &str) -> Vec<String> {
+    let mut joined = members.to_vec();
+    joined.push(node.to_string());
+    joined.sort();
+    joined
 }
 
 async fn run(weak: Weak<Shared>, mut events: tokio::sync::broadcast::Receiver<NodeEvent>) {
@@ -269,6 +452,7 @@ async fn sweep(shared: &Shared) {
         .tables
         .lock()
         .iter()
+        .filter(|(_, registered)| registered.joined_by_sweeps)
         .map(|(name, registered)| (name.clone(), registered.table.clone()))
         .collect();
     for (name, table) in tables {

@@ -9,17 +9,31 @@
 //!   a write waits for, leader operations, pauses, joins, node down), with
 //!   the rules and the differences from CETS.
 //! - [`store`]: the local copy behind the protocol.
-//! - [`server`]: the actor around the protocol, and the handle users hold.
+//! - [`server`]: the actor around the protocol.
+//! - [`handle`]: [`ReplicatedTable`], the handle users hold.
+//! - [`options`]: a table's options and errors.
+//! - [`shard`]: splitting a table into shards, each its own replicated
+//!   unit; [`supervisor`] holds a sharded table's servers on a node.
 //! - [`outbox`]: batching what a server sends to a peer.
+//! - [`cluster_view`]: member lists across the cluster, and conflicts.
 //! - [`discovery`]: joining every node that comes up; cluster status.
 
+pub mod cluster_view;
 pub mod discovery;
+pub mod handle;
+pub mod options;
 pub mod outbox;
 pub mod protocol;
 pub mod server;
+pub mod shard;
+mod status;
 pub mod store;
+mod supervisor;
 
-pub use discovery::{ReplicationService, ReplicationStatus, ServiceConfig, TableStatus};
+pub use cluster_view::{ClusterView, ReplicaView};
+pub use discovery::{
+    ReplicationService, ReplicationStatus, ServiceConfig, ShardStatus, TableStatus,
+};
 pub use protocol::{DownEvent, JoinOutcome, Op, ProtocolError, ReplicaConfig, ReplicaStatus};
 pub use server::{
     wait_all, DownHandler, PauseGuard, ReplicatedOptions, ReplicatedTable, ReplicationError,

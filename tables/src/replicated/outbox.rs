@@ -22,6 +22,9 @@
 //!   weighs the records it carries, at least 1); a heavier message goes
 //!   alone, so batching never makes a frame much larger than the largest
 //!   single message (join dumps are chunked by the protocol already).
+//! - Consecutive acks to one peer leave as one, the last: acks are
+//!   cumulative ([`PeerMsg::Ack`]), so with 64 writers the origin receives
+//!   one ack per batch per peer instead of one per write.
 //! - The messages queued for a peer that goes down are discarded
 //!   ([`Outbox::forget`]): they were meant for a session that no longer
 //!   exists, and the protocol has already counted the peer as gone.
@@ -53,10 +56,22 @@ impl<K, V> Outbox<K, V> {
     }
 
     /// Queues `message` for `to`; returns whether the outbox was empty
-    /// before (then the caller schedules a flush).
+    /// before (then the caller schedules a flush). An ack that follows an
+    /// ack to the same peer replaces it (acks are cumulative), so a batch of
+    /// writes received costs one ack back.
     pub(crate) fn push(&mut self, to: NodeName, message: PeerMsg<K, V>) -> bool {
         let was_empty = self.queued.is_empty();
-        self.queued.entry(to).or_default().push(message);
+        let queue = match self.queued.get_mut(&to) {
+            Some(queue) => queue,
+            None => self.queued.entry(to).or_default(),
+        };
+        if let (PeerMsg::Ack { write_id }, Some(PeerMsg::Ack { write_id: last })) =
+            (&message, queue.last_mut())
+        {
+            *last = (*last).max(*write_id);
+            return was_empty;
+        }
+        queue.push(message);
         was_empty
     }
 
@@ -165,6 +180,22 @@ mod tests {
         outbox.push("b".into(), write(1, 1));
         outbox.push("b".into(), write(2, 1));
         assert_eq!(outbox.take().len(), 2);
+    }
+
+    #[test]
+    fn consecutive_acks_to_a_peer_leave_as_the_last_one() {
+        let mut outbox = Outbox::new(PEER_BATCH_RECORDS_MAX);
+        outbox.push("b".into(), PeerMsg::Ack { write_id: 3 });
+        outbox.push("b".into(), PeerMsg::Ack { write_id: 4 });
+        outbox.push("c".into(), PeerMsg::Ack { write_id: 9 });
+        outbox.push("b".into(), write(5, 1));
+        outbox.push("b".into(), PeerMsg::Ack { write_id: 6 });
+        outbox.push("b".into(), PeerMsg::Ack { write_id: 8 });
+        let mut batches = outbox.take();
+        batches.sort_by(|left, right| left.0.cmp(&right.0));
+        // An ack never jumps a write: order with other messages holds.
+        assert_eq!(ids(&batches[0].1), vec![4, 5, 8]);
+        assert_eq!(ids(&batches[1].1), vec![9]);
     }
 
     #[test]

@@ -24,7 +24,9 @@
 //!   acknowledged. The transport must be reliable and FIFO per pair of
 //!   nodes while a session lasts (ractor_cluster's TCP session is; a lost
 //!   message means a lost session, reported as [`Input::PeerDown`]), which
-//!   gives per-origin order on every member.
+//!   gives per-origin order on every member. It also makes acknowledgements
+//!   cumulative ([`PeerMsg::Ack`]): a shell may send one ack for a run of
+//!   writes (the server sends one per batch it receives).
 //! - **Leader**: the member (or self) with the greatest node name. CETS
 //!   picks the greatest server pid; pids are not comparable across restarts
 //!   or meaningful to operators, names are. Every member computes the same
@@ -266,9 +268,13 @@ pub enum PeerMsg<K, V> {
         /// The write.
         op: Op<K, V>,
     },
-    /// The write is applied.
+    /// Every write the receiver sent to the sender up to `write_id` is
+    /// applied (or was refused, with [`PeerMsg::Dropped`], before this).
+    /// Cumulative, so a batch of writes needs one ack: the link is FIFO and
+    /// a replica applies its peers' writes in order, so an ack for a write
+    /// vouches for every earlier one.
     Ack {
-        /// Its id.
+        /// The last write applied.
         write_id: u64,
     },
     /// The write was refused: the sender is not a member here, or its
@@ -601,7 +607,8 @@ enum Completion<V> {
 }
 
 struct PendingWrite<V> {
-    waiting: BTreeSet<NodeName>,
+    /// Members yet to acknowledge.
+    remaining: usize,
     completion: Completion<V>,
 }
 
@@ -635,6 +642,9 @@ pub struct Replica<K, V, S> {
     leader: NodeName,
     next_id: u64,
     pending_writes: HashMap<u64, PendingWrite<V>>,
+    /// Per member, the writes sent to it and not yet acknowledged, oldest
+    /// first.
+    unacked: HashMap<NodeName, VecDeque<u64>>,
     /// Leader requests sent from here: id → (leader, client request).
     forwarded: HashMap<u64, (NodeName, RequestId)>,
     pauses: BTreeMap<PauseId, PauseHolder>,
@@ -706,6 +716,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             join_ref,
             next_id: 1,
             pending_writes: HashMap::new(),
+            unacked: HashMap::new(),
             forwarded: HashMap::new(),
             pauses: BTreeMap::new(),
             queued: VecDeque::new(),
@@ -908,69 +919,85 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             return;
         }
         let write_id = self.fresh_id();
-        let members: Vec<NodeName> = self.members.iter().cloned().collect();
         let join_ref = self.join_ref;
-        let last = members.len() - 1;
+        let count = self.members.len();
         let mut op = Some(op);
-        for (index, member) in members.iter().enumerate() {
+        // Fields, not `self.send`: members are never self, and borrowing
+        // them while queueing saves cloning the member list per write.
+        for (index, member) in self.members.iter().enumerate() {
             // The last member takes the op itself: one clone fewer.
-            let op = if index == last { op.take() } else { op.clone() };
-            if let Some(op) = op {
-                self.send(
-                    member,
-                    PeerMsg::Write {
-                        join_ref,
-                        write_id,
-                        op,
-                    },
-                );
+            let op = if index + 1 == count {
+                op.take()
+            } else {
+                op.clone()
+            };
+            let Some(op) = op else { continue };
+            self.actions.push(Action::Send {
+                to: member.clone(),
+                message: PeerMsg::Write {
+                    join_ref,
+                    write_id,
+                    op,
+                },
+            });
+            match self.unacked.get_mut(member) {
+                Some(queue) => queue.push_back(write_id),
+                None => {
+                    self.unacked
+                        .insert(member.clone(), VecDeque::from([write_id]));
+                }
             }
         }
         self.pending_writes.insert(
             write_id,
             PendingWrite {
-                waiting: members.into_iter().collect(),
+                remaining: count,
                 completion,
             },
         );
     }
 
+    /// `from` acknowledged every write sent to it up to `write_id` (acks
+    /// are cumulative: see [`PeerMsg::Ack`]).
     fn acked(&mut self, write_id: u64, from: &str) {
-        let done = match self.pending_writes.get_mut(&write_id) {
+        loop {
+            let Some(queue) = self.unacked.get_mut(from) else {
+                return;
+            };
+            match queue.front() {
+                Some(&id) if id <= write_id => {
+                    queue.pop_front();
+                    self.settle(id);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// One member fewer to wait for on write `id`; completes it at zero.
+    fn settle(&mut self, id: u64) {
+        let done = match self.pending_writes.get_mut(&id) {
             Some(pending) => {
-                pending.waiting.remove(from);
-                pending.waiting.is_empty()
+                pending.remaining -= 1;
+                pending.remaining == 0
             }
             None => false,
         };
         if done {
-            if let Some(pending) = self.pending_writes.remove(&write_id) {
+            if let Some(pending) = self.pending_writes.remove(&id) {
                 self.complete(pending.completion);
             }
         }
     }
 
+    /// Counts every write waiting on `node` as acknowledged by it (in the
+    /// order the writes were made, so answers keep that order).
     fn release_acks_of(&mut self, node: &str) {
-        let done: Vec<u64> = self
-            .pending_writes
-            .iter_mut()
-            .filter_map(|(id, pending)| {
-                pending.waiting.remove(node);
-                pending.waiting.is_empty().then_some(*id)
-            })
-            .collect();
-        let mut done: Vec<(u64, Completion<V>)> = done
-            .into_iter()
-            .filter_map(|id| {
-                self.pending_writes
-                    .remove(&id)
-                    .map(|pending| (id, pending.completion))
-            })
-            .collect();
-        // Answer in the order the writes were made.
-        done.sort_by_key(|(id, _)| *id);
-        for (_, completion) in done {
-            self.complete(completion);
+        let Some(queue) = self.unacked.remove(node) else {
+            return;
+        };
+        for id in queue {
+            self.settle(id);
         }
     }
 
@@ -1093,7 +1120,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                 op,
             } => {
                 if self.is_current(&from, join_ref) {
-                    self.store.apply(&op);
+                    self.store.apply_owned(op);
                     self.send(&from, PeerMsg::Ack { write_id });
                 } else {
                     tracing::debug!(table = %self.table, node = %self.me, %from,

@@ -13,6 +13,7 @@ use crate::table::Table;
 use crate::TableKind;
 
 use super::protocol::Op;
+use super::shard::Shard;
 
 /// A replica's local copy.
 pub trait Store<K, V> {
@@ -20,6 +21,11 @@ pub trait Store<K, V> {
     fn is_bag(&self) -> bool;
     /// Applies a write.
     fn apply(&mut self, op: &Op<K, V>);
+    /// Applies a write the caller no longer needs (a peer's write, join
+    /// records): a store may move the records in instead of cloning them.
+    fn apply_owned(&mut self, op: Op<K, V>) {
+        self.apply(&op);
+    }
     /// Every value under `key` (empty when absent).
     fn lookup(&self, key: &K) -> Vec<V>;
     /// Every record.
@@ -127,14 +133,24 @@ impl<K: Key, V: Value> Store<K, V> for MemoryStore<K, V> {
 /// actor owns it). A failing table operation means the table was deleted
 /// under the server: an invariant broken outside the protocol, logged and
 /// otherwise ignored here; the server notices on its next check.
+///
+/// A shard of a sharded table shares the local table with the other
+/// shards: its dump, size and node-owned removal see only its own keys
+/// (writes and lookups only ever carry its own keys).
 pub struct TableStore<K, V> {
     table: Table<K, V>,
+    shard: Shard,
 }
 
 impl<K: Key, V: Value> TableStore<K, V> {
     /// Wraps `table`, which must be a set, ordered set or bag.
     pub fn new(table: Table<K, V>) -> Self {
-        TableStore { table }
+        Self::shard(table, Shard::WHOLE)
+    }
+
+    /// Wraps the part of `table` that belongs to `shard`.
+    pub fn shard(table: Table<K, V>, shard: Shard) -> Self {
+        TableStore { table, shard }
     }
 
     /// The table.
@@ -176,22 +192,40 @@ impl<K: Key, V: Value> Store<K, V> for TableStore<K, V> {
         }
     }
 
+    fn apply_owned(&mut self, op: Op<K, V>) {
+        match op {
+            Op::Insert(records) => {
+                logged(self.table.insert_many(records));
+            }
+            other => self.apply(&other),
+        }
+    }
+
     fn lookup(&self, key: &K) -> Vec<V> {
         logged(self.table.lookup(key)).unwrap_or_default()
     }
 
     fn dump(&self) -> Vec<(K, V)> {
-        logged(self.table.to_vec()).unwrap_or_default()
+        if self.shard.count == 1 {
+            return logged(self.table.to_vec()).unwrap_or_default();
+        }
+        let shard = self.shard;
+        logged(self.table.select(.., |key, _| shard.holds(key))).unwrap_or_default()
     }
 
     fn len(&self) -> usize {
-        logged(self.table.size()).unwrap_or_default()
+        if self.shard.count == 1 {
+            return logged(self.table.size()).unwrap_or_default();
+        }
+        let shard = self.shard;
+        logged(self.table.select_count(.., |key, _| shard.holds(key))).unwrap_or_default()
     }
 
     fn remove_where(&mut self, remove: &dyn Fn(&K, &V) -> bool) -> usize {
+        let shard = self.shard;
         logged(
             self.table
-                .select_delete(.., |key, value| remove(key, value)),
+                .select_delete(.., |key, value| shard.holds(key) && remove(key, value)),
         )
         .unwrap_or_default()
     }

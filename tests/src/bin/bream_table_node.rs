@@ -8,7 +8,12 @@
 //! `{"error":..}`.
 //!
 //! Commands: `put K V`, `get K`, `delete K`, `insert_new K V`, `dump`,
-//! `size`, `status`, `join NODE`, `members`, `exit`.
+//! `size`, `status`, `join NODE`, `members`, `shards`, `exit`, and for load
+//! tests `load PREFIX WRITERS COUNT` (WRITERS concurrent tasks, writer `w`
+//! inserting `PREFIX.w.0`, `PREFIX.w.1`, ... up to COUNT, each stopping at
+//! its first error; answers how many each had acknowledged) and `verify
+//! PREFIX C0,C1,...` (how many of the keys writer `w` had acknowledged,
+//! `PREFIX.w.0` up to `PREFIX.w.Cw`, are missing here).
 //!
 //! The table's conflict handler keeps the greater value; a record whose
 //! value starts with `NODE/` is owned by that node and vanishes when it
@@ -60,9 +65,13 @@ pub struct Options {
     /// Discovery sweep interval, in milliseconds.
     #[arg(long, default_value_t = 300)]
     pub sweep_ms: u64,
-    /// Leave joins to the `join` command (no replication service).
+    /// Leave joins to the `join` command (the replication service only
+    /// observes the table, for `status`).
     #[arg(long)]
     pub manual_join: bool,
+    /// Shards of the table.
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
 }
 
 fn emit(value: serde_json::Value) {
@@ -140,6 +149,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
                         "leader": event.leader_after, "owned_removed": event.owned_records_removed}));
         })),
         call_timeout: Duration::from_millis(options.call_timeout_ms),
+        shards: options.shards,
         ..ReplicatedOptions::default()
     };
     let table: ReplicatedTable<String, String> =
@@ -151,7 +161,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
             ..ServiceConfig::default()
         },
     );
-    if !options.manual_join {
+    if options.manual_join {
+        service.observe(&table);
+    } else {
         service.register(&table);
     }
     emit(json!({"event": "started", "node": node.name()}));
@@ -200,6 +212,41 @@ async fn run(options: Options) -> anyhow::Result<()> {
                 }
                 Err(error) => json!({"error": error.to_string()}),
             },
+            ["shards"] => match table.shard_statuses().await {
+                Ok(shards) => {
+                    let shards: Vec<serde_json::Value> = shards
+                        .iter()
+                        .map(|shard| {
+                            let mut members = shard.members.clone();
+                            members.push(shard.node.clone());
+                            members.sort();
+                            json!({"members": members, "size": shard.size, "leader": shard.leader})
+                        })
+                        .collect();
+                    json!({"ok": "shards", "shards": shards})
+                }
+                Err(error) => json!({"error": error.to_string()}),
+            },
+            ["load", prefix, writers, count] => {
+                match (writers.parse::<usize>(), count.parse::<usize>()) {
+                    (Ok(writers), Ok(count)) => {
+                        let acked = load(&table, prefix, writers, count).await;
+                        json!({"ok": "load", "acked": acked})
+                    }
+                    _ => json!({"error": "load PREFIX WRITERS COUNT"}),
+                }
+            }
+            ["verify", prefix, acked] => {
+                let acked: Result<Vec<usize>, _> =
+                    acked.split(',').map(str::parse::<usize>).collect();
+                match acked {
+                    Ok(acked) => {
+                        let missing = missing(table.table(), prefix, &acked);
+                        json!({"ok": "verify", "missing": missing})
+                    }
+                    Err(error) => json!({"error": error.to_string()}),
+                }
+            }
             ["join", peer] => match table.join(peer).await {
                 Ok(outcome) => json!({"ok": "join", "outcome": format!("{outcome:?}")}),
                 Err(error) => json!({"error": error.to_string()}),
@@ -211,14 +258,19 @@ async fn run(options: Options) -> anyhow::Result<()> {
                     .iter()
                     .map(|table| {
                         json!({"name": table.name, "joined": table.joined, "size": table.size,
-                               "leader": table.leader, "memory_bytes": table.memory_bytes})
+                               "leader": table.leader, "memory_bytes": table.memory_bytes,
+                               "conflict_nodes": table.conflict_nodes,
+                               "shards": table.shards.len()})
                     })
                     .collect();
                 json!({"ok": "status", "discovered": status.cluster.discovered,
                        "connected": status.cluster.connected,
                        "unavailable": status.cluster.unavailable,
-                       "conflicts": status.conflicts, "healthy": status.healthy,
-                       "tables": tables})
+                       "discovery_works": status.cluster.discovery_works,
+                       "conflicts": status.conflicts,
+                       "conflict_nodes": status.conflict_nodes,
+                       "unjoined": status.unjoined, "joined": status.joined,
+                       "healthy": status.healthy, "tables": tables})
             }
             _ => json!({"error": format!("unknown command {line:?}")}),
         };
@@ -227,4 +279,48 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     node.shutdown().await;
     Ok(())
+}
+
+/// `writers` concurrent writers, writer `w` inserting `PREFIX.w.i` for `i`
+/// in `0..count` one at a time, each stopping at its first error; returns
+/// how many each had acknowledged.
+async fn load(
+    table: &ReplicatedTable<String, String>,
+    prefix: &str,
+    writers: usize,
+    count: usize,
+) -> Vec<usize> {
+    let tasks = (0..writers).map(|writer| {
+        let table = table.clone();
+        let prefix = prefix.to_string();
+        async move {
+            for index in 0..count {
+                let key = format!("{prefix}.{writer}.{index}");
+                if let Err(error) = table.insert(key, index.to_string()).await {
+                    tracing::warn!(writer, index, %error, "load write failed");
+                    return index;
+                }
+            }
+            count
+        }
+    });
+    futures::future::join_all(tasks.map(tokio::spawn))
+        .await
+        .into_iter()
+        .map(|acked| acked.unwrap_or(0))
+        .collect()
+}
+
+/// How many of the acknowledged keys of a `load` are missing from `table`.
+fn missing(table: &bream_tables::Table<String, String>, prefix: &str, acked: &[usize]) -> usize {
+    let mut missing = 0;
+    for (writer, count) in acked.iter().enumerate() {
+        for index in 0..*count {
+            let key = format!("{prefix}.{writer}.{index}");
+            if !matches!(table.member(&key), Ok(true)) {
+                missing += 1;
+            }
+        }
+    }
+    missing
 }

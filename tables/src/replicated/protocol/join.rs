@@ -250,15 +250,16 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                 let lacking = self.merge_views(&views);
                 let chunk = self.config.dump_chunk_records.max(1);
                 for (view, records) in views.iter().zip(lacking) {
-                    for node in &view.nodes {
-                        for part in records.chunks(chunk) {
-                            self.send(
-                                node,
-                                PeerMsg::JoinRecords {
-                                    join_id,
-                                    records: part.to_vec(),
-                                },
-                            );
+                    let mut parts = chunked(records, chunk);
+                    for (position, node) in view.nodes.iter().enumerate() {
+                        // The last node of the view takes the parts themselves.
+                        let sending = if position + 1 == view.nodes.len() {
+                            std::mem::take(&mut parts)
+                        } else {
+                            parts.clone()
+                        };
+                        for records in sending {
+                            self.send(node, PeerMsg::JoinRecords { join_id, records });
                         }
                         self.send(
                             node,
@@ -276,64 +277,58 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
     }
 
     /// Merges the views' dumps; returns, per view, the records its copies lack.
+    ///
+    /// Every record is listed once, as (key, view, value), and sorted by
+    /// key (a stable sort, so each key's entries stay in view order): one
+    /// allocation and a sort, where a map of key to values cost an
+    /// allocation per key and dominated the join of large tables.
     fn merge_views(&self, views: &[View<K, V>]) -> Vec<Vec<(K, V)>> {
         let mut lacking: Vec<Vec<(K, V)>> = views.iter().map(|_| Vec::new()).collect();
-        // Per key, each view's values, in view order.
-        let mut candidates: BTreeMap<&K, Vec<(usize, &V)>> = BTreeMap::new();
+        let total = views.iter().map(|view| view.dump.len()).sum();
+        let mut entries: Vec<(&K, usize, &V)> = Vec::with_capacity(total);
         for (index, view) in views.iter().enumerate() {
-            for (key, value) in &view.dump {
-                candidates.entry(key).or_default().push((index, value));
-            }
+            entries.extend(view.dump.iter().map(|(key, value)| (key, index, value)));
         }
-        if self.store.is_bag() {
-            for (key, values) in candidates {
-                let mut union: Vec<&V> = Vec::new();
-                for (_, value) in &values {
-                    if !union.contains(value) {
-                        union.push(value);
-                    }
+        entries.sort_by(|left, right| left.0.cmp(right.0));
+        let bag = self.store.is_bag();
+        let mut distinct: Vec<&V> = Vec::new();
+        for group in entries.chunk_by(|left, right| left.0 == right.0) {
+            let key = group[0].0;
+            distinct.clear();
+            for (_, _, value) in group {
+                if !distinct.contains(value) {
+                    distinct.push(value);
                 }
+            }
+            if bag {
+                // The union: every view lacks the values it does not hold.
                 for (index, lack) in lacking.iter_mut().enumerate() {
-                    for value in &union {
-                        let held = values
+                    for value in &distinct {
+                        let held = group
                             .iter()
-                            .any(|(view, held)| *view == index && held == value);
+                            .any(|(_, view, held)| *view == index && held == value);
                         if !held {
                             lack.push((key.clone(), (*value).clone()));
                         }
                     }
                 }
-            }
-            return lacking;
-        }
-        for (key, values) in candidates {
-            let Some(&(_, first_value)) = values.first() else {
                 continue;
-            };
+            }
             let merged: V = match &self.config.conflict_handler {
-                Some(handler) => {
-                    let mut distinct: Vec<&V> = Vec::new();
-                    for (_, value) in &values {
-                        if !distinct.contains(value) {
-                            distinct.push(value);
-                        }
-                    }
-                    let mut merged = (key.clone(), first_value.clone());
+                Some(handler) if distinct.len() > 1 => {
+                    let mut merged = (key.clone(), distinct[0].clone());
                     for value in &distinct[1..] {
                         merged = handler(&merged, &(key.clone(), (*value).clone()));
                     }
                     merged.1
                 }
-                None => {
-                    // Participants are sorted by name: the last holder is the greatest.
-                    values
-                        .last()
-                        .map_or_else(|| first_value.clone(), |(_, value)| (*value).clone())
-                }
+                // Participants are sorted by name: the last holder is the
+                // greatest (with one distinct value, it is that value).
+                _ => group[group.len() - 1].2.clone(),
             };
             for (index, lack) in lacking.iter_mut().enumerate() {
-                let held = values.iter().find(|(view, _)| *view == index);
-                if held.is_none_or(|(_, value)| **value != merged) {
+                let held = group.iter().find(|(_, view, _)| *view == index);
+                if held.is_none_or(|(_, _, value)| **value != merged) {
                     lack.push((key.clone(), merged.clone()));
                 }
             }
@@ -425,12 +420,13 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                 if !self.locked_by(&from, join_id) {
                     return;
                 }
-                let dump = self.store.dump();
                 let chunk = self.config.dump_chunk_records.max(1);
-                let count = dump.len().div_ceil(chunk).max(1);
-                let mut chunks = dump.chunks(chunk).map(<[(K, V)]>::to_vec);
-                for index in 0..count {
-                    let records = chunks.next().unwrap_or_default();
+                let mut parts = chunked(self.store.dump(), chunk);
+                if parts.is_empty() {
+                    parts.push(Vec::new());
+                }
+                let count = parts.len();
+                for (index, records) in parts.into_iter().enumerate() {
                     self.send(
                         &from,
                         PeerMsg::JoinDump {
@@ -444,7 +440,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             PeerMsg::JoinRecords { join_id, records }
                 if self.locked_by(&from, join_id) && !records.is_empty() =>
             {
-                self.store.apply(&super::Op::Insert(records));
+                self.store.apply_owned(super::Op::Insert(records));
             }
             PeerMsg::JoinCommit {
                 join_id,
@@ -539,5 +535,19 @@ fn join_id_of<K, V>(message: &PeerMsg<K, V>) -> Option<u64> {
         | PeerMsg::JoinCommitted { join_id }
         | PeerMsg::JoinUnlock { join_id } => Some(*join_id),
         _ => None,
+    }
+}
+
+/// `items` in owned chunks of at most `chunk` (≥ 1), in order, without
+/// cloning them.
+fn chunked<T>(items: Vec<T>, chunk: usize) -> Vec<Vec<T>> {
+    let mut parts = Vec::with_capacity(items.len().div_ceil(chunk));
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            return parts;
+        }
+        parts.push(part);
     }
 }
