@@ -268,11 +268,39 @@ heartbeat_deadline = {deadline}
         assert!(status.success(), "{} exited with {status}", node.name);
     }
 
+    /// Asks node `index` to leave with `ctl server leaveCluster` and waits for it to exit.
+    async fn leave_with_ctl(&mut self, index: usize) {
+        let (ok, stdout, stderr) = self.ctl(index, &["ctl", "server", "leaveCluster"]).await;
+        assert!(ok && stdout.contains("leaving"), "{stdout} {stderr}");
+        let mut node = self.nodes[index].take().expect("node running");
+        let status = tokio::time::timeout(DEADLINE, node.child.wait())
+            .await
+            .expect("the node exits after leaveCluster")
+            .expect("wait");
+        assert!(status.success(), "{} exited with {status}", node.name);
+    }
+
     /// Kills node `index` with SIGKILL.
     async fn kill9(&mut self, index: usize) {
         let mut node = self.nodes[index].take().expect("node running");
         node.signal("KILL");
         let _ = node.child.wait().await;
+    }
+
+    /// Runs `bream-xmpp --config <node index's config> ARGS`: exit success, stdout, stderr.
+    async fn ctl(&self, index: usize, args: &[&str]) -> (bool, String, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+            .arg("--config")
+            .arg(self.dir.path().join(format!("node{index}.toml")))
+            .args(args)
+            .output()
+            .await
+            .expect("bream-xmpp runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 
     async fn register(&self, username: &str) {
@@ -581,6 +609,28 @@ async fn three_nodes_carry_subscriptions_presence_and_chat_between_them() {
     alice
         .expect_presence(&cluster.jid("bob"), Some("unavailable"))
         .await;
+
+    // The CLI reports the cluster as the admin API does.
+    let (ok, stdout, stderr) = cluster.ctl(2, &["ctl", "cets", "systemInfo"]).await;
+    assert!(ok, "{stderr}");
+    let info: Value = serde_json::from_str(stdout.trim()).expect("one line of JSON");
+    let expected: BTreeSet<String> = (0..3).map(|index| cluster.node_name(index)).collect();
+    assert_eq!(strings(&info, "joinedNodes"), expected, "{info}");
+    assert_eq!(info["discoveryWorks"], true, "{info}");
+    let (ok, stdout, stderr) = cluster.ctl(0, &["ctl", "cets", "tableInfo"]).await;
+    assert!(ok, "{stderr}");
+    let tables: Value = serde_json::from_str(stdout.trim()).expect("one line of JSON");
+    let sessions_table = tables
+        .as_array()
+        .and_then(|tables| {
+            tables
+                .iter()
+                .find(|table| table["tableName"] == "c2s_sessions")
+        })
+        .unwrap_or_else(|| panic!("no session table in {tables}"));
+    assert_eq!(strings(sessions_table, "nodes"), expected, "{tables}");
+    let (ok, stdout, stderr) = cluster.ctl(1, &["ctl", "server", "status"]).await;
+    assert!(ok && stdout.contains("RUNNING"), "{stdout} {stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -803,7 +853,12 @@ async fn scaling_out_and_a_rolling_restart_lose_no_message() {
     // Restart every node in turn; clients of the stopped node reconnect to the next one.
     let mut clients = vec![(0, judy), (2, mallory), (5, oscar)];
     for restarted in 0..6 {
-        cluster.stop(restarted).await;
+        if restarted == 5 {
+            // The last one leaves through the CLI, as an operator would.
+            cluster.leave_with_ctl(restarted).await;
+        } else {
+            cluster.stop(restarted).await;
+        }
         let mut moved = Vec::new();
         for (index, mut client) in clients {
             if index == restarted {

@@ -27,7 +27,8 @@ pub struct SystemInfo {
     pub remote_nodes_without_disco: Vec<String>,
     /// Nodes connected and discovered whose tables have not joined this one's.
     pub conflict_nodes: Vec<String>,
-    /// Tables whose members differ from the nodes discovered.
+    /// Tables whose member lists disagree between nodes, or that have not
+    /// joined every node discovered.
     pub conflict_tables: Vec<String>,
     /// Whether the last discovery poll worked.
     pub discovery_works: bool,
@@ -80,12 +81,17 @@ impl SystemInfo {
             .filter(|node| !cluster.discovered.contains(node))
             .cloned()
             .collect();
-        let conflict_nodes = cluster
+        // Connected but not joined here, or disagreeing with this node on a
+        // table's members.
+        let mut conflict_nodes: Vec<String> = cluster
             .connected
             .iter()
             .filter(|node| !joined.contains(node))
+            .chain(info.replication.conflict_nodes.iter())
             .cloned()
             .collect();
+        conflict_nodes.sort();
+        conflict_nodes.dedup();
         SystemInfo {
             available_nodes: available,
             unavailable_nodes: cluster.unavailable.clone(),
@@ -93,7 +99,18 @@ impl SystemInfo {
             discovered_nodes: discovered,
             remote_nodes_without_disco: without_disco,
             conflict_nodes,
-            conflict_tables: info.replication.conflicts.clone(),
+            conflict_tables: {
+                let mut tables: Vec<String> = info
+                    .replication
+                    .conflicts
+                    .iter()
+                    .chain(info.replication.unjoined.iter())
+                    .cloned()
+                    .collect();
+                tables.sort();
+                tables.dedup();
+                tables
+            },
             discovery_works: cluster.discovery_works,
             ready: info.ready,
         }
