@@ -46,8 +46,9 @@ async fn three_nodes_form_a_full_mesh_and_see_a_kill_within_a_second() {
     let started = std::time::Instant::now();
     let mut nodes = cluster(&["a", "b", "c"], &[]).await;
     expect_mesh(&mut nodes, Duration::from_secs(2)).await;
+    // A loose bound that still catches a mesh waiting for a slow poll (30 s).
     assert!(
-        started.elapsed() < Duration::from_secs(4),
+        started.elapsed() < Duration::from_secs(15),
         "mesh took {:?}",
         started.elapsed()
     );
@@ -119,11 +120,13 @@ async fn a_killed_node_restarted_under_the_same_name_rejoins() {
         })
         .await;
     let mut again = TestNode::start(NODE, spec).await;
+    // Bounds, not expected times: the survivor's reconnection backoff may have reached
+    // RECONNECT_BACKOFF_MAX (5 s) while the node was away, and a loaded machine adds more.
     nodes[0]
-        .expect_up(&[restarted_name.as_str()], Duration::from_secs(5))
+        .expect_up(&[restarted_name.as_str()], Duration::from_secs(30))
         .await;
     again
-        .expect_up(&[nodes[0].spec.name.as_str()], Duration::from_secs(5))
+        .expect_up(&[nodes[0].spec.name.as_str()], Duration::from_secs(30))
         .await;
 }
 
