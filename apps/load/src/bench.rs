@@ -314,7 +314,9 @@ pub async fn bench_bream(args: &BenchArgs) -> anyhow::Result<Vec<Report>> {
         settle: 0.0,
         drain: 5.0,
         warmup: false,
-        server_pid: None,
+        server: Vec::new(),
+        cross_server: false,
+        server_pid: Vec::new(),
         resource: "load".into(),
         seed: 1,
         keepalive: 60.0,
@@ -372,7 +374,7 @@ pub async fn bench_bream(args: &BenchArgs) -> anyhow::Result<Vec<Report>> {
             _ => continue,
         }
         let mut server = Server::start(&binary, &config, address, &log)?;
-        run_args.server_pid = Some(server.pid());
+        run_args.server_pid = vec![server.pid()];
         let scenario: Scenario = run_args
             .scenario(name)
             .map_err(|message| anyhow::anyhow!("scenario {name}: {message}"))?;
