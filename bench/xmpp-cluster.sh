@@ -18,7 +18,7 @@
 #            "node down" (detection, ~ the heartbeat deadline HEARTBEAT_DEADLINE, 5000 ms) and
 #            to their "sessions of a node that went down cleaned up" line (with its own
 #            elapsed_ms).
-#   join     for each count in JOIN_COUNTS (10000 30000 55000 100000): that many idle sessions
+#   join     for each count in JOIN_COUNTS (10000 30000 54000 100000): that many idle sessions
 #            on the cluster, then a new node started: process start to /health/ready 200
 #            (polled every 5 ms). The fd hard limit here is per process (ulimit -Hn, 20000 on
 #            the machine this was written on), so a node holds at most PER_NODE_MAX (18000)
@@ -43,7 +43,7 @@ DEADLINE=${HEARTBEAT_DEADLINE:-5000}
 MSG_SESSIONS=${MSG_SESSIONS:-1000}; MSG_RATE=${MSG_RATE:-2000}; WINDOW=${WINDOW:-2000}
 DURATION=${DURATION:-10}; LOGIN_SESSIONS=${LOGIN_SESSIONS:-1000}
 CLEANUP_SESSIONS=${CLEANUP_SESSIONS:-10000}
-JOIN_COUNTS=${JOIN_COUNTS:-10000 30000 55000 100000}
+JOIN_COUNTS=${JOIN_COUNTS:-10000 30000 54000 100000}
 PER_NODE_MAX=${PER_NODE_MAX:-18000}
 MASS_USERS=${MASS_USERS:-2000}
 SCENARIOS=${SCENARIOS:-msg logins cleanup join}
