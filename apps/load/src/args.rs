@@ -48,6 +48,14 @@ pub struct RunArgs {
     /// The server's client port.
     #[arg(long, default_value_t = 5222)]
     pub port: u16,
+    /// Servers as `HOST:PORT`, a comma list or the flag repeated, instead of --host/--port
+    /// (the nodes of a cluster): session `i` logs in to server `i % count`.
+    #[arg(long, value_name = "HOST:PORT", value_delimiter = ',', conflicts_with_all = ["host", "port"])]
+    pub server: Vec<String>,
+    /// With several servers, send messages only between sessions on different servers
+    /// (default: random pairs, of which `1 - 1/count` cross servers).
+    #[arg(long)]
+    pub cross_server: bool,
     /// The XMPP domain.
     #[arg(long, default_value = "localhost")]
     pub domain: String,
@@ -106,8 +114,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub warmup: bool,
     /// The server's pid: memory per session and CPU per login and per message from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// Several (a comma list or the flag repeated, e.g. a cluster's nodes) are summed.
+    #[arg(long, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// The resource to bind.
     #[arg(long, default_value = "load")]
     pub resource: String,
@@ -162,6 +171,31 @@ pub fn loopback_address(host: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| {
             format!("--host {host}: not a loopback address; bream-load only loads this machine")
         })
+}
+
+/// Parses `--server` entries (`HOST:PORT`, `[::1]:PORT`); every one must be loopback.
+pub fn parse_servers(entries: &[String]) -> Result<Vec<SocketAddr>, String> {
+    let mut servers = Vec::with_capacity(entries.len());
+    for entry in entries
+        .iter()
+        .map(|entry| entry.trim())
+        .filter(|entry| !entry.is_empty())
+    {
+        let (host, port) = entry
+            .rsplit_once(':')
+            .ok_or_else(|| format!("--server {entry}: give HOST:PORT"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("--server {entry}: bad port {port:?}"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        servers.push(
+            loopback_address(host, port).map_err(|error| format!("--server {entry}: {error}"))?,
+        );
+    }
+    if servers.is_empty() {
+        return Err("--server names no address".into());
+    }
+    Ok(servers)
 }
 
 /// Parses `127.0.0.1-127.0.0.8` or `127.0.0.1,127.0.0.3`; every address must be loopback.
@@ -248,7 +282,12 @@ impl RunArgs {
         }
         Ok(Scenario {
             name: name.to_string(),
-            server: loopback_address(&self.host, self.port)?,
+            servers: if self.server.is_empty() {
+                vec![loopback_address(&self.host, self.port)?]
+            } else {
+                parse_servers(&self.server)?
+            },
+            cross_server: self.cross_server,
             domain: self.domain.clone(),
             users: self.users,
             user_prefix: self.user_prefix.clone(),
@@ -267,7 +306,7 @@ impl RunArgs {
             settle: seconds("settle", self.settle)?,
             drain: seconds("drain", self.drain)?,
             warmup: self.warmup,
-            server_pid: self.server_pid,
+            server_pids: self.server_pid.clone(),
             resource: self.resource.clone(),
             seed: self.seed,
             keepalive,
@@ -289,7 +328,7 @@ mod tests {
         let cli = parse(&[]).unwrap();
         assert!(cli.command.is_none());
         let scenario = cli.run.scenario("default").unwrap();
-        assert_eq!(scenario.server, "127.0.0.1:5222".parse().unwrap());
+        assert_eq!(scenario.servers, vec!["127.0.0.1:5222".parse().unwrap()]);
         assert_eq!(scenario.sessions, 100);
         assert_eq!(scenario.mechanism, Mechanism::Scram(ScramHash::Sha256));
         assert_eq!(scenario.messages, MessageRate::None);
@@ -324,8 +363,9 @@ mod tests {
         .unwrap();
         assert!(cli.run.json);
         let scenario = cli.run.scenario("x").unwrap();
-        assert_eq!(scenario.server.port(), 5223);
-        assert!(scenario.server.ip().is_loopback());
+        assert_eq!(scenario.servers.len(), 1);
+        assert_eq!(scenario.servers[0].port(), 5223);
+        assert!(scenario.servers[0].ip().is_loopback());
         assert_eq!(scenario.sessions, 40);
         assert_eq!(scenario.source_ips.len(), 8);
         assert_eq!(
@@ -336,7 +376,51 @@ mod tests {
         assert_eq!(scenario.mechanism, Mechanism::Plain);
         assert_eq!(scenario.messages, MessageRate::Max);
         assert_eq!(scenario.duration, Duration::from_millis(2500));
-        assert_eq!(scenario.server_pid, Some(42));
+        assert_eq!(scenario.server_pids, vec![42]);
+    }
+
+    #[test]
+    fn several_servers() {
+        let scenario = |args: &[&str]| parse(args).map(|cli| cli.run.scenario("x"));
+        let listed = scenario(&[
+            "--server",
+            "127.0.0.1:5222,127.0.0.1:5322",
+            "--server",
+            "localhost:5422",
+            "--server-pid",
+            "7,8",
+            "--server-pid",
+            "9",
+        ])
+        .unwrap()
+        .unwrap();
+        let ports: Vec<u16> = listed.servers.iter().map(SocketAddr::port).collect();
+        assert_eq!(ports, [5222, 5322, 5422]);
+        assert!(listed
+            .servers
+            .iter()
+            .all(|server| server.ip().is_loopback()));
+        assert_eq!(listed.server_pids, [7, 8, 9]);
+        assert!(scenario(&["--server", "[::1]:5222"])
+            .unwrap()
+            .unwrap()
+            .servers[0]
+            .ip()
+            .is_loopback());
+        assert!(scenario(&["--server", "127.0.0.1"])
+            .unwrap()
+            .unwrap_err()
+            .contains("HOST:PORT"));
+        assert!(scenario(&["--server", "127.0.0.1:x"])
+            .unwrap()
+            .unwrap_err()
+            .contains("port"));
+        assert!(scenario(&["--server", "192.0.2.1:5222"])
+            .unwrap()
+            .unwrap_err()
+            .contains("loopback"));
+        // The old single-server form and the list do not mix.
+        assert!(scenario(&["--server", "127.0.0.1:5222", "--port", "5223"]).is_err());
     }
 
     #[test]

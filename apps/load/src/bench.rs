@@ -180,8 +180,9 @@ fn free_loopback_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// The config: one c2s listener on `port`, and (when `admin_off`) the admin API switched off,
-/// so that a bench server never competes for its fixed default port.
+/// The config: one c2s listener on `port`, and (when `admin_off`) the admin API, the user API
+/// and the Prometheus listener switched off, so that a bench server never competes for their
+/// fixed default ports (nor listens beyond loopback: the last two default to 0.0.0.0).
 fn write_config(dir: &Path, port: u16, admin_off: bool) -> anyhow::Result<PathBuf> {
     let mut config = format!(
         "# Written by bream-load bench-bream.\n\
@@ -190,14 +191,18 @@ fn write_config(dir: &Path, port: u16, admin_off: bool) -> anyhow::Result<PathBu
         dir.join("data").display()
     );
     if admin_off {
-        config.push_str("\n[listen.graphql_admin]\nenabled = false\n");
+        config.push_str(
+            "\n[listen.graphql_admin]\nenabled = false\n\n[listen.graphql_user]\nenabled = false\n\n\
+             [listen.prometheus]\nenabled = false\n",
+        );
     }
     let path = dir.join("bream.toml");
     std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
-/// Writes the config, leaving out `[listen.graphql_admin]` for a server too old to know it.
+/// Writes the config, leaving out the `[listen.*]` API sections for a server too old to know
+/// them.
 fn write_config_for(binary: &Path, dir: &Path, port: u16) -> anyhow::Result<PathBuf> {
     let path = write_config(dir, port, true)?;
     let output = Command::new(binary)
@@ -212,7 +217,10 @@ fn write_config_for(binary: &Path, dir: &Path, port: u16) -> anyhow::Result<Path
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    if text.contains("graphql_admin") {
+    if ["graphql_admin", "graphql_user", "prometheus"]
+        .iter()
+        .any(|section| text.contains(section))
+    {
         return write_config(dir, port, false);
     }
     Ok(path)
@@ -314,7 +322,9 @@ pub async fn bench_bream(args: &BenchArgs) -> anyhow::Result<Vec<Report>> {
         settle: 0.0,
         drain: 5.0,
         warmup: false,
-        server_pid: None,
+        server: Vec::new(),
+        cross_server: false,
+        server_pid: Vec::new(),
         resource: "load".into(),
         seed: 1,
         keepalive: 60.0,
@@ -372,7 +382,7 @@ pub async fn bench_bream(args: &BenchArgs) -> anyhow::Result<Vec<Report>> {
             _ => continue,
         }
         let mut server = Server::start(&binary, &config, address, &log)?;
-        run_args.server_pid = Some(server.pid());
+        run_args.server_pid = vec![server.pid()];
         let scenario: Scenario = run_args
             .scenario(name)
             .map_err(|message| anyhow::anyhow!("scenario {name}: {message}"))?;

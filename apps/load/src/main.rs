@@ -72,8 +72,14 @@ async fn main_async(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let shared = Shared::new()?;
     if args.register_ibr {
+        // Accounts are the cluster's: registering on the first server is enough.
+        let server = scenario
+            .servers
+            .first()
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("no server to register with"))?;
         let settings = std::sync::Arc::new(bream_load::client::LoginSettings {
-            server: scenario.server,
+            server,
             domain: scenario.domain.clone(),
             starttls: false,
             mechanism: scenario.mechanism,

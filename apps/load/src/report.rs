@@ -14,8 +14,10 @@ use crate::stats::LatencySummary;
 pub struct Report {
     /// The scenario's name.
     pub name: String,
-    /// The server's `host:port`.
+    /// The server's `host:port` (several, comma-separated, for a cluster).
     pub target: String,
+    /// Servers the sessions were spread over.
+    pub servers: usize,
     /// Sessions asked for.
     pub sessions: u64,
     /// Accounts used.
@@ -44,6 +46,8 @@ pub struct Report {
     pub login_latency_us: LatencySummary,
     /// Messages queued to a sender.
     pub messages_dispatched: u64,
+    /// Messages dispatched to a session on another server than the sender's.
+    pub messages_cross_server: u64,
     /// Messages written to the server.
     pub messages_sent: u64,
     /// Messages received and timed.
@@ -92,7 +96,13 @@ impl Report {
     pub fn new(scenario: &Scenario) -> Self {
         Report {
             name: scenario.name.clone(),
-            target: scenario.server.to_string(),
+            target: scenario
+                .servers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            servers: scenario.servers.len(),
             sessions: scenario.sessions,
             users: scenario.users,
             mechanism: scenario.mechanism.name().to_string(),
@@ -169,6 +179,18 @@ impl Report {
                     self.messages_lost
                 ),
             ));
+            if self.servers > 1 {
+                rows.push((
+                    "across servers".into(),
+                    format!(
+                        "{} of {} dispatched ({:.0} %)",
+                        self.messages_cross_server,
+                        self.messages_dispatched,
+                        100.0 * self.messages_cross_server as f64
+                            / self.messages_dispatched.max(1) as f64
+                    ),
+                ));
+            }
             rows.push((
                 "delivered".into(),
                 format!("{:.0} msg/s", self.delivered_per_s),

@@ -3,22 +3,24 @@
 //!
 //! # Phases and what each measures
 //!
-//! 1. Baseline: the server's RSS and CPU time (with `server_pid`).
+//! 1. Baseline: the server's RSS and CPU time (with `server_pids`).
 //! 2. Warm-up (optional): every account logs in once and out again, which fills the SCRAM
 //!    salted-password cache so the measured logins cost the client no PBKDF2.
 //! 3. Logins: session *i* starts at `i / login_rate` s, at most `login_concurrency` in flight,
-//!    each with its own deadline. Measures logins/s (successes over the phase's wall time),
+//!    each with its own deadline, to server `i % servers` (see [`server_of_session`]). Measures logins/s (successes over the phase's wall time),
 //!    login latency (TCP connect to initial presence written), server CPU per login.
 //! 4. Settle, then RSS again: (after − baseline) / sessions is the server's memory per session.
-//! 5. Messages (unless idle): a scheduler dispatches to random (sender, receiver) pairs at the
-//!    target rate (or, at `max`, as fast as the in-flight window allows); each body carries the
+//! 5. Messages (unless idle): a scheduler dispatches to random (sender, receiver) pairs (with
+//!    `cross_server`, pairs on different servers only) at the target rate (or, at `max`, as fast as the in-flight window allows); each body carries the
 //!    send time, so the receiver computes the latency. The phase ends with a drain (waiting for
 //!    in-flight messages, bounded); what never arrived is `lost`. Server CPU over the phase is
 //!    divided by messages delivered.
 //! 6. Close: every session sends `</stream:stream>` and waits for the server's, bounded.
 //!
+//! With several server pids (a cluster's nodes), the server figures are their sums.
+//!
 //! Every wait has a deadline, every loop a bound in time or count; the only sockets opened go
-//! to `server`.
+//! to `servers`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +52,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(20);
 /// The scheduler's tick.
 const TICK: Duration = Duration::from_millis(1);
+/// Draws of a receiver on another server before the pair picker settles for any receiver.
+const CROSS_SERVER_DRAWS_MAX: usize = 64;
 
 /// The message load.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,8 +97,11 @@ impl std::fmt::Display for MessageRate {
 pub struct Scenario {
     /// A name for reports.
     pub name: String,
-    /// The server.
-    pub server: SocketAddr,
+    /// The servers (one, or the nodes of a cluster); session `i` logs in to
+    /// `servers[server_of_session(i, servers.len())]`.
+    pub servers: Vec<SocketAddr>,
+    /// Send messages only between sessions on different servers.
+    pub cross_server: bool,
     /// The XMPP domain.
     pub domain: String,
     /// Accounts `{user_prefix}1..={users}`.
@@ -131,8 +138,8 @@ pub struct Scenario {
     pub drain: Duration,
     /// Log every account in and out once before measuring.
     pub warmup: bool,
-    /// The server's pid, for memory and CPU figures.
-    pub server_pid: Option<u32>,
+    /// The servers' pids, for memory and CPU figures (summed).
+    pub server_pids: Vec<u32>,
     /// The resource bound (suffixed with the session index when sessions share accounts).
     pub resource: String,
     /// Seed of the pair picker.
@@ -163,6 +170,44 @@ enum Command {
 struct SessionHandle {
     commands: mpsc::Sender<Command>,
     jid: Arc<str>,
+    /// The index of its server in `Scenario::servers`.
+    server: usize,
+}
+
+/// The server session `index` logs in to, of `servers`: round-robin, so that `n` consecutive
+/// sessions cover `n` servers and the counts differ by at most one.
+pub fn server_of_session(index: u64, servers: usize) -> usize {
+    (index % servers.max(1) as u64) as usize
+}
+
+/// A receiver for `from` among `count` sessions, never `from` itself; with `cross_server`,
+/// one on another server than `from`'s (by `server_of`) unless
+/// [`CROSS_SERVER_DRAWS_MAX`] draws found none.
+fn pick_receiver(
+    rng: &mut impl Rng,
+    from: usize,
+    count: usize,
+    cross_server: bool,
+    server_of: impl Fn(usize) -> usize,
+) -> usize {
+    let mut draw = || {
+        let to = rng.random_range(0..count - 1);
+        if to >= from {
+            to + 1
+        } else {
+            to
+        }
+    };
+    let mut to = draw();
+    if cross_server {
+        for _ in 0..CROSS_SERVER_DRAWS_MAX {
+            if server_of(to) != server_of(from) {
+                break;
+            }
+            to = draw();
+        }
+    }
+    to
 }
 
 /// Shared across the runs of one process: the TLS connector and the SCRAM cache.
@@ -186,30 +231,43 @@ impl Shared {
 /// Salted passwords kept (one per account and hash: ~100 bytes each).
 pub const SCRAM_CACHE_ENTRIES_MAX: usize = 1_000_000;
 
-fn server_reading<T>(pid: Option<u32>, read: impl Fn(u32) -> std::io::Result<T>) -> Option<T> {
-    let pid = pid?;
-    match read(pid) {
-        Ok(value) => Some(value),
-        Err(error) => {
-            tracing::warn!(pid, %error, "cannot read the server's /proc figures");
-            None
+/// The sum of `read` over `pids`; `None` without pids or when one reading fails.
+fn server_reading(pids: &[u32], read: impl Fn(u32) -> std::io::Result<u64>) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    let mut total = 0;
+    for &pid in pids {
+        match read(pid) {
+            Ok(value) => total += value,
+            Err(error) => {
+                tracing::warn!(pid, %error, "cannot read the server's /proc figures");
+                return None;
+            }
         }
     }
+    Some(total)
 }
 
 /// Runs `scenario` to the end and reports. Errors of single sessions are counted in the
 /// report, not returned.
 pub async fn run(scenario: &Scenario, shared: &Shared) -> Report {
-    let settings = Arc::new(LoginSettings {
-        server: scenario.server,
-        domain: scenario.domain.clone(),
-        starttls: scenario.starttls,
-        mechanism: scenario.mechanism,
-        connector: Some(shared.connector.clone()),
-        scram_cache: shared.scram_cache.clone(),
-    });
+    let settings: Vec<Arc<LoginSettings>> = scenario
+        .servers
+        .iter()
+        .map(|&server| {
+            Arc::new(LoginSettings {
+                server,
+                domain: scenario.domain.clone(),
+                starttls: scenario.starttls,
+                mechanism: scenario.mechanism,
+                connector: Some(shared.connector.clone()),
+                scram_cache: shared.scram_cache.clone(),
+            })
+        })
+        .collect();
     let mut report = Report::new(scenario);
-    let pid = scenario.server_pid;
+    let pid = scenario.server_pids.as_slice();
     let rss_before = server_reading(pid, probe::resident_bytes);
 
     if scenario.warmup {
@@ -255,7 +313,8 @@ pub async fn run(scenario: &Scenario, shared: &Shared) -> Report {
         })
         .await;
     } else {
-        let dispatched = send_messages(scenario, &handles, &context).await;
+        let (dispatched, cross_server) = send_messages(scenario, &handles, &context).await;
+        report.messages_cross_server = cross_server;
         let drain_deadline = Instant::now() + scenario.drain;
         while context.delivered.load(Ordering::Relaxed) < dispatched
             && Instant::now() < drain_deadline
@@ -294,7 +353,7 @@ pub async fn run(scenario: &Scenario, shared: &Shared) -> Report {
         .add_many("lost_messages", report.messages_lost);
     report.errors = context.errors.snapshot();
 
-    if pid.is_some() {
+    if !pid.is_empty() {
         let mut server = ServerFigures {
             rss_before_bytes: rss_before,
             rss_after_bytes: rss_after,
@@ -351,7 +410,7 @@ fn new_context(seed: u64) -> Arc<RunContext> {
 /// the phase's wall time (first start to last finish).
 async fn open_sessions(
     scenario: &Scenario,
-    settings: &Arc<LoginSettings>,
+    settings: &[Arc<LoginSettings>],
     context: &Arc<RunContext>,
 ) -> (Vec<SessionHandle>, Arc<Histogram>, Duration) {
     let latency = Arc::new(Histogram::new());
@@ -374,7 +433,8 @@ async fn open_sessions(
         };
         let source = scenario.source_ips[index as usize % scenario.source_ips.len()];
         let password = scenario.password.clone();
-        let settings = settings.clone();
+        let server = server_of_session(index, settings.len());
+        let settings = settings[server].clone();
         let context = context.clone();
         let latency = latency.clone();
         let login_timeout = scenario.login_timeout;
@@ -400,7 +460,11 @@ async fn open_sessions(
                     };
                     let (commands, receiver) = mpsc::channel(SESSION_QUEUE_MAX);
                     tokio::spawn(session_loop(connection, receiver, context, keepalive));
-                    Some(SessionHandle { commands, jid })
+                    Some(SessionHandle {
+                        commands,
+                        jid,
+                        server,
+                    })
                 }
                 Err(error) => {
                     tracing::debug!(%user, %error, "login failed");
@@ -426,16 +490,18 @@ async fn open_sessions(
 }
 
 /// Dispatches messages until the scenario's duration has passed; returns how many were queued
-/// to a session.
+/// to a session, and how many of those to a session on another server.
 async fn send_messages(
     scenario: &Scenario,
     handles: &[SessionHandle],
     context: &RunContext,
-) -> u64 {
+) -> (u64, u64) {
     if handles.len() < 2 {
         context.errors.add("too_few_sessions_for_messages");
-        return 0;
+        return (0, 0);
     }
+    let cross_server = scenario.cross_server && scenario.servers.len() > 1;
+    let mut dispatched_cross = 0u64;
     let mut rng = StdRng::seed_from_u64(scenario.seed);
     let started = Instant::now();
     let end = started + scenario.duration;
@@ -461,15 +527,19 @@ async fn send_messages(
                 break;
             }
             let from = rng.random_range(0..handles.len());
-            let mut to = rng.random_range(0..handles.len() - 1);
-            if to >= from {
-                to += 1;
-            }
+            let to = pick_receiver(&mut rng, from, handles.len(), cross_server, |index| {
+                handles[index].server
+            });
             let command = Command::Send {
                 to: handles[to].jid.clone(),
             };
             match handles[from].commands.try_send(command) {
-                Ok(()) => dispatched += 1,
+                Ok(()) => {
+                    dispatched += 1;
+                    if handles[to].server != handles[from].server {
+                        dispatched_cross += 1;
+                    }
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => skipped_backlog += 1,
                 Err(mpsc::error::TrySendError::Closed(_)) => skipped_closed += 1,
             }
@@ -488,7 +558,7 @@ async fn send_messages(
     context
         .errors
         .add_many("send_to_closed_session", skipped_closed);
-    dispatched
+    (dispatched, dispatched_cross)
 }
 
 /// Asks every session to close and waits for them (bounded by [`CLOSE_TIMEOUT`]).
@@ -667,6 +737,50 @@ mod tests {
         assert!("-1".parse::<MessageRate>().is_err());
         assert!("fast".parse::<MessageRate>().is_err());
         assert!("inf".parse::<MessageRate>().is_err());
+    }
+
+    #[test]
+    fn sessions_spread_round_robin_over_servers() {
+        assert_eq!(server_of_session(0, 1), 0);
+        assert_eq!(server_of_session(41, 1), 0);
+        let assigned: Vec<usize> = (0..7).map(|index| server_of_session(index, 3)).collect();
+        assert_eq!(assigned, [0, 1, 2, 0, 1, 2, 0]);
+        for (sessions, servers) in [(1000u64, 3usize), (10, 4), (2, 3), (100_000, 7)] {
+            let mut counts = vec![0u64; servers];
+            for index in 0..sessions {
+                counts[server_of_session(index, servers)] += 1;
+            }
+            let (low, high) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+            assert!(high - low <= 1, "{sessions} over {servers}: {counts:?}");
+            assert_eq!(counts.iter().sum::<u64>(), sessions);
+        }
+        // No server at all is treated as one rather than dividing by zero.
+        assert_eq!(server_of_session(5, 0), 0);
+    }
+
+    #[test]
+    fn receivers_are_others_and_cross_servers_when_asked() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let server_of = |index: usize| server_of_session(index as u64, 3);
+        let (mut same, mut cross) = (0, 0);
+        for draw in 0..3000 {
+            let from = draw % 999;
+            let to = pick_receiver(&mut rng, from, 999, false, server_of);
+            assert_ne!(to, from);
+            assert!(to < 999);
+            if server_of(to) == server_of(from) {
+                same += 1;
+            } else {
+                cross += 1;
+            }
+            let to = pick_receiver(&mut rng, from, 999, true, server_of);
+            assert_ne!(to, from);
+            assert_ne!(server_of(to), server_of(from));
+        }
+        // Random pairs over 3 servers: about two thirds cross.
+        assert!(cross > 1800 && same > 800, "cross {cross}, same {same}");
+        // Two sessions: the only receiver is the other one.
+        assert_eq!(pick_receiver(&mut rng, 0, 2, true, |_| 0), 1);
     }
 
     #[test]
