@@ -758,11 +758,16 @@ async fn a_frozen_node_comes_back_without_duplicated_sessions() {
     let heidi = cluster.login(0, "heidi", "h").await;
     let mut ivan = cluster.login(1, "ivan", "i").await;
     cluster.node(1).signal("STOP");
+    let stopped_at = Instant::now();
     let node0 = cluster.node(0);
     eventually("node 0 drops the frozen node's sessions", || async {
         sessions(node0).await == vec![heidi.jid.clone()]
     })
     .await;
+    // The scenario is a freeze longer than the deadline, counted from the stop itself (the
+    // others count from the last heartbeat they got, which may be a second earlier).
+    let frozen_for = HEARTBEAT_DEADLINE + Duration::from_secs(1);
+    tokio::time::sleep(frozen_for.saturating_sub(stopped_at.elapsed())).await;
     cluster.node(1).signal("CONT");
     // The thawed node closes its stale session rather than bringing it back.
     assert_eq!(ivan.expect_stream_error().await, "system-shutdown");

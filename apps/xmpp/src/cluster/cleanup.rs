@@ -20,20 +20,28 @@
 //! reconnected elsewhere. The node notices the gap in its own clock ticks and
 //! closes its sessions with `system-shutdown` (clients reconnect), rather
 //! than merging them back as duplicates when the tables join again.
+//!
+//! Edge: the others count silence from the last heartbeat they got (up to
+//! one heartbeat interval before the freeze), this node from its own last
+//! clock tick. A freeze just shorter than the deadline may thus be declared
+//! by the others and not seen here; the sessions are then merged back when
+//! the tables join, and a client that reconnected elsewhere with the same
+//! full JID meets the usual "newer wins" rule.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::sessions::{Graveyard, SessionRecord};
+use super::sessions::Graveyard;
 use crate::jid::{BareJid, Jid};
 use crate::modules::presence::Contacts;
 use crate::router::{Router, SessionHandle, SessionId};
 use crate::stanza::error::{StreamError, StreamErrorCondition};
 use crate::xml::{Element, NS_CLIENT};
 
-/// Dropped sessions whose contacts are looked up at once.
+/// Accounts of dropped sessions whose contacts are looked up at once.
 const CONTACT_LOOKUPS_CONCURRENT: usize = 16;
 
 /// How often the freeze detector looks at the clock.
@@ -75,15 +83,19 @@ impl Cleanup {
             return;
         };
         let dropped = records.len();
-        let available: Vec<(Jid, SessionRecord)> = records
-            .into_iter()
-            .filter(|record| record.presence.is_some())
-            .filter_map(|record| Some((record.jid.parse::<Jid>().ok()?, record)))
-            .collect();
-        let told = futures::stream::iter(available)
-            .map(|(jid, _)| {
+        // One contact lookup per account, not per session: a node's sessions
+        // are often several resources of fewer accounts.
+        let mut by_account: BTreeMap<BareJid, Vec<Jid>> = BTreeMap::new();
+        for record in records.iter().filter(|record| record.presence.is_some()) {
+            if let Ok(jid) = record.jid.parse::<Jid>() {
+                by_account.entry(jid.to_bare()).or_default().push(jid);
+            }
+        }
+        let accounts = by_account.len();
+        let told = futures::stream::iter(by_account)
+            .map(|(user, jids)| {
                 let router = Arc::clone(&router);
-                async move { self.tell_contacts(&router, &jid).await }
+                async move { self.tell_contacts(&router, user, &jids).await }
             })
             .buffer_unordered(CONTACT_LOOKUPS_CONCURRENT)
             .fold(0usize, |total, told| async move { total + told })
@@ -91,21 +103,19 @@ impl Cleanup {
         tracing::info!(
             %node,
             sessions = dropped,
+            accounts,
             presences_sent = told,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "sessions of a node that went down cleaned up"
         );
     }
 
-    /// Sends unavailable presence from `jid` to its contacts' and its own
-    /// user's sessions on this node; how many got one.
-    async fn tell_contacts(&self, router: &Router, jid: &Jid) -> usize {
-        let user = jid.to_bare();
+    /// Sends unavailable presence from each of `jids` (sessions of `user`)
+    /// to the sessions on this node of `user`'s contacts and of `user`; how
+    /// many got one.
+    async fn tell_contacts(&self, router: &Router, user: BareJid, jids: &[Jid]) -> usize {
         let mut recipients: Vec<BareJid> = self.contacts.subscribers(&user).await;
         recipients.push(user);
-        let unavailable = Element::new("presence", NS_CLIENT)
-            .with_attr("type", "unavailable")
-            .with_attr("from", jid.to_string());
         let mut told = 0;
         for recipient in recipients {
             let Ok(sessions) = router.sessions().user_sessions(&recipient) else {
@@ -115,10 +125,14 @@ impl Cleanup {
                 let Some(handle) = self.local.lock().get(&entry.sid).cloned() else {
                     continue;
                 };
-                let mut copy = unavailable.clone();
-                copy.set_attr("to", entry.jid.to_string());
-                if handle.deliver(copy).is_ok() {
-                    told += 1;
+                for jid in jids {
+                    let unavailable = Element::new("presence", NS_CLIENT)
+                        .with_attr("type", "unavailable")
+                        .with_attr("from", jid.to_string())
+                        .with_attr("to", entry.jid.to_string());
+                    if handle.deliver(unavailable).is_ok() {
+                        told += 1;
+                    }
                 }
             }
         }
