@@ -258,6 +258,14 @@ pub(crate) fn carry_out(
             }
             Action::Ping(agent) => {
                 let _ = agent.cast(AgentMsg::Remote(envelope(inner, Wire::Ping)));
+                // This node's global names ride along with every heartbeat: the sync sent at
+                // node-up can be lost when both nodes dial each other at once and
+                // ractor_cluster drops one of the two connections, and a peer that missed it
+                // would answer NoSuchName for a name that exists. Claims are idempotent.
+                let names = inner.state.lock().names.local_names();
+                if !names.is_empty() {
+                    let _ = agent.cast(AgentMsg::Remote(envelope(inner, Wire::Names { names })));
+                }
             }
             Action::Refused { address, reason } => {
                 tracing::warn!(node = %inner.config.name, %address, ?reason, "connection refused");
