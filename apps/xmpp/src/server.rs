@@ -15,49 +15,8 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use futures::future::BoxFuture;
-
-    use crate::c2s::{
-        self, Accounts, AccountsError, C2sSettings, CertificateFiles, ListenerSettings, TlsMode,
-    };
+    use crate::c2s::{self, C2sSettings, CertificateFiles, ListenerSettings, TlsMode};
     use crate::config::listen::TlsMode as ConfigTlsMode;
-    use crate::sasl::secret::PassDetails;
-
-    /// The accounts in the database, as the sessions and the router ask
-    /// for them. (Glue kept here until it finds its home beside the
-    /// storage.)
-    struct StorageAccounts(Storage);
-
-    impl Accounts for StorageAccounts {
-        fn pass_details<'a>(
-            &'a self,
-            domain: &'a str,
-            username: &'a str,
-        ) -> BoxFuture<'a, Result<Option<PassDetails>, AccountsError>> {
-            Box::pin(async move {
-                self.0
-                    .pass_details(domain, username)
-                    .await
-                    .map_err(|error| AccountsError::Unavailable {
-                        reason: error.to_string(),
-                    })
-            })
-        }
-
-        fn user_exists<'a>(
-            &'a self,
-            domain: &'a str,
-            username: &'a str,
-        ) -> BoxFuture<'a, Result<bool, AccountsError>> {
-            Box::pin(async move {
-                self.0.user_exists(domain, username).await.map_err(|error| {
-                    AccountsError::Unavailable {
-                        reason: error.to_string(),
-                    }
-                })
-            })
-        }
-    }
 
     let mut settings = C2sSettings::new(crate::config::HOST_DEFAULT);
     settings.domains = config.general.hosts.clone();
@@ -115,7 +74,7 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
     }
     let server = match c2s::serve_with_table(
         settings,
-        Arc::new(StorageAccounts(storage.clone())),
+        Arc::new(storage.clone()),
         built.offline,
         built.modules,
         running

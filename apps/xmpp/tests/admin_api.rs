@@ -16,14 +16,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bream_xmpp::api::admin::{self, AdminApiHandle, AdminApiSettings, AdminContext, ApiError};
 use bream_xmpp::api::client::{AdminClient, ApiResponse};
-use bream_xmpp::c2s::{self, Accounts, AccountsError, C2sServer, C2sSettings, ListenerSettings};
+use bream_xmpp::c2s::{self, C2sServer, C2sSettings, ListenerSettings};
 use bream_xmpp::config::Config;
 use bream_xmpp::router::NoOfflineStorage;
-use bream_xmpp::sasl::secret::PassDetails;
 use bream_xmpp::stanza::error::StreamError;
 use bream_xmpp::storage::Storage;
 use bream_xmpp::xml::{Element, StreamEvent, StreamParser, NS_STREAMS};
-use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,41 +35,6 @@ const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 
 // ---- the node -----------------------------------------------------------------------
-
-/// The accounts in the database, as the sessions ask for them (as `server::run` does).
-struct StorageAccounts(Storage);
-
-impl Accounts for StorageAccounts {
-    fn pass_details<'a>(
-        &'a self,
-        domain: &'a str,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<Option<PassDetails>, AccountsError>> {
-        Box::pin(async move {
-            self.0
-                .pass_details(domain, username)
-                .await
-                .map_err(|error| AccountsError::Unavailable {
-                    reason: error.to_string(),
-                })
-        })
-    }
-
-    fn user_exists<'a>(
-        &'a self,
-        domain: &'a str,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<bool, AccountsError>> {
-        Box::pin(async move {
-            self.0
-                .user_exists(domain, username)
-                .await
-                .map_err(|error| AccountsError::Unavailable {
-                    reason: error.to_string(),
-                })
-        })
-    }
-}
 
 /// A c2s server and the admin API over one temporary database.
 struct Node {
@@ -109,14 +72,9 @@ impl Node {
         } else {
             (bream_xmpp::modules::defaults(), Arc::new(NoOfflineStorage))
         };
-        let c2s = c2s::serve_with_modules(
-            settings,
-            Arc::new(StorageAccounts(storage.clone())),
-            offline,
-            registered,
-        )
-        .await
-        .expect("c2s starts");
+        let c2s = c2s::serve_with_modules(settings, Arc::new(storage.clone()), offline, registered)
+            .await
+            .expect("c2s starts");
         let context = AdminContext::new(&config, storage.clone(), Arc::clone(c2s.router()));
         let api = admin::serve(
             AdminApiSettings {

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 mod support;
 
-use support::{raw_get, Client, StorageAccounts, DOMAIN, NS_SASL};
+use support::{raw_get, Client, DOMAIN, NS_SASL};
 
 /// `/metrics` as `series -> value`, a series being the name with its labels as written.
 async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
@@ -78,14 +78,9 @@ async fn health_follows_readiness_and_counters_follow_traffic() {
     settings.listeners = vec![ListenerSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)))];
     settings.data_dir = dir.path().to_path_buf();
     let (modules, offline) = bream_xmpp::server::modules(&config.modules, &storage);
-    let server = c2s::serve_with_modules(
-        settings,
-        Arc::new(StorageAccounts(storage.clone())),
-        offline,
-        modules,
-    )
-    .await
-    .expect("c2s starts");
+    let server = c2s::serve_with_modules(settings, Arc::new(storage.clone()), offline, modules)
+        .await
+        .expect("c2s starts");
     let c2s_addr = server.local_addrs()[0];
 
     let before = scrape(addr).await;

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef};
-use bream_xmpp::c2s::{Accounts, AccountsError};
 use bream_xmpp::config::modules::Modules;
 use bream_xmpp::jid::Jid;
 use bream_xmpp::router::{
@@ -21,7 +20,6 @@ use bream_xmpp::sasl::secret::{PassDetails, ScramHash};
 use bream_xmpp::stanza::error::{StanzaError, StreamError};
 use bream_xmpp::storage::{Storage, Subscription};
 use bream_xmpp::xml::{Element, StreamEvent, StreamParser, NS_CLIENT};
-use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
 const NS_ROSTER: &str = "jabber:iq:roster";
@@ -40,41 +38,6 @@ impl Actor for Owner {
 
     async fn pre_start(&self, _: ActorRef<Never>, _: ()) -> Result<(), ActorProcessingErr> {
         Ok(())
-    }
-}
-
-/// Accounts straight from the storage, as the server has them.
-struct StorageAccounts(Storage);
-
-impl Accounts for StorageAccounts {
-    fn pass_details<'a>(
-        &'a self,
-        domain: &'a str,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<Option<PassDetails>, AccountsError>> {
-        Box::pin(async move {
-            self.0
-                .pass_details(domain, username)
-                .await
-                .map_err(|error| AccountsError::Unavailable {
-                    reason: error.to_string(),
-                })
-        })
-    }
-
-    fn user_exists<'a>(
-        &'a self,
-        domain: &'a str,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<bool, AccountsError>> {
-        Box::pin(async move {
-            self.0
-                .user_exists(domain, username)
-                .await
-                .map_err(|error| AccountsError::Unavailable {
-                    reason: error.to_string(),
-                })
-        })
     }
 }
 
@@ -159,7 +122,7 @@ async fn world_with(config: Modules) -> World {
     let router = Router::new(
         &["localhost".to_owned()],
         Arc::new(table),
-        Arc::new(StorageAccounts(storage.clone())),
+        Arc::new(storage.clone()),
         offline,
         &modules,
     )

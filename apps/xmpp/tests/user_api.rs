@@ -24,7 +24,7 @@ use tempfile::TempDir;
 
 mod support;
 
-use support::{raw_get, Client, StorageAccounts, DEADLINE, DOMAIN};
+use support::{raw_get, Client, DEADLINE, DOMAIN};
 
 const NS_ROSTER: &str = "jabber:iq:roster";
 
@@ -58,14 +58,9 @@ impl Node {
         settings.listeners = vec![ListenerSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)))];
         settings.data_dir = dir.path().to_path_buf();
         let (modules, offline) = bream_xmpp::server::modules(&config.modules, &storage);
-        let c2s = c2s::serve_with_modules(
-            settings,
-            Arc::new(StorageAccounts(storage.clone())),
-            offline,
-            modules,
-        )
-        .await
-        .expect("c2s starts");
+        let c2s = c2s::serve_with_modules(settings, Arc::new(storage.clone()), offline, modules)
+            .await
+            .expect("c2s starts");
         let context = UserContext::new(&config, storage.clone(), Arc::clone(c2s.router()));
         let api = user::serve(
             UserApiSettings {

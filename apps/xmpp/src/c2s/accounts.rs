@@ -139,6 +139,37 @@ impl Accounts for MemoryAccounts {
     }
 }
 
+/// The accounts in the SQL database, as the sessions and the router ask for them.
+impl Accounts for crate::storage::Storage {
+    fn pass_details<'a>(
+        &'a self,
+        domain: &'a str,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<PassDetails>, AccountsError>> {
+        Box::pin(async move {
+            crate::storage::Storage::pass_details(self, domain, username)
+                .await
+                .map_err(|error| AccountsError::Unavailable {
+                    reason: error.to_string(),
+                })
+        })
+    }
+
+    fn user_exists<'a>(
+        &'a self,
+        domain: &'a str,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<bool, AccountsError>> {
+        Box::pin(async move {
+            crate::storage::Storage::user_exists(self, domain, username)
+                .await
+                .map_err(|error| AccountsError::Unavailable {
+                    reason: error.to_string(),
+                })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

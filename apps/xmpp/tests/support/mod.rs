@@ -9,11 +9,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use bream_xmpp::c2s::{Accounts, AccountsError};
-use bream_xmpp::sasl::secret::PassDetails;
-use bream_xmpp::storage::Storage;
 use bream_xmpp::xml::{Element, StreamEvent, StreamParser, NS_STREAMS};
-use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -22,41 +18,6 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 pub const DOMAIN: &str = "localhost";
 pub const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 pub const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
-
-/// The accounts in the database, as the sessions ask for them (as `server::run` does).
-pub struct StorageAccounts(pub Storage);
-
-impl Accounts for StorageAccounts {
-    fn pass_details<'a>(
-        &'a self,
-        domain: &'a str,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<Option<PassDetails>, AccountsError>> {
-        Box::pin(async move {
-            self.0
-                .pass_details(domain, username)
-                .await
-                .map_err(|error| AccountsError::Unavailable {
-                    reason: error.to_string(),
-                })
-        })
-    }
-
-    fn user_exists<'a>(
-        &'a self,
-        domain: &'a str,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<bool, AccountsError>> {
-        Box::pin(async move {
-            self.0
-                .user_exists(domain, username)
-                .await
-                .map_err(|error| AccountsError::Unavailable {
-                    reason: error.to_string(),
-                })
-        })
-    }
-}
 
 /// `GET path` with an optional `Authorization` header value; status and the whole response.
 pub async fn raw_get(addr: SocketAddr, path: &str, authorization: Option<&str>) -> (u16, String) {
