@@ -110,15 +110,6 @@ impl ReplicatedSessionTable {
         &self.table
     }
 
-    /// This node's sessions, as the table has them.
-    pub fn local_entries(&self) -> Vec<SessionEntry> {
-        self.select((Bound::Unbounded, Bound::Unbounded))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|entry| self.local.lock().contains_key(&entry.sid))
-            .collect()
-    }
-
     fn entry(&self, key: &SessionKey, record: &SessionRecord) -> Option<SessionEntry> {
         let jid = match record.jid.parse::<Jid>() {
             Ok(jid) => jid,
