@@ -55,12 +55,7 @@ fn main() {
     runtime.block_on(task).expect("bench task");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
+use bream_testkit::free_port;
 
 async fn start_node(name: &str, port: u16) -> Node {
     let config = NodeConfig::new(

@@ -3,7 +3,6 @@
 //! Every wait has a deadline; a node process is killed when its handle drops, so a failing
 //! test leaves nothing running.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,13 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-/// A free port on 127.0.0.1 (bound, then released for the node to take).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
+pub use bream_testkit::free_port;
 
 /// How to start one test node.
 #[derive(Clone, Debug)]

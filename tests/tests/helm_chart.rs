@@ -8,8 +8,8 @@
 //! `deploy/helm/mutants.py` breaks the chart one way at a time and expects check.py to fail
 //! for each, so no check passes whatever the chart says.
 //!
-//! Both run under the interpreter in `BREAM_PYTHON`, as the interop tests do; `.ci/run`
-//! creates the virtualenv with the pinned packages and sets it.
+//! Both run under the test kit's interpreter, as the interop tests do: the virtualenv with the
+//! pinned packages is made on first use ([`bream_testkit::python`]).
 
 use std::process::Command;
 
@@ -18,14 +18,11 @@ const MUTANTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/helm/mutan
 
 /// Runs one script to completion; panics with its whole output unless it exits 0.
 fn run_python(script: &str) -> String {
-    let python =
-        std::env::var("BREAM_PYTHON").unwrap_or_else(|_| "/var/tmp/bream-venv/bin/python".into());
+    let python = bream_testkit::python::interpreter();
     let output = Command::new(&python)
         .arg(script)
         .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run {python} ({error}): create a virtualenv with helm-python-sdk and kubernetes-validate (.ci/run does) or set BREAM_PYTHON")
-        });
+        .unwrap_or_else(|error| panic!("cannot run {} ({error})", python.display()));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),

@@ -40,7 +40,7 @@ async fn start(url: &str, label: &str, count: usize, extra: &[&str]) -> Vec<Test
 }
 
 /// Polls `command` on `node` until `check` holds; panics with the last answer at the deadline.
-async fn eventually(
+async fn command_until(
     node: &mut TestNode,
     command: &str,
     deadline: Duration,
@@ -65,7 +65,7 @@ async fn eventually(
 async fn all_joined(nodes: &mut [TestNode], deadline: Duration) {
     let count = nodes.len();
     for node in nodes.iter_mut() {
-        eventually(node, "members", deadline, |answer| {
+        command_until(node, "members", deadline, |answer| {
             answer["members"].as_array().map(Vec::len) == Some(count)
         })
         .await;
@@ -103,7 +103,7 @@ async fn writes_replicate_to_three_nodes(url: &str, label: &str) {
     assert_eq!(deleted["ok"], "delete");
     let read = nodes[2].command("get k0").await;
     assert_eq!(read["value"], Value::Null);
-    let status = eventually(&mut nodes[0], "status", Duration::from_secs(5), |answer| {
+    let status = command_until(&mut nodes[0], "status", Duration::from_secs(5), |answer| {
         answer["healthy"] == true
     })
     .await;
@@ -177,7 +177,7 @@ async fn killing_the_leader_during_insert_new_never_hangs_and_the_next_leader_se
             "{answer}"
         );
     }
-    let served = eventually(
+    let served = command_until(
         &mut nodes[1],
         "insert_new after_kill y",
         Duration::from_secs(5),
@@ -203,7 +203,7 @@ async fn node_owned_records_vanish_cluster_wide_when_their_node_is_killed() {
     assert_eq!(put["ok"], "put");
     nodes.pop().expect("ow2").kill9().await;
     for node in nodes.iter_mut() {
-        eventually(node, "get session1", Duration::from_secs(5), |answer| {
+        command_until(node, "get session1", Duration::from_secs(5), |answer| {
             answer["value"] == Value::Null
         })
         .await;
@@ -217,7 +217,7 @@ async fn a_node_joining_with_conflicting_data_is_merged_by_the_handler() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "cj", 2, &["--manual-join"]).await;
     for node in nodes.iter_mut() {
-        eventually(node, "status", Duration::from_secs(10), |answer| {
+        command_until(node, "status", Duration::from_secs(10), |answer| {
             answer["connected"].as_array().map(Vec::len) == Some(1)
         })
         .await;
@@ -227,7 +227,7 @@ async fn a_node_joining_with_conflicting_data_is_merged_by_the_handler() {
     assert_eq!(nodes[1].command("put shared z-side").await["ok"], "put");
     assert_eq!(nodes[1].command("put only-b 2").await["ok"], "put");
     let peer = nodes[1].spec.name.clone();
-    let joined = eventually(
+    let joined = command_until(
         &mut nodes[0],
         &format!("join {peer}"),
         Duration::from_secs(10),
@@ -260,7 +260,7 @@ async fn a_sigstop_partition_heals_and_the_sides_converge() {
     all_joined(&mut nodes, Duration::from_secs(10)).await;
     nodes[2].signal("STOP");
     // The others declare it down (heartbeat deadline 1 s) and keep writing.
-    eventually(&mut nodes[0], "members", Duration::from_secs(5), |answer| {
+    command_until(&mut nodes[0], "members", Duration::from_secs(5), |answer| {
         answer["members"].as_array().map(Vec::len) == Some(2)
     })
     .await;
@@ -270,7 +270,7 @@ async fn a_sigstop_partition_heals_and_the_sides_converge() {
     );
     nodes[2].signal("CONT");
     all_joined(&mut nodes, Duration::from_secs(15)).await;
-    let read = eventually(
+    let read = command_until(
         &mut nodes[2],
         "get during-partition",
         Duration::from_secs(5),
@@ -450,7 +450,7 @@ async fn a_sharded_table_replicates_joins_and_reports_each_shard() {
             .count();
         assert_eq!(wins, 1, "round {round}: {a} {b}");
     }
-    let status = eventually(&mut nodes[0], "status", Duration::from_secs(5), |answer| {
+    let status = command_until(&mut nodes[0], "status", Duration::from_secs(5), |answer| {
         answer["healthy"] == true
     })
     .await;
@@ -466,7 +466,7 @@ async fn a_sharded_table_replicates_joins_and_reports_each_shard() {
     }
     nodes.pop().expect("sh2").kill9().await;
     for node in nodes.iter_mut() {
-        eventually(node, "size", Duration::from_secs(5), |answer| {
+        command_until(node, "size", Duration::from_secs(5), |answer| {
             answer["size"] == 24 * 50 + 10
         })
         .await;
@@ -478,7 +478,7 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "cf", 3, &["--manual-join"]).await;
     for node in nodes.iter_mut() {
-        eventually(node, "status", Duration::from_secs(10), |answer| {
+        command_until(node, "status", Duration::from_secs(10), |answer| {
             answer["connected"].as_array().map(Vec::len) == Some(2)
         })
         .await;
@@ -488,7 +488,7 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
         nodes[1].spec.name.clone(),
         nodes[2].spec.name.clone(),
     );
-    let joined = eventually(
+    let joined = command_until(
         &mut nodes[0],
         &format!("join {b}"),
         Duration::from_secs(10),
@@ -510,7 +510,7 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
     );
     assert_eq!(status["joined"], serde_json::json!([c]), "{status}");
     // Joining c resolves it.
-    let joined = eventually(
+    let joined = command_until(
         &mut nodes[2],
         &format!("join {a}"),
         Duration::from_secs(10),
@@ -519,7 +519,7 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
     .await;
     assert!(joined["outcome"].as_str().unwrap_or("").contains("Joined"));
     for node in nodes.iter_mut() {
-        let status = eventually(node, "status", Duration::from_secs(5), |answer| {
+        let status = command_until(node, "status", Duration::from_secs(5), |answer| {
             answer["healthy"] == true
         })
         .await;

@@ -238,6 +238,32 @@ pub fn stream_error_condition(stanza: &str) -> String {
 }
 
 impl Connection {
+    /// A connection over `tcp` that has not said anything yet, for clients that drive the
+    /// stream themselves (the test kit's client); [`Connection::login`] does every step.
+    pub fn over_tcp(tcp: TcpStream) -> Connection {
+        Connection::new(Transport::Plain(tcp))
+    }
+
+    /// As [`Connection::over_tcp`], over a TLS stream already set up (direct TLS, XEP-0368).
+    pub fn over_tls(tls: TlsStream<TcpStream>) -> Connection {
+        Connection::new(Transport::Tls(Box::new(tls)))
+    }
+
+    fn new(transport: Transport) -> Connection {
+        Connection {
+            transport,
+            framer: Framer::new(ELEMENT_BYTES_MAX),
+            buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
+            jid: String::new(),
+        }
+    }
+
+    /// Forgets what was read of the old stream: after a stream restart (SASL success), the
+    /// server's next bytes start a new stream.
+    pub fn restart_stream(&mut self) {
+        self.framer.reset();
+    }
+
     async fn write(
         &mut self,
         text: &str,
@@ -263,12 +289,14 @@ impl Connection {
 
     /// Reads once from the socket into the framer; `Ok(false)` at end of stream. Cancel-safe.
     pub async fn fill(&mut self) -> io::Result<bool> {
+        Ok(self.fill_counted().await? > 0)
+    }
+
+    /// As [`Connection::fill`], returning how many bytes were read (0 at end of stream).
+    pub async fn fill_counted(&mut self) -> io::Result<usize> {
         let count = self.transport.read(&mut self.buffer).await?;
-        if count == 0 {
-            return Ok(false);
-        }
         self.framer.feed(&self.buffer[..count]);
-        Ok(true)
+        Ok(count)
     }
 
     /// The next complete event already read, if any.
@@ -353,12 +381,7 @@ impl Connection {
         };
         // Nagle would hold small stanzas back for up to the delayed-ACK time.
         tcp.set_nodelay(true).map_err(LoginError::Connect)?;
-        let mut connection = Connection {
-            transport: Transport::Plain(tcp),
-            framer: Framer::new(ELEMENT_BYTES_MAX),
-            buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
-            jid: String::new(),
-        };
+        let mut connection = Connection::over_tcp(tcp);
         let mut features = connection.open_stream(&settings.domain, deadline).await?;
         if settings.starttls {
             connection.starttls(settings, &features, deadline).await?;
@@ -390,12 +413,7 @@ impl Connection {
             Ok(Err(error)) => return Err(LoginError::Connect(error)),
             Err(_) => return Err(LoginError::Timeout("connect")),
         };
-        let mut connection = Connection {
-            transport: Transport::Plain(tcp),
-            framer: Framer::new(ELEMENT_BYTES_MAX),
-            buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
-            jid: String::new(),
-        };
+        let mut connection = Connection::over_tcp(tcp);
         let features = connection.open_stream(&settings.domain, deadline).await?;
         if !xml::has_child(&features, "register") {
             tracing::debug!("the server does not advertise in-band registration; trying anyway");
@@ -439,11 +457,24 @@ impl Connection {
         if xml::root_name(&reply) != "proceed" {
             return Err(LoginError::Tls(format!("STARTTLS refused: {reply}")));
         }
+        self.upgrade_to_tls(connector, &settings.domain, deadline)
+            .await
+    }
+
+    /// The TLS handshake on the plain connection, after the server's `<proceed/>` (RFC 6120
+    /// §5.4.3.3); the framer starts afresh for the new stream.
+    pub async fn upgrade_to_tls(
+        &mut self,
+        connector: &TlsConnector,
+        domain: &str,
+        deadline: Instant,
+    ) -> Result<(), LoginError> {
         let Transport::Plain(tcp) = std::mem::replace(&mut self.transport, Transport::Gone) else {
             return Err(LoginError::Tls("STARTTLS twice".into()));
         };
-        let name = ServerName::try_from(settings.domain.clone())
+        let name = ServerName::try_from(domain.to_string())
             .map_err(|error| LoginError::Tls(format!("server name: {error}")))?;
+        self.framer.reset();
         match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {
             Ok(Ok(tls)) => {
                 self.transport = Transport::Tls(Box::new(tls));

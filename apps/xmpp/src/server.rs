@@ -1,21 +1,176 @@
 //! The running server: what `bream-xmpp start` runs once the configuration is loaded and the
 //! storage is open and migrated.
 //!
-//! [`run`] maps the [`Config`] onto the c2s settings, builds the modules the `[modules]`
-//! section switches on (see [`modules`]), starts the listeners, and waits for a stop signal.
+//! [`Server::start`] maps the [`Config`] onto the c2s settings, builds the modules the
+//! `[modules]` section switches on (see [`modules`]) and starts every part in dependency
+//! order; [`run`] is that, then a wait for a stop signal, then [`Server::stop`].
 
 use crate::cluster::{Cluster, ClusterSettings, DiscoveryBackend};
 use crate::config::Config;
 use crate::storage::Storage;
 
-/// Runs the server until ctrl-c or SIGTERM, then closes the storage.
+/// Runs the server until ctrl-c, SIGTERM or the admin API's `server { stop }`, then stops it
+/// in order and closes the storage.
 ///
-/// Errors: the stop signal could not be installed.
+/// Errors: a part did not start ([`Server::start`]); the stop signal could not be installed.
 pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
-    use std::net::SocketAddr;
-    use std::sync::Arc;
+    let server = Server::start(config, storage).await?;
+    let stopped = tokio::select! {
+        stopped = shutdown_signal() => stopped,
+        () = server.stop_requested() => Ok(()),
+    };
+    server.stop().await;
+    stopped?;
+    Ok(())
+}
 
-    use crate::c2s::{self, C2sSettings, CertificateFiles, ListenerSettings, TlsMode};
+/// A started server: every listener bound and serving, the cluster joined when configured.
+/// Tests start the real server through it (with port 0 everywhere, then ask for the bound
+/// addresses) instead of wiring the parts themselves.
+pub struct Server {
+    running: Running,
+    router: std::sync::Arc<crate::router::Router>,
+    ready: tokio::sync::watch::Sender<bool>,
+    readiness: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Server")
+            .field("c2s", &self.c2s_addrs())
+            .field("admin", &self.admin_addr())
+            .field("user", &self.user_addr())
+            .field("metrics", &self.metrics_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Maps `config` onto the parts and starts them in dependency order: metrics and health
+    /// (so `/health/live` answers while the rest starts), the cluster membership, the c2s
+    /// listeners and router, the admin API, the user API. Readiness turns true once the
+    /// listeners are up and, in a cluster, every table has joined every node.
+    ///
+    /// Errors: any part that cannot start (an address in use, a certificate that cannot be
+    /// read, a cluster that cannot be joined); what had started is stopped again first.
+    pub async fn start(config: Config, storage: Storage) -> anyhow::Result<Server> {
+        use std::sync::Arc;
+
+        let settings = c2s_settings(&config);
+        let mut running = Running {
+            storage: Some(storage.clone()),
+            ..Running::default()
+        };
+        let (ready, ready_receiver) = tokio::sync::watch::channel(false);
+        match crate::metrics::exporter::start_from_config(&config, ready_receiver).await {
+            Ok(metrics) => running.metrics = metrics,
+            Err(error) => return running.fail(error.into()).await,
+        }
+        let built = modules_and_contacts(&config.modules, &storage);
+        if let Some(cluster_settings) = cluster_settings(&config) {
+            match Cluster::start(cluster_settings, Arc::clone(&built.contacts)).await {
+                Ok(cluster) => running.cluster = Some(Arc::new(cluster)),
+                Err(error) => return running.fail(error.context("cannot join the cluster")).await,
+            }
+        }
+        let mut services = crate::c2s::Services::new(Arc::new(storage.clone()), built.offline)
+            .with_modules(built.modules);
+        if let Some(cluster) = &running.cluster {
+            services = services.with_session_table(cluster.session_table());
+        }
+        let c2s = match crate::c2s::serve(settings, services).await {
+            Ok(c2s) => c2s,
+            Err(error) => return running.fail(error.into()).await,
+        };
+        let router = Arc::clone(c2s.router());
+        running.c2s = Some(c2s);
+        if let Some(cluster) = &running.cluster {
+            cluster.attach(&router);
+        }
+        let mut admin_context =
+            crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(&router));
+        if let Some(cluster) = &running.cluster {
+            admin_context = admin_context.with_cluster(Arc::clone(cluster));
+        }
+        match crate::api::admin::start_from_config(&config, admin_context).await {
+            Ok(admin) => running.admin = admin,
+            Err(error) => return running.fail(error.into()).await,
+        }
+        let user_context =
+            crate::api::user::UserContext::new(&config, storage.clone(), Arc::clone(&router));
+        match crate::api::user::start_from_config(&config, user_context).await {
+            Ok(user) => running.user = user,
+            Err(error) => return running.fail(error.into()).await,
+        }
+        let readiness = tokio::spawn(track_readiness(running.cluster.clone(), ready.clone()));
+        Ok(Server {
+            running,
+            router,
+            ready,
+            readiness,
+        })
+    }
+
+    /// The c2s listeners' addresses, in `[[listen.c2s]]` order (real ports where 0 was asked).
+    pub fn c2s_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.running
+            .c2s
+            .as_ref()
+            .map(|c2s| c2s.local_addrs().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The admin API's address; `None` when it is disabled.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.admin.as_ref().map(|admin| admin.local_addr())
+    }
+
+    /// The user API's address; `None` when it is disabled.
+    pub fn user_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.user.as_ref().map(|user| user.local_addr())
+    }
+
+    /// The metrics and health listener's address; `None` when it is disabled.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running
+            .metrics
+            .as_ref()
+            .map(|metrics| metrics.local_addr())
+    }
+
+    /// The router every session and API routes through.
+    pub fn router(&self) -> &std::sync::Arc<crate::router::Router> {
+        &self.router
+    }
+
+    /// The c2s listeners and their sessions.
+    pub fn c2s(&self) -> Option<&crate::c2s::C2sServer> {
+        self.running.c2s.as_ref()
+    }
+
+    /// Resolves when an administrator asked the node to stop (`mutation { server { stop } }`);
+    /// never when there is no admin API.
+    pub async fn stop_requested(&self) {
+        crate::api::admin::stop_requested(self.running.admin.as_ref()).await
+    }
+
+    /// The graceful stop: not ready, no new clients, every session closed with
+    /// `system-shutdown` (its record leaves the table on every node), then the node leaves the
+    /// tables and the registry, and the storage is closed.
+    pub async fn stop(self) {
+        tracing::info!("stopping: closing client sessions");
+        self.readiness.abort();
+        self.ready.send_replace(false);
+        self.running.stop().await;
+    }
+}
+
+/// The c2s settings `config` describes.
+fn c2s_settings(config: &Config) -> crate::c2s::C2sSettings {
+    use std::net::SocketAddr;
+
+    use crate::c2s::{C2sSettings, CertificateFiles, ListenerSettings, TlsMode};
     use crate::config::listen::TlsMode as ConfigTlsMode;
 
     let mut settings = C2sSettings::new(crate::config::HOST_DEFAULT);
@@ -52,78 +207,10 @@ pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
     // A cluster node keeps nothing on disk (its root file system may be
     // read-only): the self-signed certificate, if any, is made in memory.
     settings.certificate_on_disk = config.internal_databases.cets.is_none();
-
-    let mut running = Running {
-        storage: Some(storage.clone()),
-        ..Running::default()
-    };
-    // Metrics and health first, so /health/live answers while the rest
-    // starts; ready once the listeners are up and, in a cluster, every table
-    // has joined every node.
-    let (ready, ready_receiver) = tokio::sync::watch::channel(false);
-    match crate::metrics::exporter::start_from_config(&config, ready_receiver).await {
-        Ok(metrics) => running.metrics = metrics,
-        Err(error) => return running.fail(error.into()).await,
-    }
-    let built = modules_and_contacts(&config.modules, &storage);
-    if let Some(cluster_settings) = cluster_settings(&config) {
-        match Cluster::start(cluster_settings, Arc::clone(&built.contacts)).await {
-            Ok(cluster) => running.cluster = Some(Arc::new(cluster)),
-            Err(error) => return running.fail(error.context("cannot join the cluster")).await,
-        }
-    }
-    let server = match c2s::serve_with_table(
-        settings,
-        Arc::new(storage.clone()),
-        built.offline,
-        built.modules,
-        running
-            .cluster
-            .as_ref()
-            .map(|cluster| cluster.session_table()),
-    )
-    .await
-    {
-        Ok(server) => server,
-        Err(error) => return running.fail(error.into()).await,
-    };
-    let router = Arc::clone(server.router());
-    running.c2s = Some(server);
-    if let Some(cluster) = &running.cluster {
-        cluster.attach(&router);
-    }
-    let mut admin_context =
-        crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(&router));
-    if let Some(cluster) = &running.cluster {
-        admin_context = admin_context.with_cluster(Arc::clone(cluster));
-    }
-    match crate::api::admin::start_from_config(&config, admin_context).await {
-        Ok(admin) => running.admin = admin,
-        Err(error) => return running.fail(error.into()).await,
-    }
-    let user_context =
-        crate::api::user::UserContext::new(&config, storage.clone(), Arc::clone(&router));
-    match crate::api::user::start_from_config(&config, user_context).await {
-        Ok(user) => running.user = user,
-        Err(error) => return running.fail(error.into()).await,
-    }
-    let readiness = tokio::spawn(track_readiness(running.cluster.clone(), ready.clone()));
-    let stopped = tokio::select! {
-        stopped = shutdown_signal() => stopped,
-        () = crate::api::admin::stop_requested(running.admin.as_ref()) => Ok(()),
-    };
-    // The graceful stop: not ready, no new clients, every session closed with
-    // system-shutdown (its record leaves the table on every node), then the
-    // node leaves the tables and the registry.
-    tracing::info!("stopping: closing client sessions");
-    readiness.abort();
-    ready.send_replace(false);
-    running.stop().await;
-    stopped?;
-    Ok(())
+    settings
 }
 
-/// What `run` has started so far, stopped in the right order on the way out
+/// What [`Server::start`] has started so far, stopped in the right order on the way out
 /// (also when a later part fails to start).
 #[derive(Default)]
 struct Running {
@@ -160,7 +247,7 @@ impl Running {
     }
 
     /// Stops what started, and returns `error`.
-    async fn fail(self, error: anyhow::Error) -> anyhow::Result<()> {
+    async fn fail<T>(self, error: anyhow::Error) -> anyhow::Result<T> {
         self.stop().await;
         Err(error)
     }

@@ -1,138 +1,79 @@
-//! The admin GraphQL API over real sockets: the API and a c2s server started in this process
-//! on free ports, over a temporary SQLite database, with raw XMPP clients connected; and the
-//! real `bream-xmpp` binary's `ctl` commands talking to it.
+//! The admin GraphQL API over real sockets: the real server started in this process on free
+//! ports, over a temporary SQLite database, with XMPP clients connected; and the real
+//! `bream-xmpp` binary's `ctl` commands talking to it.
 //!
 //! Every request goes through [`Api::query`] (one `check` helper for the boundary), so the
 //! transport can change in one place. Nothing waits a fixed time: every wait is for a read or
 //! a condition, with a deadline ([`DEADLINE`]).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use bream_xmpp::api::admin::{self, AdminApiHandle, AdminApiSettings, AdminContext, ApiError};
+use bream_testkit::xmpp::{TestClient, TestServer, ADMIN_CREDENTIALS as ADMIN, DOMAIN};
+use bream_testkit::{eventually, free_addr, ChildGuard, DEADLINE};
+use bream_xmpp::api::admin::{self, AdminApiSettings, AdminContext, ApiError};
 use bream_xmpp::api::client::{AdminClient, ApiResponse};
-use bream_xmpp::c2s::{self, C2sServer, C2sSettings, ListenerSettings};
 use bream_xmpp::config::Config;
-use bream_xmpp::router::NoOfflineStorage;
-use bream_xmpp::stanza::error::StreamError;
-use bream_xmpp::storage::Storage;
-use bream_xmpp::xml::{Element, StreamEvent, StreamParser, NS_STREAMS};
+use bream_xmpp::xml::Element;
 use serde_json::{json, Value};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// How long any one wait may take.
-const DEADLINE: Duration = Duration::from_secs(20);
-const DOMAIN: &str = "localhost";
-const ADMIN: (&str, &str) = ("admin", "s3cret");
-const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
-const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 
 // ---- the node -----------------------------------------------------------------------
 
-/// A c2s server and the admin API over one temporary database.
-struct Node {
-    c2s: Option<C2sServer>,
-    api: Option<AdminApiHandle>,
-    storage: Storage,
-    dir: TempDir,
-}
+/// The real server over a temporary database, the admin API behind [`ADMIN`].
+struct Node(TestServer);
 
 impl Node {
     async fn start() -> Node {
         Node::start_with(false).await
     }
 
-    /// With `modules`, the configured modules (roster, offline, ...) run, as in `server::run`;
-    /// without, only the storage-free defaults.
+    /// With `modules`, the configured modules (roster, offline, ...) run; without, only the
+    /// storage-free ones (ping, disco, version, presence without contacts).
     async fn start_with(modules: bool) -> Node {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let database = dir.path().join("bream.db");
-        let storage = Storage::connect(&format!("sqlite://{}", database.display()))
-            .await
-            .expect("storage");
-        let mut settings = C2sSettings::new(DOMAIN);
-        settings.listeners = vec![ListenerSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)))];
-        settings.data_dir = dir.path().to_path_buf();
-        let mut config = Config::default();
-        // Few iterations: registering stays fast.
-        config.auth.password.scram_iterations = 64;
-        let (registered, offline): (_, Arc<dyn bream_xmpp::router::OfflineSink>) = if modules {
-            bream_xmpp::server::modules(&config.modules, &storage)
-        } else {
-            (bream_xmpp::modules::defaults(), Arc::new(NoOfflineStorage))
-        };
-        let c2s = c2s::serve_with_modules(settings, Arc::new(storage.clone()), offline, registered)
-            .await
-            .expect("c2s starts");
-        let context = AdminContext::new(&config, storage.clone(), Arc::clone(c2s.router()));
-        let api = admin::serve(
-            AdminApiSettings {
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                credentials: Some((ADMIN.0.to_string(), ADMIN.1.to_string())),
-            },
-            context,
-        )
-        .await
-        .expect("admin API starts");
-        Node {
-            c2s: Some(c2s),
-            api: Some(api),
-            storage,
-            dir,
+        let mut builder = TestServer::builder();
+        if !modules {
+            builder = builder.configure(|config| {
+                let modules = &mut config.modules;
+                modules.mod_roster.enabled = false;
+                modules.mod_offline.enabled = false;
+                modules.mod_vcard.enabled = false;
+                modules.mod_private.enabled = false;
+                modules.mod_last.enabled = false;
+                modules.mod_blocking.enabled = false;
+            });
         }
+        Node(builder.start().await)
     }
 
     fn api_addr(&self) -> SocketAddr {
-        self.api.as_ref().expect("running").local_addr()
+        self.0.admin_addr()
     }
 
     fn c2s_addr(&self) -> SocketAddr {
-        self.c2s.as_ref().expect("running").local_addrs()[0]
+        self.0.c2s_addr()
     }
 
     fn client(&self) -> Api {
-        Api(AdminClient {
-            address: self.api_addr(),
-            credentials: Some((ADMIN.0.to_string(), ADMIN.1.to_string())),
-        })
+        Api(self.0.admin())
     }
 
-    async fn stop(mut self) {
-        if let Some(api) = self.api.take() {
-            api.shutdown().await;
-        }
-        if let Some(c2s) = self.c2s.take() {
-            c2s.shutdown().await;
-        }
-        self.storage.close().await;
+    async fn stop(self) {
+        self.0.stop().await;
     }
 
     /// Waits until the session table holds `count` sessions.
     async fn wait_for_sessions(&self, count: i64) {
         let api = self.client();
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
+        eventually(&format!("{count} sessions"), DEADLINE, || async {
             let counted = api.data("{ session { countSessions } }").await;
-            if counted["session"]["countSessions"] == json!(count) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "still {counted} sessions, want {count}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+            counted["session"]["countSessions"] == json!(count)
+        })
+        .await;
     }
 }
 
@@ -178,113 +119,6 @@ async fn register(api: &Api, username: &str) {
     );
 }
 
-// ---- a raw XMPP client --------------------------------------------------------------
-
-struct Client {
-    tcp: TcpStream,
-    parser: StreamParser,
-}
-
-impl Client {
-    /// Connects, logs in with PLAIN (password `pw`), binds `resource`, sends initial presence.
-    async fn login(addr: SocketAddr, username: &str, resource: &str) -> Client {
-        let tcp = tokio::time::timeout(DEADLINE, TcpStream::connect(addr))
-            .await
-            .expect("connect in time")
-            .expect("connect");
-        let mut client = Client {
-            tcp,
-            parser: StreamParser::new(),
-        };
-        client.open().await;
-        let response = BASE64.encode(format!("\0{username}\0pw"));
-        client
-            .send(&format!(
-                "<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{response}</auth>"
-            ))
-            .await;
-        let success = client.element().await;
-        assert!(success.is("success", NS_SASL), "{success}");
-        client.parser.reset();
-        client.open().await;
-        client
-            .send(&format!(
-                "<iq type='set' id='bind'><bind xmlns='{NS_BIND}'><resource>{resource}</resource></bind></iq>"
-            ))
-            .await;
-        let bound = client.element().await;
-        assert_eq!(bound.attr("type"), Some("result"), "{bound}");
-        client.send("<presence/>").await;
-        client
-    }
-
-    async fn open(&mut self) {
-        self.send(&format!(
-            "<stream:stream xmlns='jabber:client' xmlns:stream='{NS_STREAMS}' to='{DOMAIN}' version='1.0'>"
-        ))
-        .await;
-        assert!(matches!(
-            self.event().await,
-            Some(StreamEvent::StreamStart(_))
-        ));
-        let features = self.element().await;
-        assert!(features.is("features", NS_STREAMS), "{features}");
-    }
-
-    async fn send(&mut self, xml: &str) {
-        self.tcp.write_all(xml.as_bytes()).await.expect("write");
-    }
-
-    async fn event(&mut self) -> Option<StreamEvent> {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        let mut buffer = [0u8; 4096];
-        loop {
-            match self.parser.next_event() {
-                Ok(Some(event)) => return Some(event),
-                Ok(None) => {}
-                Err(error) => panic!("server sent bad XML: {error}"),
-            }
-            let read = tokio::time::timeout_at(deadline, self.tcp.read(&mut buffer))
-                .await
-                .expect("a read within the deadline");
-            match read {
-                Ok(0) | Err(_) => return None,
-                Ok(count) => self.parser.feed(&buffer[..count]),
-            }
-        }
-    }
-
-    async fn element(&mut self) -> Element {
-        match self.event().await {
-            Some(StreamEvent::Stanza(element)) => element,
-            other => panic!("expected an element, got {other:?}"),
-        }
-    }
-
-    /// The next element named `name`, skipping others (presence, roster pushes).
-    async fn next_named(&mut self, name: &str) -> Element {
-        loop {
-            let element = self.element().await;
-            if element.name == name {
-                return element;
-            }
-        }
-    }
-
-    /// Expects a stream error (after any stanzas), then the end of the stream.
-    async fn expect_stream_error(&mut self) -> StreamError {
-        loop {
-            match self.event().await {
-                Some(StreamEvent::Stanza(element)) if element.is("error", NS_STREAMS) => {
-                    return StreamError::from_element(&element).expect("a stream error");
-                }
-                Some(StreamEvent::Stanza(_)) => continue,
-                other => panic!("expected a stream error, got {other:?}"),
-            }
-        }
-    }
-}
-
 // ---- tests --------------------------------------------------------------------------
 
 #[tokio::test]
@@ -325,6 +159,7 @@ async fn accounts_register_list_check_change_ban_remove() {
     api.data("mutation { account { changeUserPassword(user: \"alice@localhost\", newPassword: \"n3w\") { message } } }")
         .await;
     let details = node
+        .0
         .storage
         .pass_details(DOMAIN, "alice")
         .await
@@ -335,14 +170,15 @@ async fn accounts_register_list_check_change_ban_remove() {
     assert_eq!(api.error_code(missing).await, "user_not_found");
 
     // A ban kicks the sessions and makes the old password useless.
-    let mut bob = Client::login(node.c2s_addr(), "bob", "desk").await;
+    let mut bob = TestClient::login_available(node.c2s_addr(), "bob", "pw", "desk").await;
     let banned = api
         .data("mutation { account { banUser(user: \"bob@localhost\", reason: \"spam\") { jid message } } }")
         .await;
     assert_eq!(banned["account"]["banUser"]["jid"], json!("bob@localhost"));
-    let error = bob.expect_stream_error().await;
+    let error = bob.stream_error().await;
     assert_eq!(error.condition.to_string(), "policy-violation");
     let details = node
+        .0
         .storage
         .pass_details(DOMAIN, "bob")
         .await
@@ -421,32 +257,15 @@ async fn http_status_codes_credentials_and_graphiql() {
 
 /// `GET path` with the admin credentials; status and body.
 async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
     let token = BASE64.encode(format!("{}:{}", ADMIN.0, ADMIN.1));
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {token}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-    .await
-    .expect("write");
-    let mut response = String::new();
-    tokio::time::timeout(DEADLINE, tcp.read_to_string(&mut response))
-        .await
-        .expect("answer in time")
-        .expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    (status, response)
+    bream_testkit::raw_get(addr, path, Some(&format!("Basic {token}"))).await
 }
 
 #[tokio::test]
 async fn without_credentials_only_loopback() {
     let node = Node::start().await;
-    let router = Arc::clone(node.c2s.as_ref().expect("running").router());
-    let context = AdminContext::new(&Config::default(), node.storage.clone(), router);
+    let router = Arc::clone(node.0.router());
+    let context = AdminContext::new(&Config::default(), node.0.storage.clone(), router);
     let open = admin::serve(
         AdminApiSettings {
             bind: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -486,9 +305,9 @@ async fn sessions_list_count_and_kick() {
     let api = node.client();
     register(&api, "alice").await;
     register(&api, "bob").await;
-    let mut phone = Client::login(node.c2s_addr(), "alice", "phone").await;
-    let _laptop = Client::login(node.c2s_addr(), "alice", "laptop").await;
-    let mut desk = Client::login(node.c2s_addr(), "bob", "desk").await;
+    let mut phone = TestClient::login_available(node.c2s_addr(), "alice", "pw", "phone").await;
+    let _laptop = TestClient::login_available(node.c2s_addr(), "alice", "pw", "laptop").await;
+    let mut desk = TestClient::login_available(node.c2s_addr(), "bob", "pw", "desk").await;
     node.wait_for_sessions(3).await;
 
     let data = api
@@ -529,7 +348,7 @@ async fn sessions_list_count_and_kick() {
         kicked["session"]["kickUser"],
         json!([{ "jid": "alice@localhost/phone", "kicked": true, "message": "Session kicked" }])
     );
-    let error = phone.expect_stream_error().await;
+    let error = phone.stream_error().await;
     assert_eq!(error.condition.to_string(), "policy-violation");
     assert_eq!(error.text.as_deref(), Some("bye"));
     node.wait_for_sessions(2).await;
@@ -542,7 +361,7 @@ async fn sessions_list_count_and_kick() {
         kicked["session"]["kickUser"][0]["jid"],
         json!("bob@localhost/desk")
     );
-    desk.expect_stream_error().await;
+    desk.stream_error().await;
     node.wait_for_sessions(1).await;
     let none = "mutation { session { kickUserSession(user: \"bob@localhost/desk\") { kicked } } }";
     assert_eq!(api.error_code(none).await, "no_session");
@@ -555,7 +374,7 @@ async fn messages_and_stanzas_reach_a_connected_session() {
     let api = node.client();
     register(&api, "alice").await;
     register(&api, "bob").await;
-    let mut bob = Client::login(node.c2s_addr(), "bob", "desk").await;
+    let mut bob = TestClient::login_available(node.c2s_addr(), "bob", "pw", "desk").await;
     node.wait_for_sessions(1).await;
 
     let sent = api
@@ -617,7 +436,7 @@ async fn global_stats_and_server() {
     let api = node.client();
     register(&api, "alice").await;
     register(&api, "bob").await;
-    let _alice = Client::login(node.c2s_addr(), "alice", "phone").await;
+    let _alice = TestClient::login_available(node.c2s_addr(), "alice", "pw", "phone").await;
     node.wait_for_sessions(1).await;
 
     let data = api
@@ -648,10 +467,9 @@ async fn global_stats_and_server() {
     let set = "mutation { server { setLoglevel(level: DEBUG) } }";
     assert_eq!(api.error_code(set).await, "not_supported");
 
-    let api_handle = node.api.as_ref().expect("running");
     let stopped = api.data("mutation { server { stop } }").await;
     assert_eq!(stopped["server"]["stop"], json!("Stop scheduled"));
-    tokio::time::timeout(DEADLINE, api_handle.stop_requested())
+    tokio::time::timeout(DEADLINE, node.0.inner().stop_requested())
         .await
         .expect("the stop request is seen");
     node.stop().await;
@@ -663,7 +481,7 @@ async fn roster_add_list_and_mutual_subscription() {
     let api = node.client();
     register(&api, "alice").await;
     register(&api, "bob").await;
-    let mut alice = Client::login(node.c2s_addr(), "alice", "phone").await;
+    let mut alice = TestClient::login_available(node.c2s_addr(), "alice", "pw", "phone").await;
     alice
         .send("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
         .await;
@@ -719,14 +537,14 @@ async fn roster_add_list_and_mutual_subscription() {
 // ---- the real binary ----------------------------------------------------------------
 
 /// Writes a config naming the API's address and credentials, for `ctl` to find it.
-fn ctl_config(dir: &TempDir, api: SocketAddr, password: &str) -> PathBuf {
-    let config = dir.path().join(format!("ctl-{password}.toml"));
+fn ctl_config(dir: &Path, api: SocketAddr, password: &str) -> PathBuf {
+    let config = dir.join(format!("ctl-{password}.toml"));
     std::fs::write(
         &config,
         format!(
             "[general]\nhosts = [\"localhost\"]\ndata_dir = {:?}\n\n\
              [listen.graphql_admin]\nip_address = \"{}\"\nport = {}\nusername = \"{}\"\npassword = \"{password}\"\n",
-            dir.path().join("data").display().to_string(),
+            dir.join("data").display().to_string(),
             api.ip(),
             api.port(),
             ADMIN.0,
@@ -768,9 +586,9 @@ async fn ctl_session_and_graphql_commands_talk_to_the_api() {
     let node = Node::start().await;
     let api = node.client();
     register(&api, "alice").await;
-    let _alice = Client::login(node.c2s_addr(), "alice", "phone").await;
+    let _alice = TestClient::login_available(node.c2s_addr(), "alice", "pw", "phone").await;
     node.wait_for_sessions(1).await;
-    let config = ctl_config(&node.dir, node.api_addr(), ADMIN.1);
+    let config = ctl_config(node.0.data_dir(), node.api_addr(), ADMIN.1);
 
     let (code, out, err) = ctl(config.clone(), &["ctl", "session", "countSessions"]).await;
     assert_eq!((code, &out), (0, &json!(1)), "{err}");
@@ -815,14 +633,14 @@ async fn ctl_session_and_graphql_commands_talk_to_the_api() {
     assert_eq!(code, 0);
     assert_eq!(out[0]["kicked"], json!(true));
 
-    let wrong = ctl_config(&node.dir, node.api_addr(), "wrong");
+    let wrong = ctl_config(node.0.data_dir(), node.api_addr(), "wrong");
     let (code, _, err) = ctl(wrong, &["ctl", "session", "countSessions"]).await;
     assert_eq!((code, &err["code"]), (1, &json!("unauthorized")));
 
     let address = node.api_addr();
     node.stop().await;
     let (code, _, err) = ctl(
-        ctl_config(&tempfile::tempdir().expect("tempdir"), address, "x"),
+        ctl_config(tempfile::tempdir().expect("tempdir").path(), address, "x"),
         &["ctl", "session", "countSessions"],
     )
     .await;
@@ -833,22 +651,17 @@ async fn ctl_session_and_graphql_commands_talk_to_the_api() {
     );
 }
 
-/// NEEDS the admin API wired into `server::run` (see the report): `bream-xmpp start` serves it
-/// on the configured port, and `ctl` reaches it there.
+/// `bream-xmpp start` serves the admin API on the configured port, and `ctl` reaches it there.
 #[test]
 fn ctl_reaches_a_started_node() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port");
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let config = ctl_config(&dir, address, ADMIN.1);
+    let address = free_addr();
+    let config = ctl_config(dir.path(), address, ADMIN.1);
     // No client listener: nothing to compete for ports with other tests.
     let mut config_text = std::fs::read_to_string(&config).expect("config");
     config_text.push_str("\n[listen]\nc2s = []\ngraphql_user.port = 0\nprometheus.port = 0\n");
     std::fs::write(&config, config_text).expect("config written");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+    let child = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
         .args(["start", "--config"])
         .arg(&config)
         .current_dir(dir.path())
@@ -857,15 +670,16 @@ fn ctl_reaches_a_started_node() {
         .stderr(Stdio::null())
         .spawn()
         .expect("bream-xmpp starts");
+    let mut server = ChildGuard::new("bream-xmpp", child);
     let started = std::time::Instant::now();
     while std::net::TcpStream::connect(address).is_err() {
-        if let Ok(Some(status)) = server.try_wait() {
+        if let Ok(Some(status)) = server.child_mut().try_wait() {
             panic!("bream-xmpp exited before serving the admin API: {status}");
         }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = server.kill();
-            panic!("no admin API on {address} within 30 s (is it wired into server::run?)");
-        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no admin API on {address} within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -881,11 +695,8 @@ fn ctl_reaches_a_started_node() {
         .await;
         (count, status)
     });
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status();
-    let stopped = server.wait().expect("the server stops");
+    server.signal("TERM");
+    let stopped = server.wait_for_exit(Duration::from_secs(30));
     let ((code, out, err), (status_code, status, _)) = outcomes;
     assert_eq!((code, &out), (0, &json!(0)), "{err}");
     assert_eq!(status_code, 0);

@@ -10,16 +10,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use bream_testkit::{free_port, ChildGuard};
 use bream_xmpp::storage::Storage;
 use serde_json::{json, Value};
-
-/// A port nothing listens on now (each test's admin API gets its own, so tests run in parallel).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 /// A temporary directory holding a config file and the data directory it names.
 struct Env {
@@ -474,7 +467,7 @@ fn account_commands_work_beside_a_running_server() {
     config.push_str("\n[listen]\nc2s = []\ngraphql_user.port = 0\nprometheus.port = 0\n");
     std::fs::write(&env.config, config).unwrap();
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+    let child = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
         .arg("start")
         .arg("--config")
         .arg(&env.config)
@@ -484,8 +477,9 @@ fn account_commands_work_beside_a_running_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut server = ChildGuard::new("bream-xmpp", child);
     let (lines_sender, lines) = mpsc::channel();
-    let stderr = server.stderr.take().unwrap();
+    let stderr = server.child_mut().stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if lines_sender.send(line).is_err() {
@@ -499,25 +493,17 @@ fn account_commands_work_beside_a_running_server() {
         match lines.recv_timeout(remaining) {
             Ok(line) if line.contains("storage connected and migrated") => break,
             Ok(_) => {}
-            Err(error) => {
-                let _ = server.kill();
-                panic!("the server did not open its storage within 30 s: {error}");
-            }
+            Err(error) => panic!("the server did not open its storage within 30 s: {error}"),
         }
     }
 
     assert_eq!(register(&env, "localhost", "alice", "secret").code, 0);
     let listed = env.ctl(&["ctl", "account", "listUsers", "--domain", "localhost"]);
     assert_eq!(listed.stdout, json!(["alice@localhost"]));
-    assert!(server.try_wait().unwrap().is_none(), "the server stopped");
+    assert!(!server.has_exited(), "the server stopped");
 
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = server.wait().unwrap();
+    server.signal("TERM");
+    let status = server.wait_for_exit(Duration::from_secs(30));
     assert!(
         status.success(),
         "SIGTERM should stop the server cleanly: {status:?}"

@@ -2,7 +2,7 @@
 //! own config file, all finding each other through the `discovery_nodes` table of one
 //! PostgreSQL database (`DATABASE_URL`, default the local test database), each test with its
 //! own `cluster_name` so tests never see each other's nodes. Clients are real XMPP connections
-//! (bream-load's client: TCP, SCRAM, bind, presence); administration is the nodes' own admin
+//! (the test kit's client over bream-load's: TCP, SCRAM, bind, presence); administration is the nodes' own admin
 //! GraphQL API. Nodes are stopped with SIGTERM, killed with SIGKILL and frozen with SIGSTOP.
 //!
 //! Nothing waits a fixed time for something to happen: every wait is for a stanza, a process
@@ -14,9 +14,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bream_load::client::{Account, Connection, LoginSettings, Mechanism};
+use bream_load::client::{Account, LoginSettings, Mechanism};
 use bream_load::scram::{SaltedPasswordCache, ScramHash as ClientScramHash};
-use bream_load::xml::{self as stanza_text, Event};
+use bream_testkit::database::postgres_url;
+use bream_testkit::xmpp::{befriend, TestClient};
+use bream_testkit::{eventually, free_port, init_tracing};
 use bream_xmpp::api::client::AdminClient;
 use bream_xmpp::sasl::secret::{PassDetails, ScramHash};
 use bream_xmpp::storage::Storage;
@@ -29,40 +31,6 @@ const PASSWORD: &str = "secret";
 const DEADLINE: Duration = Duration::from_secs(40);
 /// The heartbeat deadline the test nodes run with: short, so node-down tests are quick.
 const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(2);
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-/// A port for a node to listen on, free now and below the ephemeral range (32768 and up on
-/// Linux): a port the system hands out for port 0 can be taken by any outgoing connection
-/// (the thousand clients of another test) before the node binds it. Ports are handed out in
-/// turn from a per-process start, so tests in this process never get the same one.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const COUNT: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let start = std::process::id().wrapping_mul(7_919) % COUNT;
-    for _ in 0..COUNT {
-        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
-        let Ok(port) = u16::try_from(FIRST + offset) else {
-            continue;
-        };
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + COUNT)
-}
-
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
 
 // ---- nodes ----------------------------------------------------------------------------
 
@@ -119,12 +87,12 @@ struct TestCluster {
 
 impl TestCluster {
     async fn new(label: &str) -> TestCluster {
-        init_logging();
+        init_tracing();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.subsec_nanos())
             .unwrap_or(0);
-        let storage = Storage::connect(&database_url())
+        let storage = Storage::connect(&postgres_url())
             .await
             .expect("the test database (DATABASE_URL) is reachable");
         let cluster_name = format!("{label}-{}-{nanos}", std::process::id());
@@ -195,7 +163,7 @@ heartbeat_deadline = {deadline}
             name = self.node_name(index),
             domain = self.domain,
             data = self.dir.path().join(format!("data{index}")).display(),
-            url = database_url(),
+            url = postgres_url(),
             deadline = HEARTBEAT_DEADLINE.as_millis(),
             max_user_sessions = self.max_user_sessions,
         )
@@ -344,15 +312,9 @@ heartbeat_deadline = {deadline}
         let started = Instant::now();
         // A node that has just started may not listen yet: retry until the deadline.
         loop {
-            match Connection::login(&settings, &account, tokio::time::Instant::now() + DEADLINE)
-                .await
-            {
-                Ok(connection) => {
-                    let mut client = Client {
-                        jid: connection.jid.clone(),
-                        connection,
-                        backlog: Vec::new(),
-                    };
+            let deadline = tokio::time::Instant::now() + DEADLINE;
+            match TestClient::login_as_load(&settings, &account, deadline).await {
+                Ok(mut client) => {
                     client.wait_available().await;
                     return client;
                 }
@@ -426,144 +388,10 @@ fn strings(value: &Value, field: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// Polls `check` until it holds or the deadline passes (then panics with `what`).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < DEADLINE, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+// ---- clients ----------------------------------------------------------------------------
 
-// ---- clients --------------------------------------------------------------------------
-
-/// A logged-in XMPP client.
-struct Client {
-    jid: String,
-    connection: Connection,
-    backlog: Vec<String>,
-}
-
-impl Client {
-    fn bare(&self) -> &str {
-        self.jid.split('/').next().unwrap_or_default()
-    }
-
-    /// Waits for the server's echo of the initial presence: by then every node's session
-    /// table has this session as available (the presence is recorded, replicated, then
-    /// broadcast), so stanzas for the bare JID reach it from any node.
-    async fn wait_available(&mut self) {
-        let jid = self.jid.clone();
-        self.expect("the echo of the initial presence", |stanza| {
-            stanza_text::root_name(stanza) == "presence"
-                && stanza_text::attribute(stanza, "from").as_deref() == Some(jid.as_str())
-                && stanza_text::attribute(stanza, "type").is_none()
-        })
-        .await;
-    }
-
-    async fn send(&mut self, xml: &str) {
-        self.connection.send(xml).await.expect("send");
-    }
-
-    async fn message(&mut self, to: &str, body: &str) {
-        let xml = format!(
-            "<message to='{to}' type='chat'><body>{}</body></message>",
-            stanza_text::escape(body)
-        );
-        self.send(&xml).await;
-    }
-
-    /// The next stanza (kept back ones first) that `matches`; others are kept for later.
-    async fn expect(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
-        if let Some(position) = self.backlog.iter().position(|stanza| matches(stanza)) {
-            return self.backlog.remove(position);
-        }
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            match self.connection.take_event() {
-                Ok(Some(Event::Stanza(stanza))) => {
-                    if matches(&stanza) {
-                        return stanza;
-                    }
-                    self.backlog.push(stanza);
-                    continue;
-                }
-                Ok(Some(Event::StreamEnd)) => {
-                    panic!("{}: stream ended waiting for {what}", self.jid)
-                }
-                Ok(Some(_)) => continue,
-                Ok(None) => {}
-                Err(error) => panic!("{}: bad XML waiting for {what}: {error:?}", self.jid),
-            }
-            match tokio::time::timeout_at(deadline, self.connection.fill()).await {
-                Ok(Ok(true)) => {}
-                Ok(Ok(false)) => panic!(
-                    "{}: connection closed waiting for {what}; got {:?}",
-                    self.jid, self.backlog
-                ),
-                Ok(Err(error)) => panic!("{}: {error} waiting for {what}", self.jid),
-                Err(_) => panic!(
-                    "{}: no {what} within {DEADLINE:?}; got {:?}",
-                    self.jid, self.backlog
-                ),
-            }
-        }
-    }
-
-    async fn expect_body(&mut self, from_bare: &str, body: &str) {
-        let what = format!("message {body:?} from {from_bare}");
-        self.expect(&what, |stanza| {
-            stanza_text::root_name(stanza) == "message"
-                && stanza_text::attribute(stanza, "from")
-                    .is_some_and(|from| from.split('/').next() == Some(from_bare))
-                && stanza_text::child_text(stanza, "body").as_deref() == Some(body)
-        })
-        .await;
-    }
-
-    async fn expect_presence(&mut self, from_bare: &str, presence_type: Option<&str>) -> String {
-        let what = format!("presence {presence_type:?} from {from_bare}");
-        self.expect(&what, |stanza| {
-            stanza_text::root_name(stanza) == "presence"
-                && stanza_text::attribute(stanza, "from")
-                    .is_some_and(|from| from.split('/').next() == Some(from_bare))
-                && stanza_text::attribute(stanza, "type").as_deref() == presence_type
-        })
-        .await
-    }
-
-    /// Waits for the stream error the server closes the stream with; its condition.
-    async fn expect_stream_error(&mut self) -> String {
-        let stanza = self
-            .expect("a stream error", |stanza| {
-                stanza_text::root_name(stanza) == "error"
-            })
-            .await;
-        bream_load::client::stream_error_condition(&stanza)
-    }
-}
-
-/// `a` and `b` subscribe to each other's presence (RFC 6121 §3), wherever they are connected.
-async fn befriend(a: &mut Client, b: &mut Client) {
-    let (a_bare, b_bare) = (a.bare().to_string(), b.bare().to_string());
-    a.send(&format!("<presence to='{b_bare}' type='subscribe'/>"))
-        .await;
-    b.expect_presence(&a_bare, Some("subscribe")).await;
-    b.send(&format!("<presence to='{a_bare}' type='subscribed'/>"))
-        .await;
-    a.expect_presence(&b_bare, None).await;
-    b.send(&format!("<presence to='{a_bare}' type='subscribe'/>"))
-        .await;
-    a.expect_presence(&b_bare, Some("subscribe")).await;
-    a.send(&format!("<presence to='{b_bare}' type='subscribed'/>"))
-        .await;
-    b.expect_presence(&a_bare, None).await;
-}
+/// A logged-in XMPP client (the test kit's).
+type Client = TestClient;
 
 // ---- tests ----------------------------------------------------------------------------
 
@@ -660,9 +488,9 @@ async fn resource_conflicts_and_max_user_sessions_are_enforced_across_nodes() {
     // The same full JID on two nodes: the newer session wins, the older gets conflict.
     let mut older = cluster.login(0, "dave", "laptop").await;
     let mut newer = cluster.login(1, "dave", "laptop").await;
-    assert_eq!(older.expect_stream_error().await, "conflict");
+    assert_eq!(older.stream_error_condition().await, "conflict");
     let node0 = cluster.node(0);
-    eventually("node 0 lists only the newer session", || async {
+    eventually("node 0 lists only the newer session", DEADLINE, || async {
         sessions(node0).await == vec![newer.jid.clone()]
     })
     .await;
@@ -677,16 +505,20 @@ async fn resource_conflicts_and_max_user_sessions_are_enforced_across_nodes() {
     // node, closes the oldest.
     let second = cluster.login(2, "dave", "phone").await;
     let _third = cluster.login(0, "dave", "tablet").await;
-    assert_eq!(newer.expect_stream_error().await, "policy-violation");
+    assert_eq!(newer.stream_error_condition().await, "policy-violation");
     let node2 = cluster.node(2);
-    eventually("dave has his two newest sessions everywhere", || async {
-        sessions(node2)
-            .await
-            .iter()
-            .filter(|jid| jid.starts_with("dave@"))
-            .count()
-            == 2
-    })
+    eventually(
+        "dave has his two newest sessions everywhere",
+        DEADLINE,
+        || async {
+            sessions(node2)
+                .await
+                .iter()
+                .filter(|jid| jid.starts_with("dave@"))
+                .count()
+                == 2
+        },
+    )
     .await;
     drop(second);
 }
@@ -743,7 +575,7 @@ async fn a_killed_node_s_thousand_sessions_are_cleaned_up_everywhere() {
         .await;
     for index in [0, 1] {
         let node = cluster.node(index);
-        eventually("the dead node's sessions are gone", || async {
+        eventually("the dead node's sessions are gone", DEADLINE, || async {
             sessions(node).await == vec![frank.jid.clone()]
         })
         .await;
@@ -775,9 +607,11 @@ async fn a_frozen_node_comes_back_without_duplicated_sessions() {
     cluster.node(1).signal("STOP");
     let stopped_at = Instant::now();
     let node0 = cluster.node(0);
-    eventually("node 0 drops the frozen node's sessions", || async {
-        sessions(node0).await == vec![heidi.jid.clone()]
-    })
+    eventually(
+        "node 0 drops the frozen node's sessions",
+        DEADLINE,
+        || async { sessions(node0).await == vec![heidi.jid.clone()] },
+    )
     .await;
     // The scenario is a freeze longer than the deadline, counted from the stop itself (the
     // others count from the last heartbeat they got, which may be a second earlier).
@@ -785,14 +619,14 @@ async fn a_frozen_node_comes_back_without_duplicated_sessions() {
     tokio::time::sleep(frozen_for.saturating_sub(stopped_at.elapsed())).await;
     cluster.node(1).signal("CONT");
     // The thawed node closes its stale session rather than bringing it back.
-    assert_eq!(ivan.expect_stream_error().await, "system-shutdown");
+    assert_eq!(ivan.stream_error_condition().await, "system-shutdown");
     cluster.wait_joined().await;
     let ivan = cluster.login(2, "ivan", "i").await;
     for index in 0..3 {
         let node = cluster.node(index);
         let mut expected = vec![heidi.jid.clone(), ivan.jid.clone()];
         expected.sort();
-        eventually("every node lists each session once", || async {
+        eventually("every node lists each session once", DEADLINE, || async {
             sessions(node).await == expected
         })
         .await;
@@ -816,10 +650,14 @@ async fn a_node_with_another_cookie_or_cluster_name_never_joins() {
     // never connect to it; the node of another cluster is not even discovered.
     for index in 0..2 {
         let node = cluster.node(index);
-        eventually("the outsider is discovered and unavailable", || async {
-            let info = system_info(node).await;
-            strings(&info, "unavailableNodes").contains(&outsider)
-        })
+        eventually(
+            "the outsider is discovered and unavailable",
+            DEADLINE,
+            || async {
+                let info = system_info(node).await;
+                strings(&info, "unavailableNodes").contains(&outsider)
+            },
+        )
         .await;
         let info = system_info(node).await;
         assert!(!strings(&info, "joinedNodes").contains(&outsider), "{info}");
@@ -882,7 +720,7 @@ async fn scaling_out_and_a_rolling_restart_lose_no_message() {
         let mut moved = Vec::new();
         for (index, mut client) in clients {
             if index == restarted {
-                assert_eq!(client.expect_stream_error().await, "system-shutdown");
+                assert_eq!(client.stream_error_condition().await, "system-shutdown");
                 let username = client
                     .bare()
                     .split('@')
@@ -1003,7 +841,7 @@ heartbeat_deadline = {deadline}
             .env("BREAM_NODE_IP", Self::pod_ip(ordinal).to_string())
             .env("BREAM_DIST_PORT", self.ports.2.to_string())
             .env("BREAM_COOKIE", "from-the-secret")
-            .env("BREAM_DATABASE_URL", database_url())
+            .env("BREAM_DATABASE_URL", postgres_url())
             .env("BREAM_CLUSTER_NAME", &self.cluster.cluster_name)
             .env(
                 "RUST_LOG",
@@ -1065,6 +903,7 @@ heartbeat_deadline = {deadline}
         for pod in self.pods.iter().flatten() {
             eventually(
                 &format!("{} sees {expected:?} joined", pod.name),
+                DEADLINE,
                 || async {
                     let info = system_info(pod).await;
                     strings(&info, "joinedNodes") == expected
@@ -1109,15 +948,10 @@ async fn pods_with_the_chart_s_environment_form_the_cluster_and_follow_scaling()
                 resource: "pod",
                 source: IpAddr::V4(Ipv4Addr::LOCALHOST),
             };
-            let connection =
-                Connection::login(&settings, &account, tokio::time::Instant::now() + DEADLINE)
-                    .await
-                    .expect("login");
-            let mut client = Client {
-                jid: connection.jid.clone(),
-                connection,
-                backlog: Vec::new(),
-            };
+            let deadline = tokio::time::Instant::now() + DEADLINE;
+            let mut client = TestClient::login_as_load(&settings, &account, deadline)
+                .await
+                .expect("login");
             client.wait_available().await;
             client
         }

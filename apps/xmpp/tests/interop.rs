@@ -1,37 +1,25 @@
 //! Interop with a real third-party client: Python's slixmpp drives the `bream-xmpp` binary.
 //!
-//! The scenarios live in `tests/interop/scenarios.py`; `.ci/run` installs slixmpp into a
-//! virtualenv and points `BREAM_PYTHON` at its interpreter. Each test starts the real server
+//! The scenarios live in `tests/interop/scenarios.py`; the test kit makes the virtualenv with
+//! slixmpp on first use ([`bream_testkit::python`]). Each test starts the real server
 //! binary on a free port with a temporary config and database, registers users with the real
 //! CLI, and runs one scenario.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use bream_testkit::{free_port, ChildGuard};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_bream-xmpp");
 
 /// A running `bream-xmpp start`, killed on drop.
 struct Server {
-    child: Child,
+    child: ChildGuard,
     port: u16,
     config: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }
 
 impl Server {
@@ -56,14 +44,14 @@ impl Server {
             .spawn()
             .expect("bream-xmpp starts");
         let mut server = Server {
-            child,
+            child: ChildGuard::new("bream-xmpp", child),
             port,
             config,
             _dir: dir,
         };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Ok(Some(status)) = server.child.child_mut().try_wait() {
                 panic!("bream-xmpp exited before listening: {status}");
             }
             assert!(
@@ -100,17 +88,21 @@ impl Server {
     }
 
     fn scenario(&self, args: &[&str]) -> serde_json::Value {
-        let python = std::env::var("BREAM_PYTHON")
-            .unwrap_or_else(|_| "/var/tmp/bream-venv/bin/python".into());
+        let python = bream_testkit::python::interpreter();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/scenarios.py");
         let output = Command::new(&python)
             .arg(script)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--domain", "localhost"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--domain",
+                "localhost",
+            ])
             .args(args)
             .output()
-            .unwrap_or_else(|error| {
-                panic!("cannot run {python} ({error}): create a virtualenv with slixmpp (.ci/run does) or set BREAM_PYTHON")
-            });
+            .unwrap_or_else(|error| panic!("cannot run {} ({error})", python.display()));
         let stdout = String::from_utf8_lossy(&output.stdout);
         let last = stdout.lines().last().unwrap_or_default();
         let result: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| {

@@ -5,17 +5,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use bream_xmpp::c2s::{self, C2sSettings, ListenerSettings};
-use bream_xmpp::config::Config;
+use bream_testkit::xmpp::{TestClient, TestServer, DOMAIN, NS_SASL, PASSWORD};
+use bream_testkit::{eventually, raw_get, DEADLINE};
 use bream_xmpp::metrics::exporter::{self, PrometheusSettings};
-use bream_xmpp::storage::Storage;
 use tokio::sync::watch;
-
-mod support;
-
-use support::{raw_get, Client, DOMAIN, NS_SASL};
 
 /// `/metrics` as `series -> value`, a series being the name with its labels as written.
 async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
@@ -40,15 +34,8 @@ fn grew(before: &HashMap<String, f64>, after: &HashMap<String, f64>, series: &st
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_follows_readiness_and_counters_follow_traffic() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let storage = Storage::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("bream.db").display()
-    ))
-    .await
-    .expect("storage");
     let (ready_sender, ready) = watch::channel(false);
     let metrics = exporter::serve(
         PrometheusSettings {
@@ -65,39 +52,32 @@ async fn health_follows_readiness_and_counters_follow_traffic() {
     let (status, response) = raw_get(addr, "/health/ready", None).await;
     assert_eq!(status, 200, "{response}");
 
-    let mut config = Config::default();
-    config.auth.password.scram_iterations = 64;
-    for user in ["alice", "bob"] {
-        let details = config.auth.password.derive("pw").expect("derive");
-        storage
-            .register_user(DOMAIN, user, &details)
-            .await
-            .expect("registered");
-    }
-    let mut settings = C2sSettings::new(DOMAIN);
-    settings.listeners = vec![ListenerSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)))];
-    settings.data_dir = dir.path().to_path_buf();
-    let (modules, offline) = bream_xmpp::server::modules(&config.modules, &storage);
-    let server = c2s::serve_with_modules(settings, Arc::new(storage.clone()), offline, modules)
-        .await
-        .expect("c2s starts");
-    let c2s_addr = server.local_addrs()[0];
+    // The whole server beside it: the recorder is process-global, so its traffic shows on
+    // this listener too.
+    let server = TestServer::builder().users(["alice", "bob"]).start().await;
+    let c2s_addr = server.c2s_addr();
 
     let before = scrape(addr).await;
-    let (_wrong, failure) = Client::authenticate(c2s_addr, "alice", "wrong").await;
+    let mut wrong = TestClient::connect(c2s_addr).await;
+    wrong.open().await;
+    let failure = wrong.auth_plain("alice", "wrong").await;
     assert!(failure.is("failure", NS_SASL), "{failure}");
-    let mut alice = Client::login(c2s_addr, "alice", "pw", "phone").await;
+    let mut alice = TestClient::login_available(c2s_addr, "alice", PASSWORD, "phone").await;
     // Bob is offline: stored.
     alice
         .send("<message to='bob@localhost' type='chat' id='m1'><body>1</body></message>")
         .await;
     // Stored before bob logs in: his initial presence takes what is stored at that moment.
-    let deadline = tokio::time::Instant::now() + support::DEADLINE;
-    while storage.count_offline(DOMAIN, "bob").await.expect("count") == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "m1 never stored");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let mut bob = Client::login(c2s_addr, "bob", "pw", "desk").await;
+    eventually("m1 stored offline", DEADLINE, || async {
+        server
+            .storage
+            .count_offline(DOMAIN, "bob")
+            .await
+            .expect("count")
+            > 0
+    })
+    .await;
+    let mut bob = TestClient::login_available(c2s_addr, "bob", PASSWORD, "desk").await;
     let stored = bob.next_where(|element| element.name == "message").await;
     assert_eq!(stored.attr("id"), Some("m1"));
     alice
@@ -164,7 +144,6 @@ async fn health_follows_readiness_and_counters_follow_traffic() {
 
     drop(alice);
     drop(bob);
-    server.shutdown().await;
+    server.stop().await;
     metrics.shutdown().await;
-    storage.close().await;
 }

@@ -6,15 +6,14 @@
 //! its users at the end. A PostgreSQL that cannot be reached fails the test with a message
 //! saying so.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bream_testkit::{DatabaseFixture, TestDatabase};
 
 use bream_xmpp::sasl::secret::{PassDetails, ScramHash};
 use bream_xmpp::storage::{
     Ask, RosterItem, Storage, StorageError, StorageOptions, Subscription, NAME_BYTES_MAX,
 };
-
-const DATABASE_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -24,35 +23,12 @@ struct Db {
     storage: Storage,
     url: String,
     domain: String,
-    _dir: Option<tempfile::TempDir>,
+    _database: TestDatabase,
 }
 
-fn unique_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}-{nanos:x}-{count}", std::process::id())
-}
-
-fn postgres_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| DATABASE_URL_DEFAULT.into())
-}
-
-impl Db {
-    async fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bream.db").display());
-        Db::open(url, Some(dir)).await
-    }
-
-    async fn postgres() -> Db {
-        Db::open(postgres_url(), None).await
-    }
-
-    async fn open(url: String, dir: Option<tempfile::TempDir>) -> Db {
+impl DatabaseFixture for Db {
+    async fn open(database: TestDatabase) -> Db {
+        let url = database.url.clone();
         let storage = Storage::connect(&url).await.unwrap_or_else(|error| {
             if url.starts_with("postgres") {
                 panic!(
@@ -65,9 +41,20 @@ impl Db {
         Db {
             storage,
             url,
-            domain: format!("d{}.test", unique_id()),
-            _dir: dir,
+            domain: format!("d{}.test", database.unique_id()),
+            _database: database,
         }
+    }
+
+    /// Removes every user of this scenario's domain (and so all their data).
+    async fn clean_up(self) {
+        self.cleanup().await;
+    }
+}
+
+impl Db {
+    async fn postgres() -> Db {
+        Db::open(TestDatabase::postgres()).await
     }
 
     /// Registers `username` with password `secret` (a cheap iteration count: tests hash often).
@@ -78,7 +65,6 @@ impl Db {
             .unwrap();
     }
 
-    /// Removes every user of this scenario's domain (and so all their data).
     async fn cleanup(&self) {
         for username in self.storage.list_users(&self.domain).await.unwrap() {
             self.storage
@@ -93,34 +79,8 @@ fn cheap_pass_details(password: &str) -> PassDetails {
     PassDetails::derive(password, &ScramHash::DEFAULT_SET, 64).unwrap()
 }
 
-/// Runs each scenario `async fn NAME(db: &Db)` on SQLite and on PostgreSQL, as
-/// `sqlite::NAME` and `postgres::NAME`, then cleans up.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::Db::sqlite().await;
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::Db::postgres().await;
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases!(
+bream_testkit::on_both_databases!(
+    Db;
     accounts,
     passwords,
     roster_items_and_versions,

@@ -1,6 +1,5 @@
-//! The user GraphQL API over real sockets: a c2s server with the configured modules and the
-//! user API started in this process on free ports, over a temporary SQLite database, with raw
-//! XMPP clients connected.
+//! The user GraphQL API over real sockets: the real server started in this process on free
+//! ports, over a temporary SQLite database, with XMPP clients connected.
 //!
 //! Requests go through [`User::get`] / [`User::data`] (the one `check` helper per boundary);
 //! they are sent as `curl --get --data-urlencode` sends them, the shape the seed's loop uses.
@@ -8,135 +7,69 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use bream_testkit::xmpp::{TestClient, TestServer, DOMAIN, NS_ROSTER};
+use bream_testkit::{eventually_sync, raw_get, DEADLINE};
 use bream_xmpp::api::client::{AdminClient, ApiResponse};
-use bream_xmpp::api::user::{self, UserApiHandle, UserApiSettings, UserContext};
-use bream_xmpp::c2s::{self, C2sServer, C2sSettings, ListenerSettings};
-use bream_xmpp::config::Config;
 use bream_xmpp::router::Router;
 use bream_xmpp::storage::Storage;
 use bream_xmpp::xml::Element;
 use serde_json::{json, Value};
-use tempfile::TempDir;
-
-mod support;
-
-use support::{raw_get, Client, DEADLINE, DOMAIN};
-
-const NS_ROSTER: &str = "jabber:iq:roster";
 
 // ---- the node -----------------------------------------------------------------------
 
-/// A c2s server with the default modules (roster, offline, vCard, private, last, ...) and the
-/// user API over one temporary database.
-struct Node {
-    c2s: Option<C2sServer>,
-    api: Option<UserApiHandle>,
-    storage: Storage,
-    config: Config,
-    _dir: TempDir,
-}
+/// The real server with the default modules (roster, offline, vCard, private, last, ...) and
+/// the user API over a temporary database.
+struct Node(TestServer);
 
 impl Node {
     async fn start() -> Node {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let database = dir.path().join("bream.db");
-        let storage = Storage::connect(&format!("sqlite://{}", database.display()))
-            .await
-            .expect("storage");
-        let mut config = Config::default();
-        // Few iterations: registering and each request's password check stay fast.
-        config.auth.password.scram_iterations = 64;
-        let mut settings = C2sSettings::new(DOMAIN);
-        settings.listeners = vec![ListenerSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)))];
-        settings.data_dir = dir.path().to_path_buf();
-        let (modules, offline) = bream_xmpp::server::modules(&config.modules, &storage);
-        let c2s = c2s::serve_with_modules(settings, Arc::new(storage.clone()), offline, modules)
-            .await
-            .expect("c2s starts");
-        let context = UserContext::new(&config, storage.clone(), Arc::clone(c2s.router()));
-        let api = user::serve(
-            UserApiSettings {
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
-            context,
-        )
-        .await
-        .expect("user API starts");
-        Node {
-            c2s: Some(c2s),
-            api: Some(api),
-            storage,
-            config,
-            _dir: dir,
-        }
+        Node(TestServer::start().await)
     }
 
     async fn register(&self, username: &str, password: &str) {
-        let details = self.config.auth.password.derive(password).expect("derive");
-        self.storage
-            .register_user(DOMAIN, username, &details)
-            .await
-            .expect("registered");
+        self.0.register(username, password).await;
     }
 
     fn api_addr(&self) -> SocketAddr {
-        self.api.as_ref().expect("running").local_addr()
+        self.0.user_addr()
     }
 
     fn c2s_addr(&self) -> SocketAddr {
-        self.c2s.as_ref().expect("running").local_addrs()[0]
+        self.0.c2s_addr()
     }
 
     fn router(&self) -> &Arc<Router> {
-        self.c2s.as_ref().expect("running").router()
+        self.0.router()
+    }
+
+    fn storage(&self) -> &Storage {
+        &self.0.storage
     }
 
     /// The API as `user@localhost` with `password`.
     fn user(&self, user: &str, password: &str) -> User {
-        User(AdminClient {
-            address: self.api_addr(),
-            credentials: Some((format!("{user}@{DOMAIN}"), password.to_string())),
-        })
+        User(self.0.user_api(user, password))
     }
 
     /// Waits until `user` has `count` sessions.
     async fn wait_for_sessions(&self, user: &str, count: usize) {
         let bare = format!("{user}@{DOMAIN}").parse().expect("jid");
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let sessions = self
-                .router()
+        eventually_sync(&format!("{user} has {count} sessions"), DEADLINE, || {
+            self.router()
                 .sessions()
                 .user_sessions(&bare)
-                .expect("session table");
-            if sessions.len() == count {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{user} has {} sessions, want {count}",
-                sessions.len()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+                .expect("session table")
+                .len()
+                == count
+        })
+        .await;
     }
 
-    async fn stop(mut self) {
-        if let Some(api) = self.api.take() {
-            api.shutdown().await;
-        }
-        if let Some(c2s) = self.c2s.take() {
-            c2s.shutdown().await;
-        }
-        self.storage.close().await;
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -183,7 +116,7 @@ async fn seed_loop_message_reaches_alice_online_and_offline() {
     let alice_api = node.user("alice", "secret");
     let seed = r#"mutation {stanza {sendMessage(to: "alice@localhost", body: "Hi") {id}}}"#;
 
-    let mut alice = Client::login(node.c2s_addr(), "alice", "secret", "phone").await;
+    let mut alice = TestClient::login_available(node.c2s_addr(), "alice", "secret", "phone").await;
     node.wait_for_sessions("alice", 1).await;
     let data = alice_api.data(seed).await;
     let id = data["stanza"]["sendMessage"]["id"]
@@ -204,13 +137,13 @@ async fn seed_loop_message_reaches_alice_online_and_offline() {
     let offline_id = alice_api.data(seed).await["stanza"]["sendMessage"]["id"].clone();
     assert_ne!(offline_id, json!(id));
     assert_eq!(
-        node.storage
+        node.storage()
             .count_offline(DOMAIN, "alice")
             .await
             .expect("count"),
         1
     );
-    let mut alice = Client::login(node.c2s_addr(), "alice", "secret", "laptop").await;
+    let mut alice = TestClient::login_available(node.c2s_addr(), "alice", "secret", "laptop").await;
     let stored = alice.next_where(|element| element.name == "message").await;
     assert_eq!(stored.attr("id"), offline_id.as_str());
     node.stop().await;
@@ -264,7 +197,7 @@ async fn a_user_sends_only_as_themselves() {
     node.register("alice", "secret").await;
     node.register("bob", "pw").await;
     let alice = node.user("alice", "secret");
-    let mut bob = Client::login(node.c2s_addr(), "bob", "pw", "desk").await;
+    let mut bob = TestClient::login_available(node.c2s_addr(), "bob", "pw", "desk").await;
     node.wait_for_sessions("bob", 1).await;
 
     let forged = r#"mutation { stanza { sendMessage(from: "bob@localhost", to: "bob@localhost", body: "x") { id } } }"#;
@@ -296,7 +229,7 @@ async fn roster_changes_push_to_the_users_sessions() {
     node.register("alice", "secret").await;
     node.register("bob", "pw").await;
     let alice_api = node.user("alice", "secret");
-    let mut alice = Client::login(node.c2s_addr(), "alice", "secret", "phone").await;
+    let mut alice = TestClient::login_available(node.c2s_addr(), "alice", "secret", "phone").await;
     alice
         .send(&format!(
             "<iq type='get' id='r1'><query xmlns='{NS_ROSTER}'/></iq>"
@@ -351,8 +284,8 @@ async fn sessions_account_password_and_unregister() {
     let node = Node::start().await;
     node.register("alice", "secret").await;
     let alice_api = node.user("alice", "secret");
-    let mut phone = Client::login(node.c2s_addr(), "alice", "secret", "phone").await;
-    let _laptop = Client::login(node.c2s_addr(), "alice", "secret", "laptop").await;
+    let mut phone = TestClient::login_available(node.c2s_addr(), "alice", "secret", "phone").await;
+    let _laptop = TestClient::login_available(node.c2s_addr(), "alice", "secret", "laptop").await;
     node.wait_for_sessions("alice", 2).await;
     assert_eq!(
         alice_api
@@ -377,7 +310,7 @@ async fn sessions_account_password_and_unregister() {
     alice_api.data("mutation { account { unregister } }").await;
     assert_eq!(phone.stream_error_condition().await, "not-authorized");
     assert!(!node
-        .storage
+        .storage()
         .user_exists(DOMAIN, "alice")
         .await
         .expect("storage"));

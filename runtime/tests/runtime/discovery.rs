@@ -7,8 +7,10 @@
 //! collide between tests sharing PostgreSQL) and deletes its rows at the end. Staleness is made
 //! by moving timestamps back with SQL, never by sleeping.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use bream_testkit::database::Backend;
+use bream_testkit::{DatabaseFixture, TestDatabase};
 
 use bream_runtime::discovery::file::FILE_BYTES_MAX;
 use bream_runtime::discovery::sql::{ADVISORY_LOCK_CLASS, EXPIRY_DEFAULT};
@@ -19,8 +21,6 @@ use bream_runtime::discovery::{
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
-const DATABASE_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 // ---------------------------------------------------------------------------------------------
 // Harness: one scenario's database, cluster and nodes.
 
@@ -30,7 +30,7 @@ struct TestDb {
     /// Unique per scenario: part of the cluster name and of every node name.
     id: String,
     admin: Admin,
-    _dir: Option<tempfile::TempDir>,
+    _database: TestDatabase,
 }
 
 /// The test's own pool, to look at and tamper with the table.
@@ -39,59 +39,58 @@ enum Admin {
     Postgres(PgPool),
 }
 
-fn unique_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}-{nanos:x}-{count}", std::process::id())
-}
+impl DatabaseFixture for TestDb {
+    async fn open(database: TestDatabase) -> Self {
+        let url = database.url.clone();
+        let admin = match database.backend {
+            Backend::Sqlite => Admin::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await
+                    .unwrap(),
+            ),
+            Backend::Postgres => Admin::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(&url)
+                    .await
+                    .unwrap_or_else(|error| {
+                        panic!(
+                            "PostgreSQL at {url} is unreachable ({error}): start it, or point \
+                             DATABASE_URL at one"
+                        )
+                    }),
+            ),
+        };
+        Self {
+            url,
+            id: database.unique_id().to_string(),
+            admin,
+            _database: database,
+        }
+    }
 
-fn postgres_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| DATABASE_URL_DEFAULT.into())
+    /// Deletes this scenario's rows (its clusters and names are its own).
+    async fn clean_up(self) {
+        const SQL: &str = "DELETE FROM discovery_nodes WHERE cluster_name IN ($1, $2)";
+        let (cluster, other) = (self.cluster(), self.other_cluster());
+        match &self.admin {
+            Admin::Sqlite(pool) => {
+                let query = sqlx::query(SQL).bind(cluster).bind(other);
+                query.execute(pool).await.map(drop)
+            }
+            Admin::Postgres(pool) => {
+                let query = sqlx::query(SQL).bind(cluster).bind(other);
+                query.execute(pool).await.map(drop)
+            }
+        }
+        .unwrap();
+    }
 }
 
 impl TestDb {
-    async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("discovery.db");
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let admin = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .unwrap();
-        Self {
-            url,
-            id: unique_id(),
-            admin: Admin::Sqlite(admin),
-            _dir: Some(dir),
-        }
-    }
-
-    async fn postgres() -> Self {
-        let url = postgres_url();
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&url)
-            .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "PostgreSQL at {url} is unreachable ({error}): start it, or point \
-                     DATABASE_URL at one"
-                )
-            });
-        Self {
-            url,
-            id: unique_id(),
-            admin: Admin::Postgres(admin),
-            _dir: None,
-        }
-    }
-
     fn backend(&self) -> &'static str {
         match self.admin {
             Admin::Sqlite(_) => "sqlite",
@@ -181,48 +180,10 @@ impl TestDb {
         };
         assert_eq!(updated.unwrap(), 1, "no row for {short}");
     }
-
-    /// Deletes this scenario's rows (its clusters and names are its own).
-    async fn clean_up(self) {
-        const SQL: &str = "DELETE FROM discovery_nodes WHERE cluster_name IN ($1, $2)";
-        let (cluster, other) = (self.cluster(), self.other_cluster());
-        match &self.admin {
-            Admin::Sqlite(pool) => {
-                let query = sqlx::query(SQL).bind(cluster).bind(other);
-                query.execute(pool).await.map(drop)
-            }
-            Admin::Postgres(pool) => {
-                let query = sqlx::query(SQL).bind(cluster).bind(other);
-                query.execute(pool).await.map(drop)
-            }
-        }
-        .unwrap();
-    }
 }
 
-/// Runs each scenario `fn NAME(db: TestDb)` as the tests `sqlite::NAME` and `postgres::NAME`.
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::TestDb::sqlite().await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::TestDb::postgres().await).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases!(
+bream_testkit::on_both_databases!(
+    TestDb;
     register_and_list,
     refresh_keeps_node_num,
     six_nodes_starting_at_once_get_one_to_six,
@@ -237,7 +198,7 @@ on_both_databases!(
 // ---------------------------------------------------------------------------------------------
 // SQL registry scenarios.
 
-async fn register_and_list(db: TestDb) {
+async fn register_and_list(db: &TestDb) {
     let a = db.node("a").await;
     let b = db.node("b").await;
     assert_eq!(a.describe(), format!("rdbms {}", db.backend()));
@@ -250,10 +211,9 @@ async fn register_and_list(db: TestDb) {
         node_num: Some(2),
     };
     assert_eq!(listed, vec![expected]);
-    db.clean_up().await;
 }
 
-async fn refresh_keeps_node_num(db: TestDb) {
+async fn refresh_keeps_node_num(db: &TestDb) {
     let (a, b, c) = (db.node("a").await, db.node("b").await, db.node("c").await);
     assert_eq!(db.poll(&a).await.0, 1);
     assert_eq!(db.poll(&b).await.0, 2);
@@ -266,10 +226,9 @@ async fn refresh_keeps_node_num(db: TestDb) {
     let a_again = db.node("a").await;
     assert_eq!(db.poll(&a_again).await, (1, "b=2 c=3".into()));
     assert_eq!(db.rows(&db.cluster()).await, "a=1 b=2 c=3");
-    db.clean_up().await;
 }
 
-async fn six_nodes_starting_at_once_get_one_to_six(db: TestDb) {
+async fn six_nodes_starting_at_once_get_one_to_six(db: &TestDb) {
     // Connect (migrations included, on a fresh SQLite file) and first poll, all at once.
     let starts: Vec<_> = ["a", "b", "c", "d", "e", "f"]
         .into_iter()
@@ -295,10 +254,9 @@ async fn six_nodes_starting_at_once_get_one_to_six(db: TestDb) {
     for registry in &registries {
         assert_eq!(registry.poll().await.unwrap().others.len(), 5);
     }
-    db.clean_up().await;
 }
 
-async fn freed_node_num_is_reused(db: TestDb) {
+async fn freed_node_num_is_reused(db: &TestDb) {
     let (a, b, c) = (db.node("a").await, db.node("b").await, db.node("c").await);
     for registry in [&a, &b, &c] {
         registry.poll().await.unwrap();
@@ -312,10 +270,9 @@ async fn freed_node_num_is_reused(db: TestDb) {
     assert_eq!(db.poll(&e).await, (4, "a=1 d=2 c=3".into()));
     // b comes back: a new node as far as numbering goes.
     assert_eq!(db.poll(&b).await, (5, "a=1 d=2 c=3 e=4".into()));
-    db.clean_up().await;
 }
 
-async fn stale_rows_are_removed_by_another_nodes_poll(db: TestDb) {
+async fn stale_rows_are_removed_by_another_nodes_poll(db: &TestDb) {
     let (a, b, c) = (db.node("a").await, db.node("b").await, db.node("c").await);
     for registry in [&a, &b, &c] {
         registry.poll().await.unwrap();
@@ -329,10 +286,9 @@ async fn stale_rows_are_removed_by_another_nodes_poll(db: TestDb) {
     db.age("a", EXPIRY_DEFAULT * 2).await;
     assert_eq!(db.poll(&a).await, (1, "c=3".into()));
     assert_eq!(db.poll(&c).await, (3, "a=1".into()));
-    db.clean_up().await;
 }
 
-async fn clusters_do_not_see_each_other(db: TestDb) {
+async fn clusters_do_not_see_each_other(db: &TestDb) {
     let a = db.node("a").await;
     let b = db.node("b").await;
     let mut x_config = db.config("x");
@@ -346,10 +302,9 @@ async fn clusters_do_not_see_each_other(db: TestDb) {
     db.age("x", EXPIRY_DEFAULT * 2).await;
     db.poll(&a).await;
     assert_eq!(db.rows(&db.other_cluster()).await, "x=1");
-    db.clean_up().await;
 }
 
-async fn a_node_moving_cluster_leaves_the_old_one(db: TestDb) {
+async fn a_node_moving_cluster_leaves_the_old_one(db: &TestDb) {
     let a = db.node("a").await;
     let b = db.node("b").await;
     db.poll(&a).await;
@@ -360,10 +315,9 @@ async fn a_node_moving_cluster_leaves_the_old_one(db: TestDb) {
     assert_eq!(db.poll(&a_moved).await, (1, "".into()));
     assert_eq!(db.poll(&b).await, (2, "".into()));
     assert_eq!(db.rows(&db.cluster()).await, "b=2");
-    db.clean_up().await;
 }
 
-async fn changed_address_is_updated(db: TestDb) {
+async fn changed_address_is_updated(db: &TestDb) {
     let a = db.node("a").await;
     let b = db.node("b").await;
     db.poll(&a).await;
@@ -376,13 +330,12 @@ async fn changed_address_is_updated(db: TestDb) {
     let seen_by_b = b.poll().await.unwrap().others;
     assert_eq!(seen_by_b[0].address, "a.test:5555");
     assert_eq!(seen_by_b[0].node_num, Some(1));
-    db.clean_up().await;
 }
 
 /// Another node holding the cluster's lock (PostgreSQL's advisory lock, SQLite's write lock)
 /// makes a poll fail at its deadline, not hang; once the lock is released the same registry
 /// works again.
-async fn poll_stuck_behind_the_cluster_lock_times_out(db: TestDb) {
+async fn poll_stuck_behind_the_cluster_lock_times_out(db: &TestDb) {
     let query_timeout = Duration::from_millis(500);
     let mut config = db.config("a");
     config.query_timeout = query_timeout;
@@ -425,7 +378,6 @@ async fn poll_stuck_behind_the_cluster_lock_times_out(db: TestDb) {
         started.elapsed()
     );
     assert_eq!(db.poll(&a).await, (1, "".into()));
-    db.clean_up().await;
 }
 
 // ---------------------------------------------------------------------------------------------

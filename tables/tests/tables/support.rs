@@ -2,7 +2,7 @@
 //! synchronous tests, and waits with deadlines (never fixed sleeps).
 
 use std::sync::LazyLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bream_tables::{Table, TableOptions, Transfer};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
@@ -91,16 +91,8 @@ pub async fn next_transfer(
 }
 
 /// Polls `condition` until it holds; panics with `what` at the deadline.
-pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "not within {DEADLINE:?}: {what}"
-        );
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+pub async fn eventually(what: &str, condition: impl FnMut() -> bool) {
+    bream_testkit::eventually_sync(what, DEADLINE, condition).await
 }
 
 /// Stops `actor` and waits until it has stopped.

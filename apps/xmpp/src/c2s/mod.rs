@@ -21,18 +21,19 @@
 //! - [`settings`]: every bound and timeout, with defaults;
 //! - [`accounts`]: the account questions the sessions and the router ask.
 //!
-//! Start it with [`serve`] (the default storage-free modules) or
-//! [`serve_with_modules`]:
+//! Start it with [`serve`] over [`Services`] (the default storage-free modules unless
+//! [`Services::with_modules`], a local session table unless [`Services::with_session_table`]):
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use bream_xmpp::c2s::{self, C2sSettings, MemoryAccounts};
+//! use bream_xmpp::c2s::{self, C2sSettings, MemoryAccounts, Services};
 //! use bream_xmpp::router::NoOfflineStorage;
 //!
 //! # async fn example() -> Result<(), c2s::C2sError> {
 //! let accounts = Arc::new(MemoryAccounts::new());
 //! accounts.add_user("localhost", "alice", "secret", 10_000).expect("valid password");
-//! let server = c2s::serve(C2sSettings::new("localhost"), accounts, Arc::new(NoOfflineStorage)).await?;
+//! let services = Services::new(accounts, Arc::new(NoOfflineStorage));
+//! let server = c2s::serve(C2sSettings::new("localhost"), services).await?;
 //! println!("listening on {:?}", server.local_addrs());
 //! // ... until it is time to stop:
 //! server.shutdown().await; // every client gets <system-shutdown/>
@@ -129,40 +130,57 @@ pub struct C2sServer {
     shutdown_timeout: Duration,
 }
 
-/// Starts the c2s listeners with the default storage-free modules
-/// ([`crate::modules::defaults`]). See the [module documentation](self).
-pub async fn serve(
-    settings: C2sSettings,
-    accounts: Arc<dyn Accounts>,
-    offline: Arc<dyn OfflineSink>,
-) -> Result<C2sServer, C2sError> {
-    serve_with_modules(settings, accounts, offline, crate::modules::defaults()).await
+/// What the c2s listeners and sessions are given besides their settings: where accounts,
+/// offline messages and the session table live, and the modules the router dispatches to.
+pub struct Services {
+    /// The account store SASL checks against.
+    pub accounts: Arc<dyn Accounts>,
+    /// Where messages for offline users go.
+    pub offline: Arc<dyn OfflineSink>,
+    /// The modules, registered with the router in order.
+    pub modules: Vec<Arc<dyn Module>>,
+    /// The session table: the cluster's replicated one, or `None` for a local table owned by
+    /// the c2s supervisor.
+    pub sessions: Option<Arc<dyn SessionTable>>,
 }
 
-/// Starts the c2s listeners with `modules` registered with the router, in
-/// order.
+impl Services {
+    /// `accounts` and `offline` with the default storage-free modules
+    /// ([`crate::modules::defaults`]) and a local session table.
+    pub fn new(accounts: Arc<dyn Accounts>, offline: Arc<dyn OfflineSink>) -> Self {
+        Services {
+            accounts,
+            offline,
+            modules: crate::modules::defaults(),
+            sessions: None,
+        }
+    }
+
+    /// With `modules` instead of the defaults.
+    pub fn with_modules(mut self, modules: Vec<Arc<dyn Module>>) -> Self {
+        self.modules = modules;
+        self
+    }
+
+    /// With the session table `sessions` (the cluster's) instead of a local one.
+    pub fn with_session_table(mut self, sessions: Arc<dyn SessionTable>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+}
+
+/// Starts the c2s listeners over `services`. See the [module documentation](self).
 ///
 /// Errors: invalid settings or domains; a certificate that cannot be read
 /// or made; an address that cannot be bound (in use); a supervision tree
 /// or router that cannot be built. Nothing is left running after an error.
-pub async fn serve_with_modules(
-    settings: C2sSettings,
-    accounts: Arc<dyn Accounts>,
-    offline: Arc<dyn OfflineSink>,
-    modules: Vec<Arc<dyn Module>>,
-) -> Result<C2sServer, C2sError> {
-    serve_with_table(settings, accounts, offline, modules, None).await
-}
-
-/// As [`serve_with_modules`], with the session table given (the cluster's
-/// replicated one) instead of a local table owned by the c2s supervisor.
-pub async fn serve_with_table(
-    settings: C2sSettings,
-    accounts: Arc<dyn Accounts>,
-    offline: Arc<dyn OfflineSink>,
-    modules: Vec<Arc<dyn Module>>,
-    sessions: Option<Arc<dyn SessionTable>>,
-) -> Result<C2sServer, C2sError> {
+pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServer, C2sError> {
+    let Services {
+        accounts,
+        offline,
+        modules,
+        sessions,
+    } = services;
     settings.validate()?;
     let stream_config = StreamConfig::new(
         &settings.domains,
