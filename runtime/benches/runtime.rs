@@ -3,6 +3,8 @@
 //! supervisor:start_child 5.3 µs, crash to restarted child 128 µs.
 //!
 //! `cargo bench -p bream-runtime --bench runtime`.
+// criterion_main! writes a `pub fn main` without a doc comment.
+#![allow(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

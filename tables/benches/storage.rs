@@ -8,6 +8,8 @@
 //! and 16 hash-sharded `RwLock<BTreeMap>`s (whose ordered scans must merge).
 //!
 //! `cargo bench -p bream-tables --bench storage`
+// criterion_main! writes a `pub fn main` without a doc comment.
+#![allow(missing_docs)]
 
 mod common;
 #[allow(dead_code, unused_imports, unreachable_pub)]

@@ -19,28 +19,51 @@ pub type TableName = Arc<str>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Operation {
+    /// `insert`.
     Insert,
+    /// `insert_new`.
     InsertNew,
+    /// `lookup`.
     Lookup,
+    /// `member`.
     Member,
+    /// `delete`.
     Delete,
+    /// `delete_object`.
     DeleteObject,
+    /// `take`.
     Take,
+    /// `update_counter`.
     UpdateCounter,
+    /// `update_element`.
     UpdateElement,
+    /// `select`.
     Select,
+    /// `select_count`.
     SelectCount,
+    /// `select_delete`.
     SelectDelete,
+    /// `first`.
     First,
+    /// `next`.
     Next,
+    /// `last`.
     Last,
+    /// `prev`.
     Prev,
+    /// `foldl`.
     Fold,
+    /// `tab2list`.
     ToVec,
+    /// `delete_all_objects`.
     Clear,
+    /// `info`.
     Info,
+    /// `delete`.
     DeleteTable,
+    /// `give_away`.
     GiveAway,
+    /// `setopts(heir)`.
     SetHeir,
 }
 
@@ -154,7 +177,9 @@ pub enum TableError {
     /// (ETS: `badarg`, the table identifier is no longer valid.)
     #[error("table \"{table}\" no longer exists: {reason}")]
     Deleted {
+        /// The table.
         table: TableName,
+        /// Why it no longer exists.
         reason: DeleteReason,
     },
 
@@ -162,9 +187,13 @@ pub enum TableError {
     /// protected table, and anything on a private one, need owner rights.
     #[error("table \"{table}\" is {access}: {operation} needs the owner's handle, and {rights}")]
     AccessDenied {
+        /// The table.
         table: TableName,
+        /// Its access mode.
         access: Access,
+        /// The operation asked for.
         operation: Operation,
+        /// Why this handle lacks the rights.
         rights: MissingRights,
     },
 
@@ -172,8 +201,11 @@ pub enum TableError {
     /// access mode.
     #[error("table \"{table}\": only the owner may {operation}, and {rights}")]
     NotOwner {
+        /// The table.
         table: TableName,
+        /// The operation asked for.
         operation: Operation,
+        /// Why this handle lacks the rights.
         rights: MissingRights,
     },
 
@@ -181,9 +213,13 @@ pub enum TableError {
     /// `next` on a `set`, `update_counter` on a `bag`).
     #[error("table \"{table}\" is a {kind}: {operation} needs {needs}")]
     WrongKind {
+        /// The table.
         table: TableName,
+        /// Its kind.
         kind: TableKind,
+        /// The operation asked for.
         operation: Operation,
+        /// The kinds that have the operation.
         needs: &'static str,
     },
 
@@ -191,7 +227,9 @@ pub enum TableError {
     /// record under the key.
     #[error("table \"{table}\": {operation} found no record with key {key}")]
     KeyNotFound {
+        /// The table.
         table: TableName,
+        /// The operation asked for.
         operation: Operation,
         /// The key, printed with `Debug`.
         key: String,
@@ -201,8 +239,11 @@ pub enum TableError {
     /// (`i64` for arithmetic, then the value's own type).
     #[error("table \"{table}\": update_counter at key {key}: {detail}")]
     CounterOutOfRange {
+        /// The table.
         table: TableName,
+        /// The key, printed with `Debug`.
         key: String,
+        /// What did not fit.
         detail: String,
     },
 
@@ -213,57 +254,85 @@ pub enum TableError {
         "table \"{table}\": {operation} was called from inside a callback running on the same table (it would deadlock)"
     )]
     CalledFromCallback {
+        /// The table.
         table: TableName,
+        /// The operation asked for.
         operation: Operation,
     },
 
     /// A named table already has this name on this node.
     #[error("a named table \"{name}\" already exists on this node")]
-    NameTaken { name: TableName },
+    NameTaken {
+        /// The name.
+        name: TableName,
+    },
 
     /// No named table has this name on this node (ETS `whereis` gives
     /// `undefined`).
     #[error("no named table \"{name}\" on this node")]
-    NoTable { name: TableName },
+    NoTable {
+        /// The name.
+        name: TableName,
+    },
 
     /// The named table exists but holds other key or value types.
     #[error("named table \"{name}\" is a Table<{actual}>, not a Table<{expected}>")]
     TypeMismatch {
+        /// The name.
         name: TableName,
+        /// The key and value types asked for.
         expected: &'static str,
+        /// The key and value types it holds.
         actual: &'static str,
     },
 
     /// The owner given at creation has already stopped.
     #[error("table \"{table}\": owner {owner} is not alive")]
-    OwnerNotAlive { table: TableName, owner: ActorId },
+    OwnerNotAlive {
+        /// The table.
+        table: TableName,
+        /// The owner.
+        owner: ActorId,
+    },
 
     /// `give_away` or an heir named an actor that has stopped.
     #[error("table \"{table}\": cannot {operation} to {recipient}: it is not alive")]
     RecipientNotAlive {
+        /// The table.
         table: TableName,
+        /// The operation asked for.
         operation: Operation,
+        /// The actor named.
         recipient: ActorId,
     },
 
     /// `give_away` to the current owner (ETS: `badarg`).
     #[error("table \"{table}\": cannot give_away to {recipient}: it already owns the table")]
     RecipientIsOwner {
+        /// The table.
         table: TableName,
+        /// The actor named.
         recipient: ActorId,
     },
 
     /// Tables watch their owner with a task on a tokio runtime, so a table
     /// must be created from inside one (as every actor runs).
     #[error("table \"{table}\": creating a table needs a tokio runtime (create it from an actor or a runtime thread)")]
-    NoRuntime { table: TableName },
+    NoRuntime {
+        /// The table.
+        table: TableName,
+    },
 
     /// An option outside its bounds.
     #[error("table \"{table}\": option {option} = {value} is outside {bounds}")]
     InvalidOption {
+        /// The table.
         table: TableName,
+        /// The option.
         option: &'static str,
+        /// The value given.
         value: usize,
+        /// The values allowed.
         bounds: &'static str,
     },
 }

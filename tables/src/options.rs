@@ -49,22 +49,27 @@ impl<K, V> TableOptions<K, V> {
         }
     }
 
+    /// A `set`: one record per key.
     pub fn set() -> Self {
         Self::new(TableKind::Set)
     }
 
+    /// An `ordered_set`: one record per key, in key order.
     pub fn ordered_set() -> Self {
         Self::new(TableKind::OrderedSet)
     }
 
+    /// A `bag`: several distinct records per key.
     pub fn bag() -> Self {
         Self::new(TableKind::Bag)
     }
 
+    /// A `duplicate_bag`: several records per key, duplicates kept.
     pub fn duplicate_bag() -> Self {
         Self::new(TableKind::DuplicateBag)
     }
 
+    /// With the access mode `access` (default protected).
     pub fn access(mut self, access: Access) -> Self {
         self.access = access;
         self

@@ -89,9 +89,11 @@ pub enum TransferReason {
 /// Told to an actor that has just become a table's owner.
 pub struct Transfer<K, V> {
     /// The table, with owner rights for the new owner.
+    /// The table, with owner rights for its new owner.
     pub table: Table<K, V>,
     /// The previous owner.
     pub from: ActorId,
+    /// Why it changed hands.
     pub reason: TransferReason,
 }
 

@@ -198,14 +198,17 @@ impl<K: Key, V: Value> Table<K, V> {
         ownership::rights(&self.shared, self.owner_epoch).is_ok()
     }
 
+    /// The name given at creation.
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
+    /// Its kind.
     pub fn kind(&self) -> TableKind {
         self.shared.kind
     }
 
+    /// Its access mode.
     pub fn access(&self) -> Access {
         self.shared.access
     }

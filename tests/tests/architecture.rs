@@ -27,7 +27,14 @@ fn code_spans(text: &str) -> Vec<&str> {
 /// more, without spaces, wildcards or placeholders.
 fn as_repository_path(span: &str) -> Option<&str> {
     const ROOTS: [&str; 9] = [
-        "runtime/", "tables/", "apps/", "examples/", "tests/", "testkit/", "deploy/", "bench/",
+        "runtime/",
+        "tables/",
+        "apps/",
+        "examples/",
+        "tests/",
+        "testkit/",
+        "deploy/",
+        "bench/",
         ".ci/",
     ];
     let path = span.split(':').next().unwrap_or(span);

@@ -96,11 +96,11 @@ pub(crate) enum ClaimOutcome {
 }
 
 impl GlobalNames {
-    pub fn owner(&self, name: &str) -> Option<&str> {
+    pub(crate) fn owner(&self, name: &str) -> Option<&str> {
         self.owners.get(name).map(String::as_str)
     }
 
-    pub fn all(&self) -> Vec<(String, String)> {
+    pub(crate) fn all(&self) -> Vec<(String, String)> {
         let mut all: Vec<_> = self
             .owners
             .iter()
@@ -110,21 +110,25 @@ impl GlobalNames {
         all
     }
 
-    pub fn local_names(&self) -> Vec<String> {
+    pub(crate) fn local_names(&self) -> Vec<String> {
         self.local.keys().cloned().collect()
     }
 
-    pub fn local(&self, name: &str) -> Option<&Service> {
+    pub(crate) fn local(&self, name: &str) -> Option<&Service> {
         self.local.get(name)
     }
 
-    pub fn insert_local(&mut self, name: String, own_node: &str, service: Service) {
+    pub(crate) fn insert_local(&mut self, name: String, own_node: &str, service: Service) {
         self.owners.insert(name.clone(), own_node.to_string());
         self.local.insert(name, service);
     }
 
     /// Removes a local registration if `actor` still holds it.
-    pub fn remove_local(&mut self, name: &str, actor: Option<ractor::ActorId>) -> Option<Service> {
+    pub(crate) fn remove_local(
+        &mut self,
+        name: &str,
+        actor: Option<ractor::ActorId>,
+    ) -> Option<Service> {
         let holds = self
             .local
             .get(name)
@@ -137,7 +141,7 @@ impl GlobalNames {
     }
 
     /// `node` says it holds `name`.
-    pub fn claim(&mut self, name: &str, node: &str, own_node: &str) -> ClaimOutcome {
+    pub(crate) fn claim(&mut self, name: &str, node: &str, own_node: &str) -> ClaimOutcome {
         match self.owners.get(name) {
             None => {
                 self.owners.insert(name.to_string(), node.to_string());
@@ -157,14 +161,14 @@ impl GlobalNames {
     }
 
     /// `node` released `name`.
-    pub fn release(&mut self, name: &str, node: &str) {
+    pub(crate) fn release(&mut self, name: &str, node: &str) {
         if self.owners.get(name).is_some_and(|owner| owner == node) {
             self.owners.remove(name);
         }
     }
 
     /// `node` went down: its names are gone.
-    pub fn node_down(&mut self, node: &str) {
+    pub(crate) fn node_down(&mut self, node: &str) {
         self.owners.retain(|_, owner| owner != node);
     }
 }

@@ -9,31 +9,31 @@ use parking_lot::Mutex;
 
 /// Lines like `start:a` and `stop:a`, in the order they happened.
 #[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Log(Arc<Mutex<Vec<String>>>);
 
 impl Log {
-    pub fn push(&self, line: String) {
+    pub(crate) fn push(&self, line: String) {
         self.0.lock().push(line);
     }
 
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.0.lock().clone()
     }
 
     /// The lines starting with `prefix`, without it.
-    pub fn with_prefix(&self, prefix: &str) -> Vec<String> {
+    pub(crate) fn with_prefix(&self, prefix: &str) -> Vec<String> {
         self.lines()
             .iter()
             .filter_map(|line| line.strip_prefix(prefix).map(str::to_string))
             .collect()
     }
 
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.0.lock().clear();
     }
 }
 
-pub enum ProbeMsg {
+pub(crate) enum ProbeMsg {
     /// Answers the probe's name.
     Ping(RpcReplyPort<String>),
     /// Never answers.
@@ -50,7 +50,7 @@ pub enum ProbeMsg {
 
 bream_runtime::local_message!(ProbeMsg);
 
-pub struct Probe {
+pub(crate) struct Probe {
     pub name: String,
     pub log: Log,
     /// Fail in pre_start.
@@ -105,7 +105,7 @@ impl Actor for Probe {
 }
 
 /// A permanent probe worker named `name`.
-pub fn probe(name: &str, log: &Log) -> ChildSpec {
+pub(crate) fn probe(name: &str, log: &Log) -> ChildSpec {
     let (name, log) = (name.to_string(), log.clone());
     ChildSpec::actor(
         name.clone(),
@@ -119,7 +119,7 @@ pub fn probe(name: &str, log: &Log) -> ChildSpec {
 }
 
 /// A probe that fails to start.
-pub fn failing_probe(name: &str, log: &Log) -> ChildSpec {
+pub(crate) fn failing_probe(name: &str, log: &Log) -> ChildSpec {
     let (name, log) = (name.to_string(), log.clone());
     ChildSpec::actor(
         name.clone(),

@@ -12,10 +12,10 @@ use tokio::sync::broadcast::Receiver;
 
 use crate::probe::{failing_probe, probe, Log, ProbeMsg};
 
-pub const DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(5);
 
 /// The running actor of child `id`.
-pub async fn child(supervisor: &SupervisorRef, id: &str) -> ActorRef<ProbeMsg> {
+pub(crate) async fn child(supervisor: &SupervisorRef, id: &str) -> ActorRef<ProbeMsg> {
     let children = supervisor.which_children().await.expect("which_children");
     let info = children
         .into_iter()
@@ -26,7 +26,7 @@ pub async fn child(supervisor: &SupervisorRef, id: &str) -> ActorRef<ProbeMsg> {
         .into()
 }
 
-pub async fn ids(supervisor: &SupervisorRef) -> Vec<(String, bool)> {
+pub(crate) async fn ids(supervisor: &SupervisorRef) -> Vec<(String, bool)> {
     supervisor
         .which_children()
         .await

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 
 /// Rows in a pre-filled table for lookup, update_counter and scans.
-pub const TABLE_ROWS: u64 = 100_000;
+pub(crate) const TABLE_ROWS: u64 = 100_000;
 
 /// Rows per range scan.
-pub const SCAN_ROWS: usize = 100;
+pub(crate) const SCAN_ROWS: usize = 100;
 
 /// Criterion settings: short, because the machine has 2 shared cores.
-pub fn criterion_short() -> Criterion {
+pub(crate) fn criterion_short() -> Criterion {
     Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
@@ -27,7 +27,7 @@ pub fn criterion_short() -> Criterion {
 /// 0, 1, 2, ... arrive in an order that looks random to a B-tree, while
 /// staying distinct and cheap to compute in the timed loop.
 #[inline]
-pub fn scramble(index: u64) -> u64 {
+pub(crate) fn scramble(index: u64) -> u64 {
     index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
@@ -40,7 +40,7 @@ pub fn scramble(index: u64) -> u64 {
 /// The threads take their own start and end times: a coordinating thread
 /// that read the clock after releasing them could be descheduled past
 /// their whole run on a busy machine and report next to nothing.
-pub fn time_threads<F>(threads: usize, iterations: u64, work: F) -> Duration
+pub(crate) fn time_threads<F>(threads: usize, iterations: u64, work: F) -> Duration
 where
     F: Fn(usize, u64) + Sync,
 {

@@ -9,12 +9,12 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc;
 
 /// Every wait in these tests gives up after this long.
-pub const DEADLINE: Duration = Duration::from_secs(5);
+pub(super) const DEADLINE: Duration = Duration::from_secs(5);
 
 /// An actor that does nothing: an owner.
-pub struct Idle;
+pub(super) struct Idle;
 
-pub enum IdleMsg {}
+pub(super) enum IdleMsg {}
 impl ractor::Message for IdleMsg {}
 
 impl Actor for Idle {
@@ -26,7 +26,7 @@ impl Actor for Idle {
     }
 }
 
-pub async fn spawn_idle() -> ActorRef<IdleMsg> {
+pub(super) async fn spawn_idle() -> ActorRef<IdleMsg> {
     let (actor, _task) = Actor::spawn(None, Idle, ())
         .await
         .expect("spawn idle actor");
@@ -34,9 +34,9 @@ pub async fn spawn_idle() -> ActorRef<IdleMsg> {
 }
 
 /// An heir: forwards every `Transfer` it receives to the test.
-pub struct Heir;
+pub(super) struct Heir;
 
-pub enum HeirMsg {
+pub(super) enum HeirMsg {
     Transfer(Transfer<u64, u64>),
 }
 impl ractor::Message for HeirMsg {}
@@ -71,7 +71,7 @@ impl Actor for Heir {
 }
 
 /// An heir actor and the channel its transfers arrive on.
-pub async fn spawn_heir() -> (
+pub(super) async fn spawn_heir() -> (
     ActorRef<HeirMsg>,
     mpsc::UnboundedReceiver<Transfer<u64, u64>>,
 ) {
@@ -81,7 +81,7 @@ pub async fn spawn_heir() -> (
 }
 
 /// The next transfer, within the deadline.
-pub async fn next_transfer(
+pub(super) async fn next_transfer(
     receiver: &mut mpsc::UnboundedReceiver<Transfer<u64, u64>>,
 ) -> Transfer<u64, u64> {
     tokio::time::timeout(DEADLINE, receiver.recv())
@@ -91,12 +91,12 @@ pub async fn next_transfer(
 }
 
 /// Polls `condition` until it holds; panics with `what` at the deadline.
-pub async fn eventually(what: &str, condition: impl FnMut() -> bool) {
+pub(super) async fn eventually(what: &str, condition: impl FnMut() -> bool) {
     bream_testkit::eventually_sync(what, DEADLINE, condition).await
 }
 
 /// Stops `actor` and waits until it has stopped.
-pub async fn stop(actor: &ActorCell) {
+pub(super) async fn stop(actor: &ActorCell) {
     actor
         .stop_and_wait(None, Some(DEADLINE))
         .await
@@ -104,12 +104,12 @@ pub async fn stop(actor: &ActorCell) {
 }
 
 /// A runtime and an owner actor for synchronous tests (proptest, threads).
-pub struct Background {
+pub(super) struct Background {
     pub runtime: tokio::runtime::Runtime,
     pub owner: ActorRef<IdleMsg>,
 }
 
-pub static BACKGROUND: LazyLock<Background> = LazyLock::new(|| {
+pub(super) static BACKGROUND: LazyLock<Background> = LazyLock::new(|| {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -120,7 +120,7 @@ pub static BACKGROUND: LazyLock<Background> = LazyLock::new(|| {
 });
 
 /// A new table owned by the background owner, from synchronous code.
-pub fn table_sync<K: bream_tables::Key, V: bream_tables::Value>(
+pub(super) fn table_sync<K: bream_tables::Key, V: bream_tables::Value>(
     name: &str,
     options: TableOptions<K, V>,
 ) -> Table<K, V> {
@@ -130,9 +130,9 @@ pub fn table_sync<K: bream_tables::Key, V: bream_tables::Value>(
 }
 
 /// An actor that panics when told to: an owner that crashes.
-pub struct Crasher;
+pub(super) struct Crasher;
 
-pub struct Crash;
+pub(super) struct Crash;
 impl ractor::Message for Crash {}
 
 impl Actor for Crasher {

@@ -61,19 +61,19 @@ async_graphql::scalar!(
 /// A domain name (MongooseIM's `DomainName`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct DomainName(pub String);
+pub(crate) struct DomainName(pub String);
 async_graphql::scalar!(DomainName, "DomainName", "XMPP domain name");
 
 /// A JID localpart (MongooseIM's `UserName`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct UserName(pub String);
+pub(crate) struct UserName(pub String);
 async_graphql::scalar!(UserName, "UserName", "XMPP user name (local part of a JID)");
 
 /// One stanza or element as XML text (MongooseIM's `XmlElement`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct XmlElement(pub String);
+pub(crate) struct XmlElement(pub String);
 async_graphql::scalar!(
     XmlElement,
     "XmlElement",

@@ -69,7 +69,7 @@ pub(crate) struct SessionArgs {
 }
 
 /// The session actor's messages.
-pub enum SessionMsg {
+pub(crate) enum SessionMsg {
     /// An event from the connection task, with the permit that paces
     /// parsing (released when handled).
     Inbound(InboundEvent),
@@ -85,7 +85,7 @@ pub enum SessionMsg {
 bream_runtime::local_message!(SessionMsg);
 
 /// An event from the connection task (opaque outside c2s).
-pub struct InboundEvent {
+pub(crate) struct InboundEvent {
     event: Inbound,
     permit: Option<OwnedSemaphorePermit>,
 }

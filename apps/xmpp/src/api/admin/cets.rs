@@ -14,7 +14,7 @@ use crate::cluster::ClusterInfo;
 /// Cluster state, as `cets { systemInfo }` reports it.
 #[derive(SimpleObject)]
 #[graphql(rename_fields = "camelCase")]
-pub struct SystemInfo {
+pub(crate) struct SystemInfo {
     /// Nodes connected and up, this one included.
     pub available_nodes: Vec<String>,
     /// Nodes discovery lists that are not connected.
@@ -39,7 +39,7 @@ pub struct SystemInfo {
 /// One replicated table, as `cets { tableInfo }` reports it.
 #[derive(SimpleObject)]
 #[graphql(rename_fields = "camelCase")]
-pub struct TableInfo {
+pub(crate) struct TableInfo {
     /// The table.
     pub table_name: String,
     /// Bytes the local copy takes.
@@ -54,7 +54,7 @@ pub struct TableInfo {
 
 impl SystemInfo {
     /// From the cluster's status.
-    pub fn from_info(info: &ClusterInfo) -> SystemInfo {
+    pub(crate) fn from_info(info: &ClusterInfo) -> SystemInfo {
         let cluster = &info.replication.cluster;
         let mut available: Vec<String> = cluster.connected.clone();
         available.push(info.node.clone());
@@ -118,7 +118,7 @@ impl SystemInfo {
 }
 
 /// `cets` queries.
-pub struct CetsAdminQuery;
+pub(crate) struct CetsAdminQuery;
 
 fn not_clustered() -> async_graphql::Error {
     error(

@@ -13,7 +13,7 @@ fn context<'a>(ctx: &Context<'a>) -> Result<&'a AdminContext> {
 }
 
 /// Allow admin to get information about user roster/contacts.
-pub struct RosterAdminQuery;
+pub(crate) struct RosterAdminQuery;
 
 #[Object]
 impl RosterAdminQuery {
@@ -38,7 +38,7 @@ impl RosterAdminQuery {
 }
 
 /// Allow admin to manage user roster/contacts.
-pub struct RosterAdminMutation;
+pub(crate) struct RosterAdminMutation;
 
 #[Object]
 impl RosterAdminMutation {

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::AdminContext;
 use crate::api::graphql::{error, fresh_id, parse_stanza, storage_error, Result};
-pub use crate::api::graphql::{DomainName, JidScalar, UserName, XmlElement};
+pub(crate) use crate::api::graphql::{DomainName, JidScalar, UserName, XmlElement};
 use crate::api::ErrorCode;
 use crate::config::LogLevel as ConfigLogLevel;
 use crate::jid::{normalize_domain, normalize_localpart, BareJid, Jid};
@@ -239,7 +239,7 @@ impl AdminMutation {
 
 /// Modify user payload
 #[derive(SimpleObject)]
-pub struct UserPayload {
+pub(crate) struct UserPayload {
     /// User JID
     jid: JidScalar,
     /// Result message
@@ -248,7 +248,7 @@ pub struct UserPayload {
 
 /// Check user existence payload
 #[derive(SimpleObject)]
-pub struct CheckUserPayload {
+pub(crate) struct CheckUserPayload {
     /// Status of the user existence
     exist: bool,
     /// Result message
@@ -257,7 +257,7 @@ pub struct CheckUserPayload {
 
 /// Check password correctness payload
 #[derive(SimpleObject)]
-pub struct CheckPasswordPayload {
+pub(crate) struct CheckPasswordPayload {
     /// Status of the password correctness
     correct: bool,
     /// Result message
@@ -265,7 +265,7 @@ pub struct CheckPasswordPayload {
 }
 
 /// Allow admin to get information about accounts.
-pub struct AccountAdminQuery;
+pub(crate) struct AccountAdminQuery;
 
 #[Object]
 impl AccountAdminQuery {
@@ -364,7 +364,7 @@ impl AccountAdminQuery {
 }
 
 /// Allow admin to manage user accounts.
-pub struct AccountAdminMutation;
+pub(crate) struct AccountAdminMutation;
 
 #[Object]
 impl AccountAdminMutation {
@@ -492,7 +492,7 @@ impl AccountAdminMutation {
 
 /// The information about the session
 #[derive(SimpleObject)]
-pub struct Session {
+pub(crate) struct Session {
     /// The full JID
     user: JidScalar,
     /// The connection type (c2s)
@@ -511,7 +511,7 @@ pub struct Session {
 
 /// Kick user session result
 #[derive(SimpleObject)]
-pub struct KickUserResult {
+pub(crate) struct KickUserResult {
     /// Full JID with username, server and resource
     jid: JidScalar,
     /// Result status
@@ -524,7 +524,7 @@ pub struct KickUserResult {
 
 /// Modify session payload
 #[derive(SimpleObject)]
-pub struct SessionPayload {
+pub(crate) struct SessionPayload {
     /// Full JID with username, server and resource
     jid: JidScalar,
     /// Result message
@@ -598,7 +598,7 @@ impl PresenceShow {
 }
 
 /// Allow admin to get information about sessions.
-pub struct SessionAdminQuery;
+pub(crate) struct SessionAdminQuery;
 
 #[Object]
 impl SessionAdminQuery {
@@ -656,7 +656,7 @@ impl SessionAdminQuery {
 }
 
 /// Allow admin to manage sessions.
-pub struct SessionAdminMutation;
+pub(crate) struct SessionAdminMutation;
 
 #[Object]
 impl SessionAdminMutation {
@@ -777,13 +777,13 @@ impl SessionAdminMutation {
 
 /// Send stanza payload
 #[derive(SimpleObject)]
-pub struct SendStanzaPayload {
+pub(crate) struct SendStanzaPayload {
     /// Stanza id
     id: Option<async_graphql::ID>,
 }
 
 /// Sending stanzas through the normal routing path.
-pub struct StanzaAdminMutation;
+pub(crate) struct StanzaAdminMutation;
 
 impl StanzaAdminMutation {
     async fn send_message_of_type(
@@ -888,7 +888,7 @@ impl StanzaAdminMutation {
 
 /// Statistics of the whole server (one node, so far)
 #[derive(SimpleObject)]
-pub struct GlobalStats {
+pub(crate) struct GlobalStats {
     /// Uptime of the node
     uptime_seconds: Option<i64>,
     /// Number of registered users
@@ -907,7 +907,7 @@ pub struct GlobalStats {
 
 /// Statistics of one domain
 #[derive(SimpleObject)]
-pub struct DomainStats {
+pub(crate) struct DomainStats {
     /// Number of registered users on a given domain
     registered_users: Option<i64>,
     /// Number of online users on a given domain
@@ -915,7 +915,7 @@ pub struct DomainStats {
 }
 
 /// Allow admin to get statistics
-pub struct StatsAdminQuery;
+pub(crate) struct StatsAdminQuery;
 
 fn count(value: usize) -> Option<i64> {
     Some(i64::try_from(value).unwrap_or(i64::MAX))
@@ -982,7 +982,7 @@ pub enum StatusCode {
 
 /// Status of the server
 #[derive(SimpleObject)]
-pub struct Status {
+pub(crate) struct Status {
     /// Code of the status
     status_code: Option<StatusCode>,
     /// Message about the status
@@ -1053,7 +1053,7 @@ impl From<LogLevel> for ConfigLogLevel {
 }
 
 /// Allow admin to acquire data about the node
-pub struct ServerAdminQuery;
+pub(crate) struct ServerAdminQuery;
 
 #[Object]
 impl ServerAdminQuery {
@@ -1074,7 +1074,7 @@ impl ServerAdminQuery {
 }
 
 /// Allow admin to manage the node
-pub struct ServerAdminMutation;
+pub(crate) struct ServerAdminMutation;
 
 #[Object]
 impl ServerAdminMutation {

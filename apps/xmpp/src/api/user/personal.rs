@@ -35,7 +35,7 @@ async fn target(
 // ---- vcard --------------------------------------------------------------------------
 
 /// Allow user to get user's vcard
-pub struct VcardUserQuery;
+pub(crate) struct VcardUserQuery;
 
 #[Object]
 impl VcardUserQuery {
@@ -50,7 +50,7 @@ impl VcardUserQuery {
 }
 
 /// Allow user to set own vcard
-pub struct VcardUserMutation;
+pub(crate) struct VcardUserMutation;
 
 #[Object]
 impl VcardUserMutation {
@@ -66,7 +66,7 @@ impl VcardUserMutation {
 // ---- private ------------------------------------------------------------------------
 
 /// Allow user to get own private
-pub struct PrivateUserQuery;
+pub(crate) struct PrivateUserQuery;
 
 #[Object]
 impl PrivateUserQuery {
@@ -96,7 +96,7 @@ impl PrivateUserQuery {
 }
 
 /// Allow user to set own private
-pub struct PrivateUserMutation;
+pub(crate) struct PrivateUserMutation;
 
 #[Object]
 impl PrivateUserMutation {
@@ -121,7 +121,7 @@ impl PrivateUserMutation {
 /// A point in time, `YYYY-MM-DDTHH:MM:SSZ` (MongooseIM's `DateTime`); input may carry a
 /// fraction and an offset (`+02:00`). Held as Unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DateTime(pub i64);
+pub(crate) struct DateTime(pub i64);
 
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
@@ -214,7 +214,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 /// A user's last activity
 #[derive(async_graphql::SimpleObject)]
-pub struct LastActivity {
+pub(crate) struct LastActivity {
     /// The user
     user: JidScalar,
     /// When the user's last session ended (now, while the user is online)
@@ -224,7 +224,7 @@ pub struct LastActivity {
 }
 
 /// Allow user to manage last activity.
-pub struct LastUserQuery;
+pub(crate) struct LastUserQuery;
 
 #[Object]
 impl LastUserQuery {
@@ -249,7 +249,7 @@ impl LastUserQuery {
 }
 
 /// Allow user to get information about last activity.
-pub struct LastUserMutation;
+pub(crate) struct LastUserMutation;
 
 #[Object]
 impl LastUserMutation {

@@ -46,7 +46,7 @@ pub(super) fn request<'a>(ctx: &Context<'a>) -> Result<(&'a UserContext, &'a Cal
 /// A JID scalar holding a resource name (MongooseIM's `ResourceName`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct ResourceName(pub String);
+pub(crate) struct ResourceName(pub String);
 async_graphql::scalar!(ResourceName, "ResourceName", "XMPP resource name");
 
 // ---- roots --------------------------------------------------------------------------
@@ -132,7 +132,7 @@ pub enum AuthStatus {
 
 /// Information about user request authorization
 #[derive(SimpleObject)]
-pub struct UserAuthInfo {
+pub(crate) struct UserAuthInfo {
     /// Authorized as user with name (the bare JID)
     username: Option<UserName>,
     /// Authorization status
@@ -142,7 +142,7 @@ pub struct UserAuthInfo {
 // ---- account ------------------------------------------------------------------------
 
 /// Allow user to manage own account.
-pub struct AccountUserMutation;
+pub(crate) struct AccountUserMutation;
 
 #[Object]
 impl AccountUserMutation {
@@ -211,7 +211,7 @@ pub(super) fn caller_account(caller: &Caller) -> Result<(&str, &str)> {
 // ---- session ------------------------------------------------------------------------
 
 /// Allow user to get information about sessions.
-pub struct SessionUserQuery;
+pub(crate) struct SessionUserQuery;
 
 impl SessionUserQuery {
     fn resources(ctx: &Context<'_>) -> Result<Vec<ResourceName>> {
@@ -248,7 +248,7 @@ impl SessionUserQuery {
 
 /// Send stanza payload
 #[derive(SimpleObject)]
-pub struct SendStanzaPayload {
+pub(crate) struct SendStanzaPayload {
     /// Stanza id
     id: Option<async_graphql::ID>,
 }
@@ -256,7 +256,7 @@ pub struct SendStanzaPayload {
 /// A stanza as XML text (MongooseIM's `Stanza`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct StanzaScalar(pub String);
+pub(crate) struct StanzaScalar(pub String);
 async_graphql::scalar!(
     StanzaScalar,
     "Stanza",
@@ -264,7 +264,7 @@ async_graphql::scalar!(
 );
 
 /// Allow user to send messages.
-pub struct StanzaUserMutation;
+pub(crate) struct StanzaUserMutation;
 
 /// The sender of a stanza the caller sends: `from` if given (its bare JID must be the
 /// caller's, or `invalid_sender`), else the caller's bare JID.
@@ -380,7 +380,7 @@ impl StanzaUserMutation {
 // ---- roster -------------------------------------------------------------------------
 
 /// Allow user to get information about user roster/contacts.
-pub struct RosterUserQuery;
+pub(crate) struct RosterUserQuery;
 
 #[Object]
 impl RosterUserQuery {
@@ -398,7 +398,7 @@ impl RosterUserQuery {
 }
 
 /// Allow user to manage user roster/contacts.
-pub struct RosterUserMutation;
+pub(crate) struct RosterUserMutation;
 
 #[Object]
 impl RosterUserMutation {

@@ -10,7 +10,7 @@ use crate::xml::Element;
 /// A vCard (XEP-0054), the fields Bream shows.
 #[derive(SimpleObject, InputObject, Clone, Debug, Default, PartialEq, Eq)]
 #[graphql(input_name = "VcardInput")]
-pub struct Vcard {
+pub(crate) struct Vcard {
     /// Formatted name from Vcard
     pub formatted_name: Option<String>,
     /// Person's name details
@@ -44,7 +44,7 @@ pub struct Vcard {
 /// The parts of a name.
 #[derive(SimpleObject, InputObject, Clone, Debug, Default, PartialEq, Eq)]
 #[graphql(input_name = "NameComponentsInput")]
-pub struct NameComponents {
+pub(crate) struct NameComponents {
     /// Family name
     pub family: Option<String>,
     /// Given name
@@ -60,7 +60,7 @@ pub struct NameComponents {
 /// An email address.
 #[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Eq)]
 #[graphql(input_name = "EmailInput")]
-pub struct Email {
+pub(crate) struct Email {
     /// Email tags
     pub tags: Option<Vec<EmailTags>>,
     /// Email address
@@ -70,7 +70,7 @@ pub struct Email {
 /// A telephone number.
 #[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Eq)]
 #[graphql(input_name = "TelephoneInput")]
-pub struct Telephone {
+pub(crate) struct Telephone {
     /// Telephone tags
     pub tags: Option<Vec<TelephoneTags>>,
     /// The number
@@ -80,7 +80,7 @@ pub struct Telephone {
 /// An organization.
 #[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Eq)]
 #[graphql(input_name = "OrganizationInput")]
-pub struct Organization {
+pub(crate) struct Organization {
     /// Organization name
     pub orgname: String,
     /// Organization unit
@@ -173,7 +173,7 @@ fn push(list: &mut Option<Vec<String>>, value: String) {
 
 impl Vcard {
     /// The `<vCard xmlns='vcard-temp'/>` element.
-    pub fn to_element(&self) -> Element {
+    pub(crate) fn to_element(&self) -> Element {
         let mut vcard = Element::new("vCard", NS_VCARD);
         if let Some(name) = &self.formatted_name {
             vcard.push_child(text("FN", name));
@@ -230,7 +230,7 @@ impl Vcard {
     }
 
     /// The fields of a stored `<vCard/>`; elements it does not know are skipped.
-    pub fn from_element(vcard: &Element) -> Vcard {
+    pub(crate) fn from_element(vcard: &Element) -> Vcard {
         let mut result = Vcard::default();
         for child in vcard.elements() {
             match child.name.as_str() {
