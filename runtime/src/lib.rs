@@ -27,7 +27,6 @@ pub mod link;
 pub mod monitor;
 pub mod node;
 pub mod registry;
-pub mod sql_url;
 pub mod supervisor;
 mod system;
 pub mod testkit;

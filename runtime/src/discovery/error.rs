@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A driver or I/O error kept as the cause of a [`DiscoveryError`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use bream_sql::BoxError;
 
 /// Why a discovery backend could not be set up, polled or left.
 #[derive(Debug, thiserror::Error)]
@@ -135,4 +135,40 @@ pub enum DiscoveryError {
         /// What is wrong with the line.
         reason: String,
     },
+}
+
+impl From<bream_sql::ConnectError> for DiscoveryError {
+    fn from(error: bream_sql::ConnectError) -> Self {
+        match error {
+            bream_sql::ConnectError::InvalidUrl { url, reason } => {
+                DiscoveryError::InvalidUrl { url, reason }
+            }
+            bream_sql::ConnectError::Connect {
+                backend,
+                url,
+                timeout,
+                source,
+            } => DiscoveryError::Connect {
+                backend,
+                url,
+                timeout,
+                source,
+            },
+            // `CreateDirectory`, which the registry's `SqliteFile::AsUrlSays` never asks for.
+            other => DiscoveryError::InvalidUrl {
+                url: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<bream_sql::MigrateError> for DiscoveryError {
+    fn from(error: bream_sql::MigrateError) -> Self {
+        DiscoveryError::Migrate {
+            backend: error.backend,
+            url: error.url,
+            source: error.source,
+        }
+    }
 }

@@ -89,7 +89,8 @@
 //! unique across every component using one database (they are timestamps). sqlx's PostgreSQL
 //! migrator takes a lock; its SQLite migrator does not, so nodes starting together on a fresh
 //! SQLite file can race to apply the same migration. The loser fails after the winner commits,
-//! and a retry (up to [`MIGRATE_ATTEMPTS_MAX`]) then finds it applied.
+//! and a retry (up to [`MIGRATE_ATTEMPTS_MAX`]) then finds it applied. Connecting and migrating
+//! are `bream_sql`'s, shared with the XMPP server's storage; the schema and its SQL are here.
 //!
 //! # Outcomes
 //!
@@ -105,18 +106,14 @@
 
 use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::time::Duration;
 
+use bream_sql::url::redact_url;
+use bream_sql::{ConnectOptions, Pool, SqliteFile};
 use futures::future::{BoxFuture, FutureExt};
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
-use super::error::BoxError;
 use super::{check_address, check_cluster_name, check_node_name};
 use super::{DiscoveredNode, Discovery, DiscoveryError, DiscoveryPoll};
-use crate::sql_url::{is_sqlite_in_memory, redact_url, url_scheme};
 
 /// How old a row may get, by the database's clock, before another node's poll deletes it.
 /// MongooseIM's `expire_time` default.
@@ -138,7 +135,7 @@ pub const POOL_CONNECTIONS_MAX: u32 = 2;
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many times the SQLite migrations are tried, for nodes racing on a fresh file.
-pub const MIGRATE_ATTEMPTS_MAX: u32 = 3;
+pub const MIGRATE_ATTEMPTS_MAX: u32 = bream_sql::MIGRATE_ATTEMPTS_MAX;
 
 /// The first key of the PostgreSQL advisory lock of a cluster ("Brea" in ASCII); the second is
 /// `hashtext(cluster_name)`.
@@ -256,21 +253,6 @@ pub struct SqlRegistry {
     pool: Pool,
 }
 
-#[derive(Debug)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-impl Pool {
-    fn backend(&self) -> &'static str {
-        match self {
-            Pool::Sqlite(_) => "sqlite",
-            Pool::Postgres(_) => "postgres",
-        }
-    }
-}
-
 impl SqlRegistry {
     /// Validates `config`, connects (backend from the URL's scheme: `sqlite`, `postgres` or
     /// `postgresql`) and runs the migrations. Nothing is registered until the first poll.
@@ -279,54 +261,14 @@ impl SqlRegistry {
     pub async fn connect(config: SqlRegistryConfig) -> Result<Self, DiscoveryError> {
         let expiry_seconds = config.validate()?;
         let url_redacted = redact_url(&config.url);
-        let invalid_url = |reason: String| DiscoveryError::InvalidUrl {
-            url: url_redacted.clone(),
-            reason,
+        let options = ConnectOptions {
+            application_name: APPLICATION_NAME,
+            max_connections: POOL_CONNECTIONS_MAX,
+            connect_timeout: config.connect_timeout,
+            sqlite_busy_timeout: SQLITE_BUSY_TIMEOUT,
+            sqlite_file: SqliteFile::AsUrlSays,
         };
-        let timeout = config.connect_timeout;
-        let pool = match url_scheme(&config.url) {
-            Some("sqlite") => {
-                if is_sqlite_in_memory(&config.url) {
-                    return Err(invalid_url(
-                        "an in-memory SQLite database is private to this process, so no other \
-                         node could see it; use a file, sqlite://PATH?mode=rwc"
-                            .into(),
-                    ));
-                }
-                let options = SqliteConnectOptions::from_str(&config.url)
-                    .map_err(|error| invalid_url(error.to_string()))?
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
-                let pool_options = SqlitePoolOptions::new()
-                    .max_connections(POOL_CONNECTIONS_MAX)
-                    .acquire_timeout(timeout);
-                let connecting = pool_options.connect_with(options);
-                Pool::Sqlite(connect_within("sqlite", &url_redacted, timeout, connecting).await?)
-            }
-            Some("postgres" | "postgresql") => {
-                let options = PgConnectOptions::from_str(&config.url)
-                    .map_err(|error| invalid_url(error.to_string()))?
-                    .application_name(APPLICATION_NAME);
-                let pool_options = PgPoolOptions::new()
-                    .max_connections(POOL_CONNECTIONS_MAX)
-                    .acquire_timeout(timeout);
-                let connecting = pool_options.connect_with(options);
-                Pool::Postgres(
-                    connect_within("postgres", &url_redacted, timeout, connecting).await?,
-                )
-            }
-            Some(other) => {
-                return Err(invalid_url(format!(
-                    "unsupported scheme {other:?}: use sqlite://PATH?mode=rwc or \
-                     postgres://USER@HOST:PORT/DATABASE"
-                )))
-            }
-            None => {
-                return Err(invalid_url(
-                    "no scheme: use sqlite://PATH?mode=rwc or postgres://USER@HOST:PORT/DATABASE"
-                        .into(),
-                ))
-            }
-        };
+        let pool = Pool::connect(&config.url, &options, "sqlite://PATH?mode=rwc").await?;
         let registry = Self {
             config,
             url_redacted,
@@ -345,48 +287,23 @@ impl SqlRegistry {
     /// Closes the pool's connections, waiting for borrowed ones to come back. Polls after this
     /// fail. Dropping the registry closes them too, without waiting.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
-        }
+        self.pool.close().await
     }
 
     async fn migrate(&self) -> Result<(), DiscoveryError> {
-        let backend = self.pool.backend();
-        let (mut migrator, attempts_max): (Migrator, u32) = match self.pool {
-            Pool::Sqlite(_) => (sqlx::migrate!("./migrations/sqlite"), MIGRATE_ATTEMPTS_MAX),
-            // sqlx's PostgreSQL migrator holds an advisory lock while it runs: no race to retry.
-            Pool::Postgres(_) => (sqlx::migrate!("./migrations/postgres"), 1),
+        let migrator = match self.pool.backend() {
+            bream_sql::Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            bream_sql::Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.set_ignore_missing(true);
-        let timeout = self.config.query_timeout;
-        let mut attempt = 1;
-        loop {
-            let running = match &self.pool {
-                Pool::Sqlite(pool) => tokio::time::timeout(timeout, migrator.run(pool)).await,
-                Pool::Postgres(pool) => tokio::time::timeout(timeout, migrator.run(pool)).await,
-            };
-            let source: BoxError = match running {
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(error)) => Box::new(error),
-                Err(_elapsed) => format!("not done within query_timeout = {timeout:?}").into(),
-            };
-            if attempt >= attempts_max {
-                return Err(DiscoveryError::Migrate {
-                    backend,
-                    url: self.url_redacted.clone(),
-                    source,
-                });
-            }
-            tracing::warn!(
-                backend,
-                url = %self.url_redacted,
-                attempt,
-                error = %source,
-                "discovery migration failed; trying again (another node may be migrating)"
-            );
-            attempt += 1;
-        }
+        self.pool
+            .migrate(
+                migrator,
+                self.config.query_timeout,
+                &self.url_redacted,
+                "discovery",
+            )
+            .await
+            .map_err(DiscoveryError::from)
     }
 
     async fn poll_within_deadline(&self) -> Result<DiscoveryPoll, DiscoveryError> {
@@ -462,16 +379,10 @@ impl SqlRegistry {
         let (cluster, node) = (&self.config.cluster_name, &self.config.node_name);
         let deleted = self
             .within_deadline("leave", async {
-                let deleted = match &self.pool {
-                    Pool::Sqlite(pool) => {
-                        let query = sqlx::query(LEAVE).bind(node).bind(cluster);
-                        query.execute(pool).await.map(|done| done.rows_affected())
-                    }
-                    Pool::Postgres(pool) => {
-                        let query = sqlx::query(LEAVE).bind(node).bind(cluster);
-                        query.execute(pool).await.map(|done| done.rows_affected())
-                    }
-                };
+                let deleted = bream_sql::on_pool!(&self.pool, |pool| {
+                    let query = sqlx::query(LEAVE).bind(node).bind(cluster);
+                    query.execute(pool).await.map(|done| done.rows_affected())
+                });
                 deleted.map_err(fail)
             })
             .await?;
@@ -529,7 +440,7 @@ impl Discovery for SqlRegistry {
     }
 
     fn describe(&self) -> String {
-        format!("rdbms {}", self.pool.backend())
+        format!("rdbms {}", self.pool.backend().name())
     }
 }
 
@@ -713,26 +624,6 @@ fn smallest_free_node_num(taken: &[i32], max: i32) -> Option<i32> {
         }
     }
     (candidate <= max).then_some(candidate)
-}
-
-/// Maps the result of opening a pool, bounded by `timeout`, to [`DiscoveryError::Connect`].
-async fn connect_within<T>(
-    backend: &'static str,
-    url_redacted: &str,
-    timeout: Duration,
-    connecting: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, DiscoveryError> {
-    let source: BoxError = match tokio::time::timeout(timeout, connecting).await {
-        Ok(Ok(pool)) => return Ok(pool),
-        Ok(Err(error)) => Box::new(error),
-        Err(_elapsed) => "no connection before the deadline".into(),
-    };
-    Err(DiscoveryError::Connect {
-        backend,
-        url: url_redacted.to_string(),
-        timeout,
-        source,
-    })
 }
 
 #[cfg(test)]

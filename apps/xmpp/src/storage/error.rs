@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A driver or I/O error kept as the cause of a [`StorageError`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use bream_sql::BoxError;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -149,4 +149,43 @@ pub enum StorageError {
         /// The limit.
         max: usize,
     },
+}
+
+impl From<bream_sql::ConnectError> for StorageError {
+    fn from(error: bream_sql::ConnectError) -> Self {
+        match error {
+            bream_sql::ConnectError::InvalidUrl { url, reason } => {
+                StorageError::InvalidUrl { url, reason }
+            }
+            bream_sql::ConnectError::CreateDirectory { path, source } => {
+                StorageError::CreateDirectory { path, source }
+            }
+            bream_sql::ConnectError::Connect {
+                backend,
+                url,
+                timeout,
+                source,
+            } => StorageError::Connect {
+                backend,
+                url,
+                timeout,
+                source,
+            },
+            // A variant added later: its text, with the URL already redacted.
+            other => StorageError::InvalidUrl {
+                url: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<bream_sql::MigrateError> for StorageError {
+    fn from(error: bream_sql::MigrateError) -> Self {
+        StorageError::Migrate {
+            backend: error.backend,
+            url: error.url,
+            source: error.source,
+        }
+    }
 }

@@ -102,6 +102,8 @@
 //! numbers (`20261127100000` onwards) never collide with the runtime's (`20261127000000`).
 //! sqlx's SQLite migrator takes no lock, so two processes opening a fresh file at once (a server
 //! and a `ctl` command) may race; the loser tries again, up to [`MIGRATE_ATTEMPTS_MAX`] times.
+//! Connecting and migrating are `bream_sql`'s, shared with the runtime's discovery; the schema
+//! and its SQL are here.
 //!
 //! # Outcomes
 //!
@@ -122,19 +124,14 @@ mod roster;
 
 use std::fmt;
 use std::future::Future;
-use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use bream_sql::{Backend, ConnectOptions, Pool, SqliteFile};
 
 pub use self::error::{BoxError, StorageError};
 pub use self::model::{Ask, OfflineMessage, RosterItem, Subscription};
 pub(crate) use self::url::url_scheme_is_supported;
-use self::url::{is_sqlite_in_memory, url_scheme};
 pub use self::url::{redact_url, sqlite_url_for_path};
 
 /// How long [`Storage::connect`] waits for its first connection, and an operation for a pooled
@@ -150,7 +147,7 @@ pub const QUERY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 pub const MIGRATE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How many times the SQLite migrations are tried, for processes racing on a fresh file.
-pub const MIGRATE_ATTEMPTS_MAX: u32 = 3;
+pub const MIGRATE_ATTEMPTS_MAX: u32 = bream_sql::MIGRATE_ATTEMPTS_MAX;
 
 /// The pool's connection bound when none is configured (MongooseIM's rdbms `workers` default).
 pub const POOL_CONNECTIONS_DEFAULT: u32 = 10;
@@ -259,12 +256,6 @@ impl fmt::Debug for Storage {
     }
 }
 
-#[derive(Clone)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
 /// What differs between the backends' SQL. Everything else is one text for both: `$N`
 /// parameters work in SQLite too, and so do `ON CONFLICT` and `RETURNING`.
 struct Dialect {
@@ -301,18 +292,11 @@ impl From<StorageError> for Failure {
     }
 }
 
-/// Evaluates `$body` with `$pool` bound to the pool, once per backend.
-///
-/// A macro rather than a function generic over `sqlx::Database`: the statements are the same
-/// text for both drivers, but the generic version needs a long list of higher-ranked bounds
-/// (executor, arguments, encode and decode for every type) that hide the SQL. Each expansion is
-/// type-checked against its concrete driver.
+/// Evaluates `$body` with `$pool` bound to the pool, once per backend: [`bream_sql::on_pool!`] on
+/// the storage's pool.
 macro_rules! on_pool {
     ($storage:expr, |$pool:ident| $body:expr) => {
-        match &$storage.pool {
-            $crate::storage::Pool::Sqlite($pool) => $body,
-            $crate::storage::Pool::Postgres($pool) => $body,
-        }
+        bream_sql::on_pool!(&$storage.pool, |$pool| $body)
     };
 }
 
@@ -326,7 +310,7 @@ macro_rules! on_pool {
 macro_rules! in_transaction {
     ($storage:expr, |$transaction:ident, $dialect:ident| $body:expr) => {
         match &$storage.pool {
-            $crate::storage::Pool::Sqlite(pool) => {
+            bream_sql::Pool::Sqlite(pool) => {
                 let mut $transaction = pool.begin_with("BEGIN IMMEDIATE").await?;
                 #[allow(unused_variables)]
                 let $dialect = &$crate::storage::SQLITE;
@@ -334,7 +318,7 @@ macro_rules! in_transaction {
                 $transaction.commit().await?;
                 value
             }
-            $crate::storage::Pool::Postgres(pool) => {
+            bream_sql::Pool::Postgres(pool) => {
                 let mut $transaction = pool.begin().await?;
                 #[allow(unused_variables)]
                 let $dialect = &$crate::storage::POSTGRES;
@@ -386,57 +370,14 @@ impl Storage {
     pub async fn connect_with(options: StorageOptions) -> Result<Storage, StorageError> {
         options.validate()?;
         let url_redacted = redact_url(&options.url);
-        let invalid_url = |reason: String| StorageError::InvalidUrl {
-            url: url_redacted.clone(),
-            reason,
+        let connect_options = ConnectOptions {
+            application_name: APPLICATION_NAME,
+            max_connections: options.pool_connections_max,
+            connect_timeout: options.connect_timeout,
+            sqlite_busy_timeout: SQLITE_BUSY_TIMEOUT_MAX.min(options.query_timeout / 2),
+            sqlite_file: SqliteFile::CreateWithWal,
         };
-        let timeout = options.connect_timeout;
-        let pool = match url_scheme(&options.url) {
-            Some("sqlite") => {
-                if is_sqlite_in_memory(&options.url) {
-                    return Err(invalid_url(
-                        "an in-memory SQLite database is lost when its last connection closes, \
-                         and no other process can see it; use a file, sqlite://PATH"
-                            .into(),
-                    ));
-                }
-                let busy_timeout = SQLITE_BUSY_TIMEOUT_MAX.min(options.query_timeout / 2);
-                let connect_options = SqliteConnectOptions::from_str(&options.url)
-                    .map_err(|error| invalid_url(error.to_string()))?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(busy_timeout);
-                create_parent_directory(connect_options.get_filename()).await?;
-                let connecting = SqlitePoolOptions::new()
-                    .max_connections(options.pool_connections_max)
-                    .acquire_timeout(timeout)
-                    .connect_with(connect_options);
-                Pool::Sqlite(connect_within("sqlite", &url_redacted, timeout, connecting).await?)
-            }
-            Some("postgres" | "postgresql") => {
-                let connect_options = PgConnectOptions::from_str(&options.url)
-                    .map_err(|error| invalid_url(error.to_string()))?
-                    .application_name(APPLICATION_NAME);
-                let connecting = PgPoolOptions::new()
-                    .max_connections(options.pool_connections_max)
-                    .acquire_timeout(timeout)
-                    .connect_with(connect_options);
-                Pool::Postgres(
-                    connect_within("postgres", &url_redacted, timeout, connecting).await?,
-                )
-            }
-            Some(other) => {
-                return Err(invalid_url(format!(
-                    "unsupported scheme {other:?}: use sqlite://PATH or \
-                     postgres://USER@HOST:PORT/DATABASE"
-                )))
-            }
-            None => {
-                return Err(invalid_url(
-                    "no scheme: use sqlite://PATH or postgres://USER@HOST:PORT/DATABASE".into(),
-                ))
-            }
-        };
+        let pool = Pool::connect(&options.url, &connect_options, "sqlite://PATH").await?;
         let storage = Storage {
             pool,
             url_redacted: url_redacted.into(),
@@ -453,10 +394,7 @@ impl Storage {
 
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
-        match self.pool {
-            Pool::Sqlite(_) => "sqlite",
-            Pool::Postgres(_) => "postgres",
-        }
+        self.pool.backend().name()
     }
 
     /// The database URL, with any password replaced by `***`.
@@ -467,43 +405,18 @@ impl Storage {
     /// Closes the pool, waiting for borrowed connections to come back; operations on any clone
     /// fail after this. Dropping the last clone closes it too, without waiting.
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        self.pool.close().await
     }
 
     async fn migrate(&self) -> Result<(), StorageError> {
-        let backend = self.backend();
-        let (mut migrator, attempts_max): (Migrator, u32) = match self.pool {
-            Pool::Sqlite(_) => (sqlx::migrate!("./migrations/sqlite"), MIGRATE_ATTEMPTS_MAX),
-            // sqlx's PostgreSQL migrator holds an advisory lock while it runs: no race to retry.
-            Pool::Postgres(_) => (sqlx::migrate!("./migrations/postgres"), 1),
+        let migrator = match self.pool.backend() {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.set_ignore_missing(true);
-        let mut attempt = 1;
-        loop {
-            let running = on_pool!(self, |pool| {
-                tokio::time::timeout(MIGRATE_TIMEOUT, migrator.run(pool)).await
-            });
-            let source: BoxError = match running {
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(error)) => Box::new(error),
-                Err(_elapsed) => format!("not done within {MIGRATE_TIMEOUT:?}").into(),
-            };
-            if attempt >= attempts_max {
-                return Err(StorageError::Migrate {
-                    backend,
-                    url: self.url_redacted.to_string(),
-                    source,
-                });
-            }
-            tracing::warn!(
-                backend,
-                url = %self.url_redacted,
-                attempt,
-                error = %source,
-                "storage migration failed; trying again (another process may be migrating)"
-            );
-            attempt += 1;
-        }
+        self.pool
+            .migrate(migrator, MIGRATE_TIMEOUT, &self.url_redacted, "storage")
+            .await?;
+        Ok(())
     }
 
     /// Runs one operation's body within the query timeout and gives its failure the operation's
@@ -546,39 +459,4 @@ fn account(domain: &str, username: &str) -> String {
 /// edited by hand.
 fn non_negative(what: &str, value: i64) -> Result<u64, Failure> {
     u64::try_from(value).map_err(|_| Failure::InvalidRow(format!("{what} is negative: {value}")))
-}
-
-async fn create_parent_directory(file: &Path) -> Result<(), StorageError> {
-    let Some(directory) = file
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    else {
-        return Ok(());
-    };
-    tokio::fs::create_dir_all(directory)
-        .await
-        .map_err(|source| StorageError::CreateDirectory {
-            path: directory.to_path_buf(),
-            source,
-        })
-}
-
-/// Maps the result of opening a pool, bounded by `timeout`, to [`StorageError::Connect`].
-async fn connect_within<T>(
-    backend: &'static str,
-    url_redacted: &str,
-    timeout: Duration,
-    connecting: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, StorageError> {
-    let source: BoxError = match tokio::time::timeout(timeout, connecting).await {
-        Ok(Ok(pool)) => return Ok(pool),
-        Ok(Err(error)) => Box::new(error),
-        Err(_elapsed) => "no connection before the deadline".into(),
-    };
-    Err(StorageError::Connect {
-        backend,
-        url: url_redacted.to_string(),
-        timeout,
-        source,
-    })
 }

@@ -1,6 +1,5 @@
 //! Database URLs for sqlx: their scheme, a file path as a URL, and their text with the password
-//! hidden for errors and logs. Shared by the discovery registry and the XMPP server's storage,
-//! which connect to the same databases.
+//! hidden for errors and logs.
 
 /// The URL's scheme (`sqlite` in `sqlite://x.db` or `sqlite:x.db`), if it has one.
 pub fn url_scheme(url: &str) -> Option<&str> {
