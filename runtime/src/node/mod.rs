@@ -22,6 +22,34 @@
 //! ractor_cluster's state is process-global: one node per OS process. Multi-node tests start
 //! several processes.
 //!
+//! Starting a node that finds its peers in the SQL registry, and watching them come and go:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use bream_runtime::discovery::{SqlRegistry, SqlRegistryConfig};
+//! use bream_runtime::node::{Node, NodeConfig, NodeEvent};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let name = "a@127.0.0.1";
+//! let registry = SqlRegistry::connect(SqlRegistryConfig::new(
+//!     "sqlite://cluster.db?mode=rwc", // every node of the cluster names the same database
+//!     "my-cluster",
+//!     name,
+//!     "127.0.0.1:4371",
+//! ))
+//! .await?;
+//! let config = NodeConfig::new(name, "127.0.0.1:4371".parse()?, "secret-cookie");
+//! let node = Node::start(config, Some(Arc::new(registry))).await?;
+//! let mut events = node.subscribe();
+//! while let Ok(event) = events.recv().await {
+//!     match event {
+//!         NodeEvent::Up { node } => tracing::info!(%node, "up"),
+//!         NodeEvent::Down { node, reason } => tracing::info!(%node, %reason, "down"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! Protocol logic (who is up, when to give up on a peer) is the plain state machine in
 //! [`membership`]; the agent actor is its shell.
 

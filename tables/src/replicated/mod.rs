@@ -17,6 +17,24 @@
 //! - [`outbox`]: batching what a server sends to a peer.
 //! - [`cluster_view`]: member lists across the cluster, and conflicts.
 //! - [`discovery`]: joining every node that comes up; cluster status.
+//!
+//! A replicated table on a started [`Node`](bream_runtime::node::Node): writes return once
+//! every live member has them; reads are local; the replication service joins the table with
+//! its servers on every node that comes up.
+//!
+//! ```no_run
+//! use bream_runtime::node::Node;
+//! use bream_tables::replicated::{ReplicatedOptions, ReplicatedTable, ReplicationService, ServiceConfig};
+//!
+//! # async fn example(node: Node) -> Result<(), Box<dyn std::error::Error>> {
+//! let sessions: ReplicatedTable<String, String> =
+//!     ReplicatedTable::start(&node, "sessions", ReplicatedOptions::default()).await?;
+//! let service = ReplicationService::start(&node, ServiceConfig::default());
+//! service.register(&sessions);
+//! sessions.insert("alice".to_string(), "phone".to_string()).await?;
+//! assert_eq!(sessions.table().get(&"alice".to_string())?, Some("phone".to_string()));
+//! # Ok(()) }
+//! ```
 
 pub mod cluster_view;
 pub mod discovery;
