@@ -24,21 +24,26 @@
 //!   most symbols allowed), then none of `"&'/:<>@` ([`LOCALPART_FORBIDDEN`]).
 //! - Resourcepart: the PRECIS `OpaqueString` profile (RFC 8265): case is kept,
 //!   spaces are allowed, controls are not.
-//! - Domainpart: one trailing `.` removed, then lower-cased.
+//! - Domainpart (RFC 7622 §3.2): one trailing `.` removed; an IP literal
+//!   (`[::1]`) is kept, lower-cased; anything else is prepared with IDNA2008
+//!   as UTS #46 does it (the `idna` crate, nontransitional): width mapping,
+//!   case folding, NFC, the UTS #46 validity checks (disallowed code points,
+//!   leading combining marks, the bidi and CONTEXTJ rules), and A-labels
+//!   (`xn--...`) decoded, so the stored form has U-labels and
+//!   `xn--bcher-kva.example` equals `Bücher.example`. Each label, in its
+//!   A-label form, is non-empty and at most 63 bytes ([`DOMAIN_LABEL_BYTES_MAX`]).
+//!   Before that, characters no domain holds are refused by name, so the error
+//!   says which (whitespace, controls, and `@ / \ " & ' < > : [ ]`).
 //!
-//! Deviation: RFC 7622 prepares the domainpart with IDNA2008 (UTS #46
-//! mapping, then U-labels). No well-kept IDNA2008 crate is in our dependency
-//! tree, so a domain is lower-cased with Unicode's default case mapping, and
-//! only obviously invalid characters are refused (whitespace, controls, and
-//! `@ / \ " & ' < > :` outside an IPv6 literal), with each dot-separated label
-//! non-empty and at most 63 bytes. ASCII domains, which is what servers are
-//! configured with in practice, come out as IDNA2008 would leave them;
-//! internationalised domains are compared after lower-casing only, and
-//! punycode (`xn--`) labels are not converted to Unicode.
+//! Leniencies, where UTS #46 leaves the choice to the caller: ASCII outside
+//! letters, digits and `-` (such as `_`) is allowed (no STD3 rules), and so are
+//! hyphens in any position (`CheckHyphens=false`), as domains already in use
+//! are; neither can hide one name behind another.
 
 use std::fmt;
 use std::str::FromStr;
 
+use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use precis_profiles::precis_core::profile::PrecisFastInvocation;
 use precis_profiles::{OpaqueString, UsernameCaseMapped};
 
@@ -107,6 +112,11 @@ pub enum JidError {
     /// [`DOMAIN_LABEL_BYTES_MAX`].
     #[error("domainpart has an empty or over-long label")]
     InvalidDomainLabel,
+    /// The domainpart is refused by IDNA2008 / UTS #46 processing (a
+    /// disallowed code point, a label starting with a combining mark, a bidi
+    /// or CONTEXTJ rule, an undecodable `xn--` label).
+    #[error("domainpart is not a valid internationalised domain name")]
+    Idna,
     /// A resource where only a bare JID is allowed.
     #[error("a bare JID has no resource")]
     ResourceNotAllowed,
@@ -149,8 +159,8 @@ pub fn normalize_localpart(localpart: &str) -> Result<String, JidError> {
     check_length(Part::Localpart, prepared.into_owned())
 }
 
-/// Prepares and checks a domainpart (see the module docs for the deviation
-/// from IDNA2008).
+/// Prepares and checks a domainpart: IDNA2008 / UTS #46 to U-labels (see the
+/// module docs).
 pub fn normalize_domain(domain: &str) -> Result<String, JidError> {
     let domain = domain.strip_suffix('.').unwrap_or(domain);
     if domain.is_empty() {
@@ -186,14 +196,27 @@ pub fn normalize_domain(domain: &str) -> Result<String, JidError> {
             character,
         });
     }
-    let lowered = domain.to_lowercase();
-    if lowered
+    let uts46 = Uts46::new();
+    // ToASCII first: it validates, and the DNS bound on a label applies to its A-label form.
+    let ascii = uts46
+        .to_ascii(
+            domain.as_bytes(),
+            AsciiDenyList::EMPTY,
+            Hyphens::Allow,
+            DnsLength::Ignore,
+        )
+        .map_err(|_| JidError::Idna)?;
+    if ascii
         .split('.')
         .any(|label| label.is_empty() || label.len() > DOMAIN_LABEL_BYTES_MAX)
     {
         return Err(JidError::InvalidDomainLabel);
     }
-    check_length(Part::Domainpart, lowered)
+    // Then ToUnicode: RFC 7622 stores and compares U-labels.
+    let (unicode, result) =
+        uts46.to_unicode(ascii.as_bytes(), AsciiDenyList::EMPTY, Hyphens::Allow);
+    result.map_err(|_| JidError::Idna)?;
+    check_length(Part::Domainpart, unicode.into_owned())
 }
 
 /// Prepares and checks a resourcepart.
@@ -402,6 +425,37 @@ mod tests {
         assert_eq!(jid("a@[::1]/r").domain(), "[::1]");
         assert_eq!(jid("a@example.com/ x y ").resource(), Some(" x y "));
         assert_eq!(jid("a@b"), jid("A@B."));
+    }
+
+    #[test]
+    fn domains_are_prepared_with_idna2008() {
+        // A-labels are decoded: both spellings are one domain, stored with U-labels.
+        assert_eq!(jid("a@xn--bcher-kva.example").domain(), "bücher.example");
+        assert_eq!(jid("a@Bücher.EXAMPLE"), jid("a@xn--bcher-kva.example"));
+        // UTS #46 mapping: full-width letters and the ideographic full stop.
+        assert_eq!(jid("ＥＸＡＭＰＬＥ。com").domain(), "example.com");
+        // Nontransitional: ß stays ß.
+        assert_eq!(jid("straße.example").domain(), "straße.example");
+        // Leniencies kept: underscores and hyphens anywhere.
+        assert_eq!(
+            jid("muc_service.-x-.example").domain(),
+            "muc_service.-x-.example"
+        );
+        // A label may not start with a combining mark; a bad `xn--` label is refused.
+        assert_eq!(error("a@\u{301}a.example"), JidError::Idna);
+        assert_eq!(error("a@xn--ab-.example"), JidError::Idna);
+        // The label bound applies to the A-label: 40 × "ü" is 80 bytes in UTF-8 but under 63
+        // as `xn--...`; 60 × "ü" is over 63 either way.
+        let fits = "ü".repeat(40);
+        assert_eq!(
+            jid(&format!("a@{fits}.example")).domain(),
+            format!("{fits}.example")
+        );
+        let long = "ü".repeat(60);
+        assert_eq!(
+            error(&format!("a@{long}.example")),
+            JidError::InvalidDomainLabel
+        );
     }
 
     #[test]
