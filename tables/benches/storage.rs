@@ -1,11 +1,11 @@
 //! Storage candidates, measured to choose the data structures of
 //! `bream-tables` (the figures are quoted in `src/storage/mod.rs`).
 //!
-//! Hash storage (set, bag): N shards of `RwLock<hashbrown::HashTable>`
+//! Hash storage (set, bag): N stripes of `RwLock<hashbrown::HashTable>`
 //! with foldhash, the same with std's SipHash, `dashmap` (foldhash), and a
 //! single `RwLock<HashMap>`.
 //! Ordered storage: a single `RwLock<BTreeMap>`, `crossbeam_skiplist::SkipMap`,
-//! and 16 hash-sharded `RwLock<BTreeMap>`s (whose ordered scans must merge).
+//! and 16 hash-striped `RwLock<BTreeMap>`s (whose ordered scans must merge).
 //!
 //! `cargo bench -p bream-tables --bench storage`
 // criterion_main! writes a `pub fn main` without a doc comment.
@@ -42,31 +42,31 @@ struct Padded<T>(T);
 
 type LockedTable = Padded<RwLock<hashbrown::HashTable<(u64, u64)>>>;
 
-struct Sharded<S> {
-    shards: Vec<LockedTable>,
+struct Striped<S> {
+    stripes: Vec<LockedTable>,
     hasher: S,
     shift: u32,
 }
 
-impl<S: BuildHasher + Default> Sharded<S> {
-    fn new(shards: usize) -> Self {
+impl<S: BuildHasher + Default> Striped<S> {
+    fn new(stripes: usize) -> Self {
         Self {
-            shards: (0..shards)
+            stripes: (0..stripes)
                 .map(|_| Padded(RwLock::new(hashbrown::HashTable::new())))
                 .collect(),
             hasher: S::default(),
-            shift: 64 - shards.trailing_zeros(),
+            shift: 64 - stripes.trailing_zeros(),
         }
     }
 }
 
-impl<S: BuildHasher + Default + Sync + Send> Candidate for Sharded<S> {
+impl<S: BuildHasher + Default + Sync + Send> Candidate for Striped<S> {
     fn insert(&self, key: u64, value: u64) {
         let hash = self.hasher.hash_one(key);
-        let mut shard = self.shards[(hash.rotate_left(32) >> self.shift) as usize]
+        let mut stripe = self.stripes[(hash.rotate_left(32) >> self.shift) as usize]
             .0
             .write();
-        match shard.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(*k)) {
+        match stripe.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(*k)) {
             hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().1 = value,
             hashbrown::hash_table::Entry::Vacant(entry) => {
                 entry.insert((key, value));
@@ -75,35 +75,35 @@ impl<S: BuildHasher + Default + Sync + Send> Candidate for Sharded<S> {
     }
     fn lookup(&self, key: u64) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
-        let shard = self.shards[(hash.rotate_left(32) >> self.shift) as usize]
+        let stripe = self.stripes[(hash.rotate_left(32) >> self.shift) as usize]
             .0
             .read();
-        shard.find(hash, |(k, _)| *k == key).map(|(_, v)| *v)
+        stripe.find(hash, |(k, _)| *k == key).map(|(_, v)| *v)
     }
 }
 
-/// The chosen design: hash shards behind `ShardLocks` (per-slot reader counts).
-struct ShardedReadMostly {
-    locks: lock::ShardLocks<hashbrown::HashTable<(u64, u64)>>,
+/// The chosen design: hash stripes behind `StripeLocks` (per-slot reader counts).
+struct StripedReadMostly {
+    locks: lock::StripeLocks<hashbrown::HashTable<(u64, u64)>>,
     hasher: Fold,
     shift: u32,
 }
-impl ShardedReadMostly {
-    fn new(shards: usize) -> Self {
+impl StripedReadMostly {
+    fn new(stripes: usize) -> Self {
         Self {
-            locks: lock::ShardLocks::new((0..shards).map(|_| hashbrown::HashTable::new())),
+            locks: lock::StripeLocks::new((0..stripes).map(|_| hashbrown::HashTable::new())),
             hasher: Fold::default(),
-            shift: 64 - shards.trailing_zeros(),
+            shift: 64 - stripes.trailing_zeros(),
         }
     }
 }
-impl Candidate for ShardedReadMostly {
+impl Candidate for StripedReadMostly {
     fn insert(&self, key: u64, value: u64) {
         let hash = self.hasher.hash_one(key);
-        let mut shard = self
+        let mut stripe = self
             .locks
             .write((hash.rotate_left(32) >> self.shift) as usize);
-        match shard.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(*k)) {
+        match stripe.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(*k)) {
             hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().1 = value,
             hashbrown::hash_table::Entry::Vacant(entry) => {
                 entry.insert((key, value));
@@ -112,14 +112,14 @@ impl Candidate for ShardedReadMostly {
     }
     fn lookup(&self, key: u64) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
-        let shard = self
+        let stripe = self
             .locks
             .read((hash.rotate_left(32) >> self.shift) as usize);
-        shard.find(hash, |(k, _)| *k == key).map(|(_, v)| *v)
+        stripe.find(hash, |(k, _)| *k == key).map(|(_, v)| *v)
     }
 }
 
-struct BTreeReadMostly(lock::ShardLocks<BTreeMap<u64, u64>>);
+struct BTreeReadMostly(lock::StripeLocks<BTreeMap<u64, u64>>);
 impl Candidate for BTreeReadMostly {
     fn insert(&self, key: u64, value: u64) {
         self.0.write(0).insert(key, value);
@@ -192,28 +192,28 @@ impl Candidate for Skip {
     }
 }
 
-struct ShardedBTree {
-    shards: Vec<Padded<RwLock<BTreeMap<u64, u64>>>>,
+struct StripedBTree {
+    stripes: Vec<Padded<RwLock<BTreeMap<u64, u64>>>>,
     hasher: Fold,
 }
-impl ShardedBTree {
-    fn shard(&self, key: u64) -> &RwLock<BTreeMap<u64, u64>> {
-        &self.shards[(self.hasher.hash_one(key) % self.shards.len() as u64) as usize].0
+impl StripedBTree {
+    fn stripe(&self, key: u64) -> &RwLock<BTreeMap<u64, u64>> {
+        &self.stripes[(self.hasher.hash_one(key) % self.stripes.len() as u64) as usize].0
     }
 }
-impl Candidate for ShardedBTree {
+impl Candidate for StripedBTree {
     fn insert(&self, key: u64, value: u64) {
-        self.shard(key).write().insert(key, value);
+        self.stripe(key).write().insert(key, value);
     }
     fn lookup(&self, key: u64) -> Option<u64> {
-        self.shard(key).read().get(&key).copied()
+        self.stripe(key).read().get(&key).copied()
     }
     fn scan(&self, start: u64, rows: usize) -> u64 {
-        // An ordered scan must merge every shard's run.
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(rows * self.shards.len());
-        for shard in &self.shards {
+        // An ordered scan must merge every stripe's run.
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(rows * self.stripes.len());
+        for stripe in &self.stripes {
             merged.extend(
-                shard
+                stripe
                     .0
                     .read()
                     .range(start..)
@@ -230,14 +230,14 @@ type Maker = fn() -> Box<dyn Candidate>;
 
 fn hash_candidates() -> Vec<(&'static str, Maker)> {
     vec![
-        ("sharded64_readmostly_foldhash", || {
-            Box::new(ShardedReadMostly::new(64))
+        ("striped64_readmostly_foldhash", || {
+            Box::new(StripedReadMostly::new(64))
         }),
-        ("sharded64_hashtable_foldhash", || {
-            Box::new(Sharded::<Fold>::new(64))
+        ("striped64_hashtable_foldhash", || {
+            Box::new(Striped::<Fold>::new(64))
         }),
-        ("sharded64_hashtable_siphash", || {
-            Box::new(Sharded::<RandomState>::new(64))
+        ("striped64_hashtable_siphash", || {
+            Box::new(Striped::<RandomState>::new(64))
         }),
         ("dashmap_foldhash", || {
             Box::new(Dash(DashMap::with_hasher(Fold::default())))
@@ -253,15 +253,15 @@ fn hash_candidates() -> Vec<(&'static str, Maker)> {
 fn ordered_candidates() -> Vec<(&'static str, Maker)> {
     vec![
         ("single_readmostly_btreemap", || {
-            Box::new(BTreeReadMostly(lock::ShardLocks::new([BTreeMap::new()])))
+            Box::new(BTreeReadMostly(lock::StripeLocks::new([BTreeMap::new()])))
         }),
         ("single_rwlock_btreemap", || {
             Box::new(SingleBTree(RwLock::new(BTreeMap::new())))
         }),
         ("skipmap", || Box::new(Skip(SkipMap::new()))),
-        ("sharded16_btreemap", || {
-            Box::new(ShardedBTree {
-                shards: (0..16)
+        ("striped16_btreemap", || {
+            Box::new(StripedBTree {
+                stripes: (0..16)
                     .map(|_| Padded(RwLock::new(BTreeMap::new())))
                     .collect(),
                 hasher: Fold::default(),

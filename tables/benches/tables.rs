@@ -40,7 +40,7 @@
 //!
 //! Where we lose: writes from two threads do not scale (inserts drop to
 //! 14-29 M/s, counters and deletes stay near one thread's rate). Both
-//! threads write the same shard headers and buckets of a 100 000-row table,
+//! threads write the same stripe headers and buckets of a 100 000-row table,
 //! so most writes pull a cache line from the other core; reads share lines
 //! and scale 2.0x.
 // criterion_main! writes a `pub fn main` without a doc comment.

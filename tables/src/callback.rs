@@ -1,7 +1,7 @@
 //! Guard against a callback calling into the table that is running it.
 //!
 //! `select` predicates, `fold` functions and `update_element` changes run
-//! with a shard locked (so that they see a consistent shard without copying
+//! with a stripe locked (so that they see a consistent stripe without copying
 //! it). If one called back into the same table it could deadlock: a write
 //! waits for the callback's own read lock, or a read waits behind a writer
 //! that waits for the callback. So each thread keeps the tables whose

@@ -249,7 +249,7 @@ pub enum TableError {
 
     /// A callback given to an operation (a `select` predicate, a `fold`
     /// function, an `update_element` change) called into the same table.
-    /// The callback runs with a shard locked, so that call would deadlock.
+    /// The callback runs with a stripe locked, so that call would deadlock.
     #[error(
         "table \"{table}\": {operation} was called from inside a callback running on the same table (it would deadlock)"
     )]

@@ -29,6 +29,6 @@ pub struct TableInfo {
     pub owner: ActorId,
     /// The actor that takes the table when the owner stops, if any.
     pub heir: Option<ActorId>,
-    /// Hash shards (1 for an ordered set).
-    pub shards: usize,
+    /// Hash stripes (1 for an ordered set).
+    pub stripes: usize,
 }

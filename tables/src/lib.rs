@@ -8,7 +8,7 @@
 //! predicate and a key range, `first` / `next` / `last` / `prev` on ordered
 //! sets, `fold`, `to_vec`, `clear`, `info`.
 //!
-//! Reads and writes run on the caller's thread against shared, sharded
+//! Reads and writes run on the caller's thread against shared, striped
 //! storage: no message and no await, as ETS reads are plain memory reads.
 //! Every table has an owner actor; when it stops the table is deleted or
 //! passes to its heir ([`ownership`]). Access is public, protected or
@@ -56,7 +56,7 @@
 //! - [`ownership`]: owner, heir, `give_away`, access modes, and how a call
 //!   knows who is calling.
 //! - [`named`]: the node's registry of named tables (`whereis`).
-//! - `storage`: the sharded data structures, and the measurements that
+//! - `storage`: the striped data structures, and the measurements that
 //!   chose them.
 //! - [`counter`]: what `update_counter` can count.
 //!
@@ -73,7 +73,7 @@
 //! - `first` / `next` work on ordered sets only.
 //! - `update_counter` counts in `i64`, not bignums ([`counter`]).
 //! - Callbacks (predicates, `fold` steps, `update_element` changes) run
-//!   with a shard locked and must not use the same table: such a call
+//!   with a stripe locked and must not use the same table: such a call
 //!   returns `TableError::CalledFromCallback` rather than deadlocking.
 //! - Memory is reported in bytes of structure, not words of everything
 //!   ([`TableInfo::memory_bytes`]).
@@ -98,7 +98,7 @@ pub use error::{DeleteReason, MissingRights, Operation, TableError, TableName};
 pub use info::TableInfo;
 pub use kind::TableKind;
 pub use named::{named_tables, whereis};
-pub use options::{TableOptions, SHARDS_DEFAULT, SHARDS_MAX};
+pub use options::{TableOptions, STRIPES_DEFAULT, STRIPES_MAX};
 pub use ownership::{Access, Recipient, Transfer, TransferReason};
 pub use record::{Key, Value};
 pub use table::Table;

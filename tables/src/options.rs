@@ -6,7 +6,7 @@
 //! access        Protected     public | protected | private
 //! named_table   off           named_table
 //! heir          none          {heir, Pid, HeirData}
-//! shards        64            (write_concurrency; ETS picks its own lock count)
+//! stripes        64            (write_concurrency; ETS picks its own lock count)
 //! ```
 
 use std::fmt;
@@ -14,18 +14,18 @@ use std::fmt;
 use crate::kind::TableKind;
 use crate::ownership::{Access, Recipient};
 
-/// Default hash shards per set or bag table. 64 keeps two writers on
-/// different keys apart (1 in 64 chance of sharing a shard) for about 9 KB
+/// Default hash stripes per set or bag table. 64 keeps two writers on
+/// different keys apart (1 in 64 chance of sharing a stripe) for about 9 KB
 /// of locks per table; a program with many tiny tables may want fewer.
-pub const SHARDS_DEFAULT: usize = 64;
+pub const STRIPES_DEFAULT: usize = 64;
 
-/// Most hash shards a table may have. Each costs a 128-byte lock plus
+/// Most hash stripes a table may have. Each costs a 128-byte lock plus
 /// 4 bytes per reader slot, and walks (`fold`, `select`, `size`) visit
-/// every shard, so more than this only costs.
-pub const SHARDS_MAX: usize = 1024;
+/// every stripe, so more than this only costs.
+pub const STRIPES_MAX: usize = 1024;
 
-const _: () = assert!(SHARDS_DEFAULT.is_power_of_two() && SHARDS_DEFAULT <= SHARDS_MAX);
-const _: () = assert!(SHARDS_MAX.is_power_of_two());
+const _: () = assert!(STRIPES_DEFAULT.is_power_of_two() && STRIPES_DEFAULT <= STRIPES_MAX);
+const _: () = assert!(STRIPES_MAX.is_power_of_two());
 
 /// Options for `Table::new`. Start from [`TableOptions::new`] (or the
 /// per-kind shorthands) and chain.
@@ -34,7 +34,7 @@ pub struct TableOptions<K, V> {
     pub(crate) access: Access,
     pub(crate) named: bool,
     pub(crate) heir: Option<Recipient<K, V>>,
-    pub(crate) shards: usize,
+    pub(crate) stripes: usize,
 }
 
 impl<K, V> TableOptions<K, V> {
@@ -45,7 +45,7 @@ impl<K, V> TableOptions<K, V> {
             access: Access::default(),
             named: false,
             heir: None,
-            shards: SHARDS_DEFAULT,
+            stripes: STRIPES_DEFAULT,
         }
     }
 
@@ -89,11 +89,11 @@ impl<K, V> TableOptions<K, V> {
         self
     }
 
-    /// Hash shards, in `1..=SHARDS_MAX`, rounded up to a power of two
+    /// Hash stripes, in `1..=STRIPES_MAX`, rounded up to a power of two
     /// (`TableError::InvalidOption` outside). Ignored by ordered sets,
     /// which have one B-tree.
-    pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = shards;
+    pub fn stripes(mut self, stripes: usize) -> Self {
+        self.stripes = stripes;
         self
     }
 }
@@ -112,7 +112,7 @@ impl<K, V> fmt::Debug for TableOptions<K, V> {
             .field("access", &self.access)
             .field("named", &self.named)
             .field("heir", &self.heir)
-            .field("shards", &self.shards)
+            .field("stripes", &self.stripes)
             .finish()
     }
 }

@@ -25,7 +25,7 @@ use crate::counter::{Counter, CounterUpdate};
 use crate::error::{DeleteReason, Operation, TableError, TableName};
 use crate::info::TableInfo;
 use crate::kind::TableKind;
-use crate::options::{TableOptions, SHARDS_MAX};
+use crate::options::{TableOptions, STRIPES_MAX};
 use crate::ownership::{self, Access, OwnerState, Recipient};
 use crate::record::{Key, Value};
 use crate::storage::{dispatch, Storage, Store};
@@ -120,20 +120,20 @@ impl<K: Key, V: Value> Table<K, V> {
     ///
     /// Errors: `NoRuntime`; `OwnerNotAlive` if `owner` is stopping or
     /// stopped; `RecipientNotAlive` if the heir is; `NameTaken` for a
-    /// `named_table` whose name is in use; `InvalidOption` for shards
-    /// outside `1..=SHARDS_MAX`.
+    /// `named_table` whose name is in use; `InvalidOption` for stripes
+    /// outside `1..=STRIPES_MAX`.
     pub fn new(
         name: &str,
         owner: &ActorCell,
         options: TableOptions<K, V>,
     ) -> Result<Self, TableError> {
         let name: TableName = name.into();
-        if !(1..=SHARDS_MAX).contains(&options.shards) {
+        if !(1..=STRIPES_MAX).contains(&options.stripes) {
             return Err(TableError::InvalidOption {
                 table: name,
-                option: "shards",
-                value: options.shards,
-                bounds: "1..=1024 (SHARDS_MAX)",
+                option: "stripes",
+                value: options.stripes,
+                bounds: "1..=1024 (STRIPES_MAX)",
             });
         }
         let Ok(runtime) = Handle::try_current() else {
@@ -159,7 +159,7 @@ impl<K: Key, V: Value> Table<K, V> {
             kind: options.kind,
             access: options.access,
             named: options.named,
-            storage: Storage::new(options.kind, options.shards.next_power_of_two()),
+            storage: Storage::new(options.kind, options.stripes.next_power_of_two()),
             deleted: OnceLock::new(),
             owner_epoch: AtomicU64::new(0),
             owner: Mutex::new(OwnerState::new(owner.clone(), options.heir)),
@@ -407,7 +407,7 @@ impl<K: Key, V: Value> Table<K, V> {
     /// `update_element/3`, which replaces tuple positions; here `change`
     /// edits the value). Set and ordered set only.
     ///
-    /// `change` runs with the key's shard write-locked: keep it short, and
+    /// `change` runs with the key's stripe write-locked: keep it short, and
     /// it must not use this table (`TableError::CalledFromCallback`).
     pub fn update_element<R>(
         &self,
@@ -433,7 +433,7 @@ impl<K: Key, V: Value> Table<K, V> {
     /// every key. An ordered set visits only the range, in key order; hash
     /// tables test every key against it.
     ///
-    /// `predicate` runs with a shard read-locked: it must not use this
+    /// `predicate` runs with a stripe read-locked: it must not use this
     /// table (`TableError::CalledFromCallback`).
     pub fn select(
         &self,
@@ -511,7 +511,7 @@ impl<K: Key, V: Value> Table<K, V> {
     }
 
     /// Deletes the records in `range` that satisfy `predicate` and returns
-    /// how many (ETS `select_delete/2`). Each shard is write-locked while
+    /// how many (ETS `select_delete/2`). Each stripe is write-locked while
     /// it is filtered; same callback rule as `select`.
     pub fn select_delete(
         &self,
@@ -554,7 +554,7 @@ impl<K: Key, V: Value> Table<K, V> {
     }
 
     /// Folds `step` over every record (ETS `foldl/3`): in key order for an
-    /// ordered set, unspecified otherwise. `step` runs with a shard
+    /// ordered set, unspecified otherwise. `step` runs with a stripe
     /// read-locked; same callback rule as `select`.
     pub fn fold<A>(&self, init: A, mut step: impl FnMut(A, &K, &V) -> A) -> Result<A, TableError> {
         let storage = self.check(Operation::Fold, KindNeed::Any)?;
@@ -609,7 +609,7 @@ impl<K: Key, V: Value> Table<K, V> {
                 + std::mem::size_of::<Shared<K, V>>(),
             owner,
             heir,
-            shards: storage.shard_count(),
+            stripes: storage.stripe_count(),
         })
     }
 

@@ -95,7 +95,7 @@ fn pair(a: &str, b: &str) -> (String, String) {
     }
 }
 
-/// The conflict handler of these tests: the greater value wins.
+/// The merge handler of these tests: the greater value wins.
 fn greater(left: &(K, V), right: &(K, V)) -> (K, V) {
     if left.1 >= right.1 {
         *left
@@ -107,7 +107,7 @@ fn greater(left: &(K, V), right: &(K, V)) -> (K, V) {
 impl Sim {
     fn new(seed: u64) -> Self {
         let config = ReplicaConfig {
-            conflict_handler: Some(Arc::new(greater)),
+            merge_handler: Some(Arc::new(greater)),
             dump_chunk_records: 7,
             ..ReplicaConfig::default()
         };
@@ -341,7 +341,7 @@ impl Sim {
         self.nodes[node].store().lookup(&key)
     }
 
-    /// Joins everything alive into one group, as discovery would: retry
+    /// Joins everything alive into one group, as the joiner would: retry
     /// joins until every node lists every other.
     fn join_all(&mut self) {
         for _round in 0..50 {
@@ -351,7 +351,7 @@ impl Sim {
             if names.iter().all(|name| self.members(name) == whole) {
                 return;
             }
-            // Discovery's rule: every node joins every node missing from its list.
+            // The joiner's rule: every node joins every node missing from its list.
             for name in &names {
                 for other in &names {
                     if !self.members(name).contains(other) {
@@ -610,7 +610,7 @@ fn writes_past_the_paused_bound_fail_naming_it() {
 }
 
 #[test]
-fn a_join_merges_both_sides_with_the_conflict_handler() {
+fn a_join_merges_both_sides_with_the_merge_handler() {
     let mut sim = Sim::new(10);
     for name in ["a", "b", "c"] {
         sim.add(name);
@@ -698,7 +698,7 @@ fn concurrent_joins_never_deadlock_and_sixteen_nodes_end_as_one_group() {
         let key = sim.next_id;
         sim.write(name, &[(key, 1)]);
     }
-    // Every node asks to join every other at once, as discovery does when
+    // Every node asks to join every other at once, as the joiner does when
     // 16 nodes come up together; busy answers are retried.
     for _round in 0..30 {
         for (index, name) in all.iter().enumerate() {

@@ -150,7 +150,7 @@ async fn a_sharded_table_reports_each_shard_and_pauses_them_all() {
     assert!(status.members.is_empty());
     let views = table.cluster_views().await.expect("cluster views");
     assert_eq!(views.len(), 4);
-    assert!(views.iter().all(|view| view.conflict_nodes().is_empty()));
+    assert!(views.iter().all(|view| view.disagreeing_nodes().is_empty()));
 
     // A pause holds every shard: writes to any key queue until it drops.
     let pause = table.pause().await.expect("paused");
@@ -184,8 +184,8 @@ async fn a_sharded_table_reports_each_shard_and_pauses_them_all() {
         .expect("registered table reported");
     assert_eq!(reported.shards.len(), 4);
     assert_eq!(reported.size, 416);
-    assert!(reported.conflict_nodes.is_empty());
-    assert!(report.conflicts.is_empty());
+    assert!(reported.disagreeing_nodes.is_empty());
+    assert!(report.disagreeing_tables.is_empty());
     assert_eq!(report.joined, vec!["server-test@127.0.0.1".to_string()]);
 }
 

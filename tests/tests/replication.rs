@@ -213,7 +213,7 @@ async fn node_owned_records_vanish_cluster_wide_when_their_node_is_killed() {
 }
 
 #[tokio::test]
-async fn a_node_joining_with_conflicting_data_is_merged_by_the_handler() {
+async fn a_node_joining_with_different_data_is_merged_by_the_handler() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "cj", 2, &["--manual-join"]).await;
     for node in nodes.iter_mut() {
@@ -498,13 +498,21 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
     assert!(joined["outcome"].as_str().unwrap_or("").contains("Joined"));
     // a and b list {a, b}; c lists {c}: their lists disagree.
     let status = nodes[0].command("status").await;
-    assert_eq!(status["conflicts"], serde_json::json!(["kv"]), "{status}");
-    assert_eq!(status["conflict_nodes"], serde_json::json!([c]), "{status}");
+    assert_eq!(
+        status["disagreeing_tables"],
+        serde_json::json!(["kv"]),
+        "{status}"
+    );
+    assert_eq!(
+        status["disagreeing_nodes"],
+        serde_json::json!([c]),
+        "{status}"
+    );
     assert_eq!(status["joined"], serde_json::json!([a, b]), "{status}");
     assert_eq!(status["healthy"], false, "{status}");
     let status = nodes[2].command("status").await;
     assert_eq!(
-        status["conflict_nodes"],
+        status["disagreeing_nodes"],
         serde_json::json!([a, b]),
         "{status}"
     );
@@ -523,7 +531,11 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
             answer["healthy"] == true
         })
         .await;
-        assert_eq!(status["conflicts"], serde_json::json!([]), "{status}");
+        assert_eq!(
+            status["disagreeing_tables"],
+            serde_json::json!([]),
+            "{status}"
+        );
         assert_eq!(status["joined"], serde_json::json!([a, b, c]), "{status}");
     }
 }

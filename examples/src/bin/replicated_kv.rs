@@ -16,7 +16,7 @@
 //! get KEY           read this node's copy (no message to anyone)
 //! delete KEY        delete everywhere
 //! dump              every record here, sorted
-//! status            nodes discovered / connected / joined, leader, size, conflicts
+//! status            nodes discovered / connected / joined, leader, size, disagreeing tables
 //! ```
 //!
 //! What to watch: when the nodes find each other, each prints `MEMBERS` with the joined nodes
@@ -25,7 +25,7 @@
 //! handler: acknowledgements it was owed are released, the leader is re-elected) and a shorter
 //! `MEMBERS`. Writes go on. Start it again, seeded with records of its own
 //! (`--seed k=v`, inserted before it joins): it rejoins, and the join merges the two sides.
-//! A key both sides hold with different values is a conflict; this example's conflict handler
+//! A key both sides hold with different values is merged; this example's merge handler
 //! keeps the greater value (by string order), on every node alike.
 //!
 //! `--registry postgres://postgres@127.0.0.1/test` uses PostgreSQL instead. Output lines start
@@ -137,9 +137,9 @@ async fn main() -> anyhow::Result<()> {
 
 fn table_options() -> ReplicatedOptions<String, String> {
     let replica = ReplicaConfig {
-        // A conflict in a join (one key, two values): keep the greater value. Any deterministic
+        // A merge in a join (one key, two values): keep the greater value. Any deterministic
         // function of the two records works; it runs once, on the join's coordinator.
-        conflict_handler: Some(Arc::new(|left: &(String, String), right| {
+        merge_handler: Some(Arc::new(|left: &(String, String), right| {
             if left.1 >= right.1 {
                 left.clone()
             } else {
@@ -224,12 +224,12 @@ async fn answer(table: &Kv, service: &ReplicationService, line: &str) -> anyhow:
                 })
                 .collect();
             format!(
-                "status discovered [{}] connected [{}] unavailable [{}]; {}; conflicts [{}]; {}",
+                "status discovered [{}] connected [{}] unavailable [{}]; {}; disagreeing tables [{}]; {}",
                 status.cluster.discovered.join(","),
                 status.cluster.connected.join(","),
                 status.cluster.unavailable.join(","),
                 tables.join("; "),
-                status.conflicts.join(","),
+                status.disagreeing_tables.join(","),
                 if status.healthy {
                     "healthy"
                 } else {

@@ -8,7 +8,7 @@
 //! has when the deadline passes (a node that did not answer is listed in
 //! [`ClusterView::unanswered`], not guessed at).
 //!
-//! A peer is in conflict with this node when its member list (with itself)
+//! A peer disagrees with this node when its member list (with itself)
 //! differs from ours (with ourselves), as in CETS: during a netsplit, after
 //! a half-applied join, or while a node that came up is not joined yet. We
 //! also count a peer whose list matches ours but whose join reference does
@@ -72,7 +72,7 @@ pub struct ClusterView {
 impl ClusterView {
     /// Peers whose member list, or join reference for the same list,
     /// differs from this node's; sorted.
-    pub fn conflict_nodes(&self) -> Vec<NodeName> {
+    pub fn disagreeing_nodes(&self) -> Vec<NodeName> {
         self.peers
             .iter()
             .filter(|peer| {
@@ -93,33 +93,33 @@ mod tests {
     }
 
     #[test]
-    fn peers_agreeing_on_members_and_reference_are_no_conflict() {
+    fn peers_agreeing_on_members_and_reference_are_no_disagreement() {
         let cluster = ClusterView {
             local: view("a", &["b", "c"], 7),
             peers: vec![view("b", &["a", "c"], 7), view("c", &["b", "a"], 7)],
             unanswered: Vec::new(),
         };
-        assert!(cluster.conflict_nodes().is_empty());
+        assert!(cluster.disagreeing_nodes().is_empty());
     }
 
     #[test]
-    fn a_peer_listing_other_members_or_another_reference_is_a_conflict() {
+    fn a_peer_listing_other_members_or_another_reference_is_a_disagreement() {
         let cluster = ClusterView {
             // a still lists b; b dropped a; c agrees on the list, not the join.
             local: view("a", &["b", "c"], 7),
             peers: vec![view("b", &["c"], 7), view("c", &["a", "b"], 8)],
             unanswered: vec!["d".to_string()],
         };
-        assert_eq!(cluster.conflict_nodes(), vec!["b", "c"]);
+        assert_eq!(cluster.disagreeing_nodes(), vec!["b", "c"]);
     }
 
     #[test]
-    fn a_lone_node_not_yet_joined_is_a_conflict() {
+    fn a_lone_node_not_yet_joined_is_a_disagreement() {
         let cluster = ClusterView {
             local: view("a", &["b"], 7),
             peers: vec![view("b", &["a"], 7), view("c", &[], 3)],
             unanswered: Vec::new(),
         };
-        assert_eq!(cluster.conflict_nodes(), vec!["c"]);
+        assert_eq!(cluster.disagreeing_nodes(), vec!["c"]);
     }
 }

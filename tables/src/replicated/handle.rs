@@ -145,8 +145,8 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
     /// Starts this node's server of table `name` (one per shard, under a
     /// supervisor, with [`ReplicatedOptions::shards`] > 1). It finds the
     /// servers of the same table on other nodes by itself; joining them is
-    /// [`ReplicatedTable::join`]'s or discovery's job
-    /// ([`super::discovery::ReplicationService`]).
+    /// [`ReplicatedTable::join`]'s or the joiner's job
+    /// ([`super::ReplicationService`]).
     ///
     /// Errors: `InvalidOption` for a shard count outside `1..=SHARDS_MAX`;
     /// `Start` if a server does not start.

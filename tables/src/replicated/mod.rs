@@ -15,8 +15,8 @@
 //! - [`shard`]: splitting a table into shards, each its own replicated
 //!   unit; [`supervisor`] holds a sharded table's servers on a node.
 //! - [`outbox`]: batching what a server sends to a peer.
-//! - [`cluster_view`]: member lists across the cluster, and conflicts.
-//! - [`discovery`]: joining every node that comes up; cluster status.
+//! - [`cluster_view`]: member lists across the cluster, and where they disagree.
+//! - `joiner`: the replication service, joining every node that comes up; cluster status.
 //!
 //! A replicated table on a started [`Node`](bream_runtime::node::Node): writes return once
 //! every live member has them; reads are local; the replication service joins the table with
@@ -37,8 +37,8 @@
 //! ```
 
 pub mod cluster_view;
-pub mod discovery;
 pub mod handle;
+mod joiner;
 pub mod options;
 pub mod outbox;
 pub mod protocol;
@@ -49,8 +49,9 @@ pub mod store;
 mod supervisor;
 
 pub use cluster_view::{ClusterView, ReplicaView};
-pub use discovery::{
+pub use joiner::{
     ReplicationService, ReplicationStatus, ServiceConfig, ShardStatus, TableStatus,
+    JOIN_JITTER_MAX_DEFAULT, SWEEP_INTERVAL_DEFAULT,
 };
 pub use protocol::{DownEvent, JoinOutcome, Op, ProtocolError, ReplicaConfig, ReplicaStatus};
 pub use server::{

@@ -93,7 +93,7 @@ pub enum ReplicationError {
 pub struct ReplicatedOptions<K, V> {
     /// The local table's kind: set (default), ordered set or bag.
     pub kind: TableKind,
-    /// Protocol settings: conflict handler, node-owned records, bounds.
+    /// Protocol settings: merge handler, node-owned records, bounds.
     pub replica: ReplicaConfig<K, V>,
     /// Called (on its own task) when a peer goes down.
     pub down_handler: Option<DownHandler>,

@@ -43,14 +43,14 @@
 //! - **Join** (coordinated by the replica asked to join; see [`join`] for
 //!   the steps and the merge) takes a try-lock on every participant: a
 //!   replica already locked answers busy and the join fails at once, to be
-//!   retried by discovery with jittered backoff. Nobody waits on a lock, so
+//!   retried by the joiner with jittered backoff. Nobody waits on a lock, so
 //!   joins cannot deadlock (CETS takes a cluster-wide `global` lock and
 //!   deadlocked at 8 nodes, MongooseIM issue 4758). A participant going
 //!   down, a busy lock, an unreachable participant or the timeout aborts:
 //!   everyone is unlocked and keeps its old members and reference (merged
 //!   records already sent stay: the merge only adds).
 //! - **Merge**: records from the other side are added; for a set, a key
-//!   holding different values is a conflict, decided by the conflict
+//!   holding different values on the two sides is decided by the merge
 //!   handler, or without one by the side holding the greatest node name
 //!   (the leader after the join). The merge is computed once, by the
 //!   coordinator, so every copy ends the same. CETS without a handler lets
@@ -70,7 +70,7 @@
 //! - Leader by greatest node name, not greatest pid.
 //! - Join lock is a per-replica try-lock, not `global:trans`; a contended
 //!   join fails fast instead of waiting.
-//! - A deterministic default conflict rule (see Merge).
+//! - A deterministic default merge rule (see Merge).
 //! - A refused remote write is answered ([`PeerMsg::Dropped`]) rather than
 //!   silently ignored, and the origin stops counting the refusing node as a
 //!   member (their member lists disagree: a half-applied join). Discovery
@@ -80,7 +80,7 @@
 //!   partition (a lost b, c still reaches both) CETS leaves c listing both
 //!   while a and b list each other no more, and a write of a is acked
 //!   without reaching b; if a then dies, nothing ever repairs b. Here the
-//!   group splits into consistent lists and discovery's joins (which merge
+//!   group splits into consistent lists and the joiner's joins (which merge
 //!   every participant's dump) repair it.
 //! - Like CETS: when an origin dies, its last writes may be on some copies
 //!   only (one not yet acknowledged; or one acknowledged by a member that
@@ -128,9 +128,9 @@ pub const JOIN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 
 const _: () = assert!(DUMP_CHUNK_RECORDS_DEFAULT > 0 && PAUSED_WRITES_MAX_DEFAULT > 0);
 
-/// Decides a conflict in a join: `handler(left, right)`; see [`join`] for
-/// which side is left. Its key is ignored: the merged record keeps the key.
-pub type ConflictHandler<K, V> = Arc<dyn Fn(&(K, V), &(K, V)) -> (K, V) + Send + Sync>;
+/// Merges a key held with different values on the two sides of a join:
+/// `handler(left, right)`; see [`join`] for which side is left. Its key is ignored: the merged record keeps the key.
+pub type MergeHandler<K, V> = Arc<dyn Fn(&(K, V), &(K, V)) -> (K, V) + Send + Sync>;
 /// Says whether a record is owned by a node: `owned(key, value, node)`.
 pub type NodeOwned<K, V> = Arc<dyn Fn(&K, &V, &str) -> bool + Send + Sync>;
 
@@ -541,8 +541,8 @@ pub enum Action<K, V> {
 
 /// A replica's settings.
 pub struct ReplicaConfig<K, V> {
-    /// Decides join conflicts; `None`: the side holding the greatest node name wins.
-    pub conflict_handler: Option<ConflictHandler<K, V>>,
+    /// Merges a key the two sides of a join hold with different values; `None`: the side holding the greatest node name wins.
+    pub merge_handler: Option<MergeHandler<K, V>>,
     /// Node-owned records: removed when their node goes down.
     pub node_owned: Option<NodeOwned<K, V>>,
     /// Bound on writes queued behind a pause.
@@ -558,7 +558,7 @@ pub struct ReplicaConfig<K, V> {
 impl<K, V> Default for ReplicaConfig<K, V> {
     fn default() -> Self {
         ReplicaConfig {
-            conflict_handler: None,
+            merge_handler: None,
             node_owned: None,
             paused_writes_max: PAUSED_WRITES_MAX_DEFAULT,
             down_history_max: DOWN_HISTORY_MAX_DEFAULT,
@@ -571,7 +571,7 @@ impl<K, V> Default for ReplicaConfig<K, V> {
 impl<K, V> Clone for ReplicaConfig<K, V> {
     fn clone(&self) -> Self {
         ReplicaConfig {
-            conflict_handler: self.conflict_handler.clone(),
+            merge_handler: self.merge_handler.clone(),
             node_owned: self.node_owned.clone(),
             paused_writes_max: self.paused_writes_max,
             down_history_max: self.down_history_max,
@@ -585,7 +585,7 @@ impl<K, V> fmt::Debug for ReplicaConfig<K, V> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("ReplicaConfig")
-            .field("conflict_handler", &self.conflict_handler.is_some())
+            .field("merge_handler", &self.merge_handler.is_some())
             .field("node_owned", &self.node_owned.is_some())
             .field("paused_writes_max", &self.paused_writes_max)
             .field("down_history_max", &self.down_history_max)
@@ -659,7 +659,7 @@ pub struct Replica<K, V, S> {
     /// member's down, so the down handler runs on every node, whichever
     /// heard of it first.
     dropped_while_up: BTreeSet<NodeName>,
-    conflicts: u64,
+    member_disagreements: u64,
     actions: Vec<Action<K, V>>,
     /// Messages to self (the coordinator is a participant too).
     inbox: VecDeque<PeerMsg<K, V>>,
@@ -725,7 +725,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             run: None,
             down_history: VecDeque::new(),
             dropped_while_up: BTreeSet::new(),
-            conflicts: 0,
+            member_disagreements: 0,
             actions: Vec::new(),
             inbox: VecDeque::new(),
         }
@@ -774,7 +774,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
             pauses: self.pauses.len(),
             queued_writes: self.queued.len(),
             pending_writes: self.pending_writes.len(),
-            member_disagreements: self.conflicts,
+            member_disagreements: self.member_disagreements,
             down_history: self.down_history.iter().cloned().collect(),
         }
     }
@@ -1133,7 +1133,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                 if self.members.contains(&from) {
                     tracing::warn!(table = %self.table, node = %self.me, peer = %from,
                         "peer refused a write: it no longer counts as a member");
-                    self.conflicts += 1;
+                    self.member_disagreements += 1;
                     self.forget_member(&from, true);
                 }
                 self.acked(write_id, &from);
@@ -1143,7 +1143,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                     return;
                 }
                 if node == self.me {
-                    self.conflicts += 1;
+                    self.member_disagreements += 1;
                     self.forget_member(&from, false);
                 } else if self.members.contains(&node) {
                     tracing::info!(table = %self.table, node = %self.me, peer = %node, %from,

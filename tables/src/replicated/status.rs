@@ -1,4 +1,4 @@
-//! One status for a table split into shards: what the discovery service and
+//! One status for a table split into shards: what the joiner and
 //! operators read when they ask a sharded table how it is.
 
 use std::collections::BTreeSet;
@@ -7,7 +7,7 @@ use super::protocol::{NodeName, ReplicaStatus};
 
 /// Combines the shards' statuses (by shard, at least one): members joined on
 /// every shard (a node joined on some shards only is not joined, so
-/// discovery joins it again, which joins the missing shards), peers
+/// the joiner joins it again, which joins the missing shards), peers
 /// reachable on any, shard 0's leader, join reference and down history
 /// (shard 0 also runs the down handler), the sums of the counts and the
 /// most pauses any shard holds.

@@ -4,10 +4,10 @@
 //! long as the supervisor) and starts one server per shard, linked to it.
 //! A shard's server cannot be restarted alone: it would come back empty and
 //! unjoined while its siblings hold their records, and a join would merge
-//! it back only if discovery runs. So the supervisor is `one_for_all` with
+//! it back only if the joiner runs. So the supervisor is `one_for_all` with
 //! no restarts: when a shard's server stops, it stops the others and
 //! itself, and the table goes with them, as an unsharded table goes with
-//! its server. A supervisor above it may start the table again; discovery
+//! its server. A supervisor above it may start the table again; the joiner
 //! then joins it back.
 
 use bream_runtime::node::Node;

@@ -1,15 +1,15 @@
-//! Bag and duplicate-bag semantics on hash shards: a key holds a list of
+//! Bag and duplicate-bag semantics on hash stripes: a key holds a list of
 //! values in insertion order. A bag ignores an insert of an object
 //! (key and value) it already holds; a duplicate bag keeps every copy.
 //!
-//! Each shard counts its objects (`HashShard::objects`), so the table size
-//! costs one read per shard rather than a walk over every list.
+//! Each stripe counts its objects (`HashStripe::objects`), so the table size
+//! costs one read per stripe rather than a walk over every list.
 
 use std::ops::{ControlFlow, RangeBounds};
 
 use hashbrown::hash_table::Entry;
 
-use super::hashed::{guard_position, HashShard, Hashed};
+use super::hashed::{guard_position, HashStripe, Hashed};
 use super::Store;
 use crate::record::{Key, Value};
 
@@ -19,15 +19,15 @@ pub(crate) struct Bags<K, V> {
 }
 
 impl<K: Key, V: Value> Bags<K, V> {
-    pub(crate) fn new(shards: usize, duplicates: bool) -> Self {
+    pub(crate) fn new(stripes: usize, duplicates: bool) -> Self {
         Self {
-            hashed: Hashed::new(shards),
+            hashed: Hashed::new(stripes),
             duplicates,
         }
     }
 
-    fn put(&self, shard: &mut HashShard<K, Vec<V>>, hash: u64, key: K, value: V) {
-        match shard.entries.entry(
+    fn put(&self, stripe: &mut HashStripe<K, Vec<V>>, hash: u64, key: K, value: V) {
+        match stripe.entries.entry(
             hash,
             |(candidate, _)| *candidate == key,
             self.hashed.rehasher(),
@@ -36,12 +36,12 @@ impl<K: Key, V: Value> Bags<K, V> {
                 let values = &mut entry.get_mut().1;
                 if self.duplicates || !values.contains(&value) {
                     values.push(value);
-                    shard.objects += 1;
+                    stripe.objects += 1;
                 }
             }
             Entry::Vacant(entry) => {
                 entry.insert((key, vec![value]));
-                shard.objects += 1;
+                stripe.objects += 1;
             }
         }
     }
@@ -57,45 +57,45 @@ impl<K: Key, V: Value> Bags<K, V> {
 impl<K: Key, V: Value> Store<K, V> for Bags<K, V> {
     fn insert(&self, key: K, value: V) {
         let hash = self.hashed.hash(&key);
-        let mut shard = self.hashed.write(hash);
-        self.put(&mut shard, hash, key, value);
+        let mut stripe = self.hashed.write(hash);
+        self.put(&mut stripe, hash, key, value);
     }
 
     fn insert_many(&self, records: Vec<(K, V)>) {
         let hashed = self.hash_all(records);
-        let (shards, mut guards) = self
+        let (stripes, mut guards) = self
             .hashed
             .write_many(hashed.iter().map(|(hash, _, _)| *hash));
         for (hash, key, value) in hashed {
-            let position = guard_position(&shards, self.hashed.shard_index(hash));
+            let position = guard_position(&stripes, self.hashed.stripe_index(hash));
             self.put(&mut guards[position], hash, key, value);
         }
     }
 
     fn insert_new(&self, key: K, value: V) -> bool {
         let hash = self.hashed.hash(&key);
-        let mut shard = self.hashed.write(hash);
-        if shard.find(hash, &key).is_some() {
+        let mut stripe = self.hashed.write(hash);
+        if stripe.find(hash, &key).is_some() {
             return false;
         }
-        self.put(&mut shard, hash, key, value);
+        self.put(&mut stripe, hash, key, value);
         true
     }
 
     fn insert_new_many(&self, records: Vec<(K, V)>) -> bool {
         let hashed = self.hash_all(records);
-        let (shards, mut guards) = self
+        let (stripes, mut guards) = self
             .hashed
             .write_many(hashed.iter().map(|(hash, _, _)| *hash));
         let any_present = hashed.iter().any(|(hash, key, _)| {
-            let position = guard_position(&shards, self.hashed.shard_index(*hash));
+            let position = guard_position(&stripes, self.hashed.stripe_index(*hash));
             guards[position].find(*hash, key).is_some()
         });
         if any_present {
             return false;
         }
         for (hash, key, value) in hashed {
-            let position = guard_position(&shards, self.hashed.shard_index(hash));
+            let position = guard_position(&stripes, self.hashed.stripe_index(hash));
             self.put(&mut guards[position], hash, key, value);
         }
         true
@@ -129,8 +129,8 @@ impl<K: Key, V: Value> Store<K, V> for Bags<K, V> {
 
     fn delete_object(&self, key: &K, value: &V) {
         let hash = self.hashed.hash(key);
-        let mut shard = self.hashed.write(hash);
-        let Ok(mut entry) = shard
+        let mut stripe = self.hashed.write(hash);
+        let Ok(mut entry) = stripe
             .entries
             .find_entry(hash, |(candidate, _)| candidate == key)
         else {
@@ -143,15 +143,15 @@ impl<K: Key, V: Value> Store<K, V> for Bags<K, V> {
         if values.is_empty() {
             entry.remove();
         }
-        shard.objects -= removed;
+        stripe.objects -= removed;
     }
 
     fn take(&self, key: &K) -> Vec<V> {
         let hash = self.hashed.hash(key);
-        let mut shard = self.hashed.write(hash);
-        match shard.remove(hash, key) {
+        let mut stripe = self.hashed.write(hash);
+        match stripe.remove(hash, key) {
             Some((_, values)) => {
-                shard.objects -= values.len();
+                stripe.objects -= values.len();
                 values
             }
             None => Vec::new(),
@@ -165,9 +165,9 @@ impl<K: Key, V: Value> Store<K, V> for Bags<K, V> {
         mut step: impl FnMut(A, &K, &V) -> ControlFlow<A, A>,
     ) -> A {
         let mut accumulator = init;
-        for shard in 0..self.hashed.shard_count() {
-            let shard = self.hashed.read_shard(shard);
-            for (key, values) in shard.entries.iter() {
+        for stripe in 0..self.hashed.stripe_count() {
+            let stripe = self.hashed.read_stripe(stripe);
+            for (key, values) in stripe.entries.iter() {
                 if range.contains(key) {
                     for value in values {
                         match step(accumulator, key, value) {
@@ -187,10 +187,10 @@ impl<K: Key, V: Value> Store<K, V> for Bags<K, V> {
         mut predicate: impl FnMut(&K, &V) -> bool,
     ) -> usize {
         let mut deleted = 0;
-        for shard in 0..self.hashed.shard_count() {
-            let mut shard = self.hashed.write_shard(shard);
+        for stripe in 0..self.hashed.stripe_count() {
+            let mut stripe = self.hashed.write_stripe(stripe);
             let mut deleted_here = 0;
-            shard.entries.retain(|(key, values)| {
+            stripe.entries.retain(|(key, values)| {
                 if !range.contains(key) {
                     return true;
                 }
@@ -199,34 +199,34 @@ impl<K: Key, V: Value> Store<K, V> for Bags<K, V> {
                 deleted_here += before - values.len();
                 !values.is_empty()
             });
-            shard.objects -= deleted_here;
+            stripe.objects -= deleted_here;
             deleted += deleted_here;
         }
         deleted
     }
 
     fn clear(&self) {
-        for mut shard in self.hashed.write_all() {
-            shard.entries = hashbrown::HashTable::new();
-            shard.objects = 0;
+        for mut stripe in self.hashed.write_all() {
+            stripe.entries = hashbrown::HashTable::new();
+            stripe.objects = 0;
         }
     }
 
     fn size(&self) -> usize {
-        (0..self.hashed.shard_count())
-            .map(|shard| self.hashed.read_shard(shard).objects)
+        (0..self.hashed.stripe_count())
+            .map(|stripe| self.hashed.read_stripe(stripe).objects)
             .sum()
     }
 
     fn memory_bytes(&self) -> usize {
         // The value lists' heap: counted by objects, not capacity, so that
-        // this stays one read per shard.
+        // this stays one read per stripe.
         self.hashed.table_bytes() + self.size() * std::mem::size_of::<V>()
     }
 }
 
 impl<K: Key, V: Value> Bags<K, V> {
-    pub(crate) fn shard_count(&self) -> usize {
-        self.hashed.shard_count()
+    pub(crate) fn stripe_count(&self) -> usize {
+        self.hashed.stripe_count()
     }
 }

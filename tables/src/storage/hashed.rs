@@ -1,12 +1,12 @@
-//! `Hashed<K, S>`: keys spread over hash shards, each a `hashbrown::HashTable`
-//! of `(K, S)` behind a [`ShardLocks`] lock. `S` is the slot under a key: the
+//! `Hashed<K, S>`: keys spread over hash stripes, each a `hashbrown::HashTable`
+//! of `(K, S)` behind a [`StripeLocks`] lock. `S` is the slot under a key: the
 //! value for a set, the list of values for a bag.
 //!
-//! A key is hashed once: bits 32.. of the hash pick the shard and the whole
-//! hash finds the slot in the shard's table. hashbrown takes its bucket index
-//! from the low bits and its 7-bit tag from the top bits, so the shard bits
-//! overlap neither (up to 2^32 buckets per shard); taking the shard from the
-//! top bits instead would leave every key of a shard with nearly the same
+//! A key is hashed once: bits 32.. of the hash pick the stripe and the whole
+//! hash finds the slot in the stripe's table. hashbrown takes its bucket index
+//! from the low bits and its 7-bit tag from the top bits, so the stripe bits
+//! overlap neither (up to 2^32 buckets per stripe); taking the stripe from the
+//! top bits instead would leave every key of a stripe with nearly the same
 //! tag and turn each probe into a string of false matches.
 //!
 //! The hasher is foldhash's fast hasher with a random seed per table
@@ -20,16 +20,16 @@ use std::hash::{BuildHasher, Hash};
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
-use super::lock::{ReadGuard, ShardLocks, WriteGuard};
+use super::lock::{ReadGuard, StripeLocks, WriteGuard};
 
-pub(crate) struct HashShard<K, S> {
+pub(crate) struct HashStripe<K, S> {
     pub(crate) entries: HashTable<(K, S)>,
-    /// Objects in this shard. Kept by the bag code only (a bag key holds
+    /// Objects in this stripe. Kept by the bag code only (a bag key holds
     /// several objects); a set's count is `entries.len()`.
     pub(crate) objects: usize,
 }
 
-impl<K: Eq, S> HashShard<K, S> {
+impl<K: Eq, S> HashStripe<K, S> {
     #[inline]
     pub(crate) fn find(&self, hash: u64, key: &K) -> Option<&S> {
         self.entries
@@ -56,22 +56,22 @@ impl<K: Eq, S> HashShard<K, S> {
 }
 
 pub(crate) struct Hashed<K, S> {
-    locks: ShardLocks<HashShard<K, S>>,
+    locks: StripeLocks<HashStripe<K, S>>,
     hasher: RandomState,
-    shard_mask: usize,
+    stripe_mask: usize,
 }
 
 impl<K: Hash + Eq, S> Hashed<K, S> {
-    /// `shards` must be a power of two (the options check it).
-    pub(crate) fn new(shards: usize) -> Self {
-        debug_assert!(shards.is_power_of_two());
+    /// `stripes` must be a power of two (the options check it).
+    pub(crate) fn new(stripes: usize) -> Self {
+        debug_assert!(stripes.is_power_of_two());
         Self {
-            locks: ShardLocks::new((0..shards).map(|_| HashShard {
+            locks: StripeLocks::new((0..stripes).map(|_| HashStripe {
                 entries: HashTable::new(),
                 objects: 0,
             })),
             hasher: RandomState::default(),
-            shard_mask: shards - 1,
+            stripe_mask: stripes - 1,
         }
     }
 
@@ -81,77 +81,77 @@ impl<K: Hash + Eq, S> Hashed<K, S> {
     }
 
     #[inline]
-    pub(crate) fn shard_index(&self, hash: u64) -> usize {
-        (hash >> 32) as usize & self.shard_mask
+    pub(crate) fn stripe_index(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & self.stripe_mask
     }
 
-    pub(crate) fn shard_count(&self) -> usize {
+    pub(crate) fn stripe_count(&self) -> usize {
         self.locks.len()
     }
 
-    /// The function hashbrown needs to rehash entries when a shard grows.
+    /// The function hashbrown needs to rehash entries when a stripe grows.
     pub(crate) fn rehasher(&self) -> impl Fn(&(K, S)) -> u64 + '_ {
         move |(key, _)| self.hasher.hash_one(key)
     }
 
     #[inline]
-    pub(crate) fn read(&self, hash: u64) -> ReadGuard<'_, HashShard<K, S>> {
-        self.locks.read(self.shard_index(hash))
+    pub(crate) fn read(&self, hash: u64) -> ReadGuard<'_, HashStripe<K, S>> {
+        self.locks.read(self.stripe_index(hash))
     }
 
     #[inline]
-    pub(crate) fn write(&self, hash: u64) -> WriteGuard<'_, HashShard<K, S>> {
-        self.locks.write(self.shard_index(hash))
+    pub(crate) fn write(&self, hash: u64) -> WriteGuard<'_, HashStripe<K, S>> {
+        self.locks.write(self.stripe_index(hash))
     }
 
-    pub(crate) fn read_shard(&self, shard: usize) -> ReadGuard<'_, HashShard<K, S>> {
-        self.locks.read(shard)
+    pub(crate) fn read_stripe(&self, stripe: usize) -> ReadGuard<'_, HashStripe<K, S>> {
+        self.locks.read(stripe)
     }
 
-    pub(crate) fn write_shard(&self, shard: usize) -> WriteGuard<'_, HashShard<K, S>> {
-        self.locks.write(shard)
+    pub(crate) fn write_stripe(&self, stripe: usize) -> WriteGuard<'_, HashStripe<K, S>> {
+        self.locks.write(stripe)
     }
 
-    /// Write guards for the shards of `hashes`, taken in ascending shard
-    /// order (the one order every multi-shard writer uses, so writers never
-    /// deadlock). Returns the sorted shard indices and their guards, in the
+    /// Write guards for the stripes of `hashes`, taken in ascending stripe
+    /// order (the one order every multi-stripe writer uses, so writers never
+    /// deadlock). Returns the sorted stripe indices and their guards, in the
     /// same positions.
     pub(crate) fn write_many(
         &self,
         hashes: impl Iterator<Item = u64>,
-    ) -> (Vec<usize>, Vec<WriteGuard<'_, HashShard<K, S>>>) {
-        let mut shards: Vec<usize> = hashes.map(|hash| self.shard_index(hash)).collect();
-        shards.sort_unstable();
-        shards.dedup();
-        let guards = shards
+    ) -> (Vec<usize>, Vec<WriteGuard<'_, HashStripe<K, S>>>) {
+        let mut stripes: Vec<usize> = hashes.map(|hash| self.stripe_index(hash)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let guards = stripes
             .iter()
-            .map(|&shard| self.locks.write(shard))
+            .map(|&stripe| self.locks.write(stripe))
             .collect();
-        (shards, guards)
+        (stripes, guards)
     }
 
-    /// Write guards on every shard, ascending.
-    pub(crate) fn write_all(&self) -> Vec<WriteGuard<'_, HashShard<K, S>>> {
+    /// Write guards on every stripe, ascending.
+    pub(crate) fn write_all(&self) -> Vec<WriteGuard<'_, HashStripe<K, S>>> {
         (0..self.locks.len())
-            .map(|shard| self.locks.write(shard))
+            .map(|stripe| self.locks.write(stripe))
             .collect()
     }
 
-    /// Bytes held by the shards' hash tables and locks (not what keys and
+    /// Bytes held by the stripes' hash tables and locks (not what keys and
     /// slots own on the heap).
     pub(crate) fn table_bytes(&self) -> usize {
         let tables: usize = (0..self.locks.len())
-            .map(|shard| self.locks.read(shard).entries.allocation_size())
+            .map(|stripe| self.locks.read(stripe).entries.allocation_size())
             .sum();
         tables + self.locks.overhead_bytes() + std::mem::size_of::<Self>()
     }
 }
 
-/// Position of `shard` in the sorted list from [`Hashed::write_many`].
+/// Position of `stripe` in the sorted list from [`Hashed::write_many`].
 #[inline]
-pub(crate) fn guard_position(shards: &[usize], shard: usize) -> usize {
+pub(crate) fn guard_position(stripes: &[usize], stripe: usize) -> usize {
     // Present by construction: every hash was in the list write_many saw.
-    shards
-        .binary_search(&shard)
-        .unwrap_or_else(|_| unreachable!("shard {shard} was not locked by write_many"))
+    stripes
+        .binary_search(&stripe)
+        .unwrap_or_else(|_| unreachable!("stripe {stripe} was not locked by write_many"))
 }

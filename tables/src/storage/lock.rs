@@ -1,4 +1,4 @@
-//! `ShardLocks<T>`: one read-mostly lock per shard, with reader counts
+//! `StripeLocks<T>`: one read-mostly lock per stripe, with reader counts
 //! spread over per-thread slots so that readers on different threads never
 //! write the same cache line.
 //!
@@ -6,10 +6,10 @@
 //!
 //! A read lock on an ordinary reader-writer lock is an atomic
 //! read-modify-write on the lock word. Two threads looking up keys write
-//! the lock words of the shards they touch, so those cache lines move
+//! the lock words of the stripes they touch, so those cache lines move
 //! between cores on nearly every lookup. Measured with `benches/storage.rs`
-//! (100 000 rows, u64 keys and values, 64 shards, this 2-core machine
-//! idle): 64 shards of `RwLock<HashTable>` did 96 M lookups/s on one
+//! (100 000 rows, u64 keys and values, 64 stripes, this 2-core machine
+//! idle): 64 stripes of `RwLock<HashTable>` did 96 M lookups/s on one
 //! thread and only 101 M/s on two; one `RwLock<HashMap>` fell from 110 M/s
 //! to 34 M/s. These locks: 92 M/s and 178 M/s.
 //! ETS meets the same problem with `read_concurrency`, and solves it the
@@ -17,7 +17,7 @@
 //!
 //! # The rules
 //!
-//! State, per shard `s`: `writer_active[s]` (a flag), the
+//! State, per stripe `s`: `writer_active[s]` (a flag), the
 //! data, and one reader count per slot, `readers[slot][s]`. A thread is
 //! given a slot the first time it reads (round-robin over
 //! [`reader_slot_count`]); threads sharing a slot share a counter, which is
@@ -41,9 +41,9 @@
 //! that make the data accesses race-free.
 //!
 //! Writers pay for this: a write lock reads every slot's count for its
-//! shard. Writers prefer themselves over new readers (a set flag turns
-//! readers away), so a steady stream of writers to one shard can delay its
-//! readers; writers to different shards do not interact.
+//! stripe. Writers prefer themselves over new readers (a set flag turns
+//! readers away), so a steady stream of writers to one stripe can delay its
+//! readers; writers to different stripes do not interact.
 //!
 //! Waiting (reader for writer, writer for readers or another writer) spins
 //! briefly and then yields the thread: critical sections here are a few
@@ -52,9 +52,9 @@
 //! lock and a plain store to unlock; a separate parking mutex would add
 //! two more read-modify-writes to every write.)
 //!
-//! Several write locks are taken only in ascending shard order (see
-//! `Sharded::write_many`), so writers never deadlock each other. A thread
-//! must not lock a shard it already holds: the table checks this with a
+//! Several write locks are taken only in ascending stripe order (see
+//! `Striped::write_many`), so writers never deadlock each other. A thread
+//! must not lock a stripe it already holds: the table checks this with a
 //! thread-local guard and returns an error instead of deadlocking.
 
 use std::cell::{Cell, UnsafeCell};
@@ -70,7 +70,7 @@ pub(crate) struct CachePadded<T>(pub(crate) T);
 const COUNTS_PER_BLOCK: usize = 32;
 
 /// Upper bound on reader slots per table. Each slot costs 128 bytes per 32
-/// shards; more slots than threads that read at once buys nothing.
+/// stripes; more slots than threads that read at once buys nothing.
 pub(crate) const READER_SLOTS_MAX: usize = 64;
 
 /// Spins before a waiting thread starts yielding its time slice.
@@ -110,15 +110,15 @@ fn reader_slot() -> usize {
     })
 }
 
-struct Shard<T> {
+struct Stripe<T> {
     writer_active: AtomicBool,
     data: UnsafeCell<T>,
 }
 
-/// Per-shard read-mostly locks over `T`. See the module doc for the rules.
-pub(crate) struct ShardLocks<T> {
-    shards: Box<[CachePadded<Shard<T>>]>,
-    /// `slots * blocks_per_slot` blocks; slot `k`'s count for shard `s` is
+/// Per-stripe read-mostly locks over `T`. See the module doc for the rules.
+pub(crate) struct StripeLocks<T> {
+    stripes: Box<[CachePadded<Stripe<T>>]>,
+    /// `slots * blocks_per_slot` blocks; slot `k`'s count for stripe `s` is
     /// lane `s % 32` of block `k * blocks_per_slot + s / 32`.
     reader_counts: Box<[CachePadded<[AtomicU32; COUNTS_PER_BLOCK]>]>,
     blocks_per_slot: usize,
@@ -129,35 +129,35 @@ pub(crate) struct ShardLocks<T> {
 // reader-writer rules above: `&T` is shared between readers on different
 // threads (needs `T: Sync`), and `&mut T` moves to a writer's thread
 // (needs `T: Send`).
-unsafe impl<T: Send + Sync> Sync for ShardLocks<T> {}
+unsafe impl<T: Send + Sync> Sync for StripeLocks<T> {}
 // SAFETY: owning the locks owns the `T`s.
-unsafe impl<T: Send> Send for ShardLocks<T> {}
+unsafe impl<T: Send> Send for StripeLocks<T> {}
 
-impl<T> ShardLocks<T> {
+impl<T> StripeLocks<T> {
     /// One lock per item of `values`, with [`reader_slot_count`] slots.
     pub(crate) fn new(values: impl IntoIterator<Item = T>) -> Self {
         Self::with_reader_slots(values, reader_slot_count())
     }
 
-    /// As [`ShardLocks::new`] with `slots` reader slots (a power of two,
+    /// As [`StripeLocks::new`] with `slots` reader slots (a power of two,
     /// at least 1).
     pub(crate) fn with_reader_slots(values: impl IntoIterator<Item = T>, slots: usize) -> Self {
         debug_assert!(slots.is_power_of_two());
-        let shards: Box<[CachePadded<Shard<T>>]> = values
+        let stripes: Box<[CachePadded<Stripe<T>>]> = values
             .into_iter()
             .map(|value| {
-                CachePadded(Shard {
+                CachePadded(Stripe {
                     writer_active: AtomicBool::new(false),
                     data: UnsafeCell::new(value),
                 })
             })
             .collect();
-        let blocks_per_slot = shards.len().div_ceil(COUNTS_PER_BLOCK).max(1);
+        let blocks_per_slot = stripes.len().div_ceil(COUNTS_PER_BLOCK).max(1);
         let reader_counts = (0..slots * blocks_per_slot)
             .map(|_| CachePadded(std::array::from_fn(|_| AtomicU32::new(0))))
             .collect();
         Self {
-            shards,
+            stripes,
             reader_counts,
             blocks_per_slot,
             slot_mask: slots - 1,
@@ -165,25 +165,25 @@ impl<T> ShardLocks<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards.len()
+        self.stripes.len()
     }
 
     /// Bytes of lock structure, excluding what `T` owns on the heap.
     pub(crate) fn overhead_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.shards) + std::mem::size_of_val(&*self.reader_counts)
+        std::mem::size_of_val(&*self.stripes) + std::mem::size_of_val(&*self.reader_counts)
     }
 
-    fn reader_count(&self, slot: usize, shard: usize) -> &AtomicU32 {
-        let block = slot * self.blocks_per_slot + shard / COUNTS_PER_BLOCK;
-        &self.reader_counts[block].0[shard % COUNTS_PER_BLOCK]
+    fn reader_count(&self, slot: usize, stripe: usize) -> &AtomicU32 {
+        let block = slot * self.blocks_per_slot + stripe / COUNTS_PER_BLOCK;
+        &self.reader_counts[block].0[stripe % COUNTS_PER_BLOCK]
     }
 
-    /// Shared access to shard `shard` (an index below [`ShardLocks::len`]).
+    /// Shared access to stripe `stripe` (an index below [`StripeLocks::len`]).
     #[inline]
-    pub(crate) fn read(&self, shard: usize) -> ReadGuard<'_, T> {
-        let cell = &self.shards[shard].0;
+    pub(crate) fn read(&self, stripe: usize) -> ReadGuard<'_, T> {
+        let cell = &self.stripes[stripe].0;
         let slot = reader_slot() & self.slot_mask;
-        let count = self.reader_count(slot, shard);
+        let count = self.reader_count(slot, stripe);
         loop {
             count.fetch_add(1, Ordering::SeqCst);
             if !cell.writer_active.load(Ordering::SeqCst) {
@@ -194,9 +194,9 @@ impl<T> ShardLocks<T> {
         }
     }
 
-    /// Exclusive access to shard `shard`.
-    pub(crate) fn write(&self, shard: usize) -> WriteGuard<'_, T> {
-        let cell = &self.shards[shard].0;
+    /// Exclusive access to stripe `stripe`.
+    pub(crate) fn write(&self, stripe: usize) -> WriteGuard<'_, T> {
+        let cell = &self.stripes[stripe].0;
         while cell
             .writer_active
             .compare_exchange_weak(false, true, Ordering::SeqCst, Ordering::Relaxed)
@@ -204,7 +204,7 @@ impl<T> ShardLocks<T> {
         {
             wait_until(|| !cell.writer_active.load(Ordering::Relaxed));
         }
-        let (block, lane) = (shard / COUNTS_PER_BLOCK, shard % COUNTS_PER_BLOCK);
+        let (block, lane) = (stripe / COUNTS_PER_BLOCK, stripe % COUNTS_PER_BLOCK);
         for slot_blocks in self.reader_counts.chunks_exact(self.blocks_per_slot) {
             let count = &slot_blocks[block].0[lane];
             if count.load(Ordering::SeqCst) != 0 {
@@ -229,7 +229,7 @@ fn wait_until(mut ready: impl FnMut() -> bool) {
 }
 
 pub(crate) struct ReadGuard<'a, T> {
-    cell: &'a Shard<T>,
+    cell: &'a Stripe<T>,
     count: &'a AtomicU32,
 }
 
@@ -250,7 +250,7 @@ impl<T> Drop for ReadGuard<'_, T> {
 }
 
 pub(crate) struct WriteGuard<'a, T> {
-    cell: &'a Shard<T>,
+    cell: &'a Stripe<T>,
 }
 
 impl<T> Deref for WriteGuard<'_, T> {
@@ -284,7 +284,7 @@ mod tests {
     fn readers_never_see_a_half_written_pair() {
         // Writers keep both halves equal; a reader seeing them differ would
         // mean it overlapped a writer.
-        let locks = Arc::new(ShardLocks::with_reader_slots(
+        let locks = Arc::new(StripeLocks::with_reader_slots(
             (0..4).map(|_| (0u64, 0u64)),
             2,
         ));
@@ -293,14 +293,14 @@ mod tests {
                 let locks = Arc::clone(&locks);
                 std::thread::spawn(move || {
                     for round in 0..20_000u64 {
-                        let shard = (round as usize + thread_index) % 4;
+                        let stripe = (round as usize + thread_index) % 4;
                         if thread_index % 2 == 0 {
-                            let mut guard = locks.write(shard);
+                            let mut guard = locks.write(stripe);
                             guard.0 += 1;
                             std::hint::spin_loop();
                             guard.1 += 1;
                         } else {
-                            let guard = locks.read(shard);
+                            let guard = locks.read(stripe);
                             assert_eq!(guard.0, guard.1);
                         }
                     }
@@ -310,7 +310,7 @@ mod tests {
         for thread in threads {
             thread.join().unwrap();
         }
-        let total: u64 = (0..4).map(|shard| locks.read(shard).0).sum();
+        let total: u64 = (0..4).map(|stripe| locks.read(stripe).0).sum();
         assert_eq!(total, 2 * 20_000);
     }
 }

@@ -2,12 +2,12 @@
 //!
 //! | kind            | structure                                                    |
 //! |-----------------|--------------------------------------------------------------|
-//! | `Set`           | hash shards: `hashbrown::HashTable<(K, V)>` per shard          |
-//! | `Bag`           | hash shards: `hashbrown::HashTable<(K, Vec<V>)>` per shard     |
+//! | `Set`           | hash stripes: `hashbrown::HashTable<(K, V)>` per stripe          |
+//! | `Bag`           | hash stripes: `hashbrown::HashTable<(K, Vec<V>)>` per stripe     |
 //! | `DuplicateBag`  | as `Bag`, keeping identical objects                            |
 //! | `OrderedSet`    | one `BTreeMap<K, V>`                                           |
 //!
-//! Every shard (and the one B-tree) sits behind a [`lock::ShardLocks`]
+//! Every stripe (and the one B-tree) sits behind a [`lock::StripeLocks`]
 //! lock, whose readers write only per-thread counters. Reads lock, read and
 //! copy out synchronously: no message, no await.
 //!
@@ -21,47 +21,47 @@
 //!
 //! | hash storage                                    | insert      | lookup    |
 //! |-------------------------------------------------|-------------|-----------|
-//! | 64 × `ShardLocks<HashTable>`, foldhash (chosen) | 12.6 / 15.2 | 92 / 178  |
+//! | 64 × `StripeLocks<HashTable>`, foldhash (chosen) | 12.6 / 15.2 | 92 / 178  |
 //! | 64 × `parking_lot::RwLock<HashTable>`, foldhash | 11.1 / 14.5 | 96 / 101  |
 //! | 64 × `parking_lot::RwLock<HashTable>`, SipHash  | 7.1 / 9.0   | 40 / 57   |
 //! | `dashmap` (foldhash)                            | 12.0 / 10.7 | 85 / 56   |
 //! | one `parking_lot::RwLock<HashMap>`              | 11.7 / 10.7 | 110 / 34  |
 //!
 //! Lookups are what ETS tables exist for, and only the per-thread reader
-//! counts of `ShardLocks` let two threads' lookups scale (1.9x); every
+//! counts of `StripeLocks` let two threads' lookups scale (1.9x); every
 //! lock whose readers write a shared lock word stays near 1x on two cores,
-//! or drops. `dashmap` is an `RwLock` per shard too, and does not expose
-//! its shard locks, which an atomic multi-record insert needs (lock the
-//! records' shards in ascending order, then write). foldhash hashes a u64
+//! or drops. `dashmap` is an `RwLock` per stripe too, and does not expose
+//! its stripe locks, which an atomic multi-record insert needs (lock the
+//! records' stripes in ascending order, then write). foldhash hashes a u64
 //! key at 2.3x SipHash's lookup rate.
 //!
 //! | ordered storage                      | insert      | lookup      | 100-row scan  |
 //! |--------------------------------------|-------------|-------------|---------------|
-//! | `ShardLocks<BTreeMap>` (chosen)      | 4.9 / 4.9   | 12.4 / 24.2 | 3.2 / 5.4     |
+//! | `StripeLocks<BTreeMap>` (chosen)      | 4.9 / 4.9   | 12.4 / 24.2 | 3.2 / 5.4     |
 //! | `parking_lot::RwLock<BTreeMap>`      | 4.9 / 4.2   | 11.2 / 9.6  | 2.9 / 4.4     |
 //! | `crossbeam_skiplist::SkipMap`        | 1.1 / 3.2   | 4.3 / 7.1   | 0.32 / 0.70   |
-//! | 16 hash shards of `RwLock<BTreeMap>` | 4.8 / 6.4   | 12.0 / 20.4 | 0.025 / 0.050 |
+//! | 16 hash stripes of `RwLock<BTreeMap>` | 4.8 / 6.4   | 12.0 / 20.4 | 0.025 / 0.050 |
 //!
-//! One B-tree behind `ShardLocks` reads in parallel (2.0x) and walks in
+//! One B-tree behind `StripeLocks` reads in parallel (2.0x) and walks in
 //! order. The skip list is lock-free and lets writers run in parallel, but
 //! reads 3x slower, fills 4x slower, and cannot make a multi-record insert
-//! atomic for readers. Sharding a B-tree by hash parallelizes writers too,
-//! but a scan must merge every shard: over 100x slower.
+//! atomic for readers. Stripeing a B-tree by hash parallelizes writers too,
+//! but a scan must merge every stripe: over 100x slower.
 //!
 //! Writes from two threads to one small table do not scale on this
-//! machine, with any of these structures: both cores write the same shard
+//! machine, with any of these structures: both cores write the same stripe
 //! headers and buckets, so nearly every write pulls a cache line from the
 //! other core. (The tables bench shows it end to end.)
 //!
 //! # Consistency
 //!
 //! A single-key operation is atomic. `insert_many`, `insert_new_many` and
-//! `clear` lock every shard they touch before changing any, so readers see
+//! `clear` lock every stripe they touch before changing any, so readers see
 //! all or none of their records. Walks (`fold`, `select`, `to_vec`, ...)
-//! lock one shard at a time: each shard is seen at one instant, but a
-//! concurrent write to another shard may or may not be seen, as with
+//! lock one stripe at a time: each stripe is seen at one instant, but a
+//! concurrent write to another stripe may or may not be seen, as with
 //! `ets:select` on a table other processes write. An ordered set has one
-//! shard, so its walks are snapshots.
+//! stripe, so its walks are snapshots.
 
 mod bag;
 mod hashed;
@@ -98,7 +98,7 @@ pub(crate) trait Store<K, V> {
     fn delete_object(&self, key: &K, value: &V);
     fn take(&self, key: &K) -> Vec<V>;
     /// Folds `step` over each object whose key is in `range`, with the
-    /// object's shard read-locked, until `step` breaks; in key order for an
+    /// object's stripe read-locked, until `step` breaks; in key order for an
     /// ordered set.
     fn fold_while<R: RangeBounds<K>, A>(
         &self,
@@ -127,19 +127,19 @@ pub(crate) enum Storage<K, V> {
 }
 
 impl<K: Key, V: Value> Storage<K, V> {
-    pub(crate) fn new(kind: TableKind, shards: usize) -> Self {
+    pub(crate) fn new(kind: TableKind, stripes: usize) -> Self {
         match kind {
-            TableKind::Set => Self::Set(Hashed::new(shards)),
-            TableKind::Bag => Self::Bag(Bags::new(shards, false)),
-            TableKind::DuplicateBag => Self::Bag(Bags::new(shards, true)),
+            TableKind::Set => Self::Set(Hashed::new(stripes)),
+            TableKind::Bag => Self::Bag(Bags::new(stripes, false)),
+            TableKind::DuplicateBag => Self::Bag(Bags::new(stripes, true)),
             TableKind::OrderedSet => Self::OrderedSet(Ordered::new()),
         }
     }
 
-    pub(crate) fn shard_count(&self) -> usize {
+    pub(crate) fn stripe_count(&self) -> usize {
         match self {
-            Self::Set(hashed) => hashed.shard_count(),
-            Self::Bag(bags) => bags.shard_count(),
+            Self::Set(hashed) => hashed.stripe_count(),
+            Self::Bag(bags) => bags.stripe_count(),
             Self::OrderedSet(_) => 1,
         }
     }

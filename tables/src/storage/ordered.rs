@@ -1,8 +1,8 @@
 //! Ordered-set semantics: one `BTreeMap<K, V>` behind a single
-//! [`ShardLocks`] lock (one shard, with per-thread reader slots).
+//! [`StripeLocks`] lock (one stripe, with per-thread reader slots).
 //!
 //! One B-tree rather than several: an ordered walk (`next`, a range scan)
-//! over hash-sharded trees must merge every shard's run, which measured
+//! over hash-striped trees must merge every stripe's run, which measured
 //! over 100x slower than one tree for a 100-row scan, while point lookups
 //! gained nothing. Readers still run in parallel (the reader slots); writers are
 //! serialized, as in an ETS `ordered_set` without `write_concurrency`.
@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::ops::{Bound, ControlFlow, RangeBounds};
 
-use super::lock::ShardLocks;
+use super::lock::StripeLocks;
 use super::Store;
 use crate::record::{Key, Value};
 
 pub(crate) struct Ordered<K, V> {
-    locks: ShardLocks<BTreeMap<K, V>>,
+    locks: StripeLocks<BTreeMap<K, V>>,
 }
 
 /// Whether `range` holds no key at all. `BTreeMap::range` panics on a
@@ -38,7 +38,7 @@ fn bounds<K, R: RangeBounds<K>>(range: &R) -> (Bound<&K>, Bound<&K>) {
 impl<K: Key, V: Value> Ordered<K, V> {
     pub(crate) fn new() -> Self {
         Self {
-            locks: ShardLocks::new([BTreeMap::new()]),
+            locks: StripeLocks::new([BTreeMap::new()]),
         }
     }
 

@@ -1,21 +1,21 @@
-//! Set semantics on hash shards: one value per key, a new insert replaces.
+//! Set semantics on hash stripes: one value per key, a new insert replaces.
 
 use std::ops::{ControlFlow, RangeBounds};
 
 use hashbrown::hash_table::Entry;
 
-use super::hashed::{guard_position, HashShard, Hashed};
+use super::hashed::{guard_position, HashStripe, Hashed};
 use super::Store;
 use crate::record::{Key, Value};
 
 fn put<K: Key, V>(
-    shard: &mut HashShard<K, V>,
+    stripe: &mut HashStripe<K, V>,
     rehasher: impl Fn(&(K, V)) -> u64,
     hash: u64,
     key: K,
     value: V,
 ) {
-    match shard
+    match stripe
         .entries
         .entry(hash, |(candidate, _)| *candidate == key, rehasher)
     {
@@ -37,15 +37,15 @@ impl<K: Key, V: Value> Hashed<K, V> {
         change: impl FnOnce(&mut V) -> Result<R, E>,
     ) -> Result<Option<R>, E> {
         let hash = self.hash(key);
-        let mut shard = self.write(hash);
-        if let Some(value) = shard.find_mut(hash, key) {
+        let mut stripe = self.write(hash);
+        if let Some(value) = stripe.find_mut(hash, key) {
             return change(value).map(Some);
         }
         let Some(mut value) = default else {
             return Ok(None);
         };
         let result = change(&mut value)?;
-        shard
+        stripe
             .entries
             .insert_unique(hash, (key.clone(), value), self.rehasher());
         Ok(Some(result))
@@ -55,8 +55,8 @@ impl<K: Key, V: Value> Hashed<K, V> {
 impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
     fn insert(&self, key: K, value: V) {
         let hash = self.hash(&key);
-        let mut shard = self.write(hash);
-        put(&mut shard, self.rehasher(), hash, key, value);
+        let mut stripe = self.write(hash);
+        put(&mut stripe, self.rehasher(), hash, key, value);
     }
 
     fn insert_many(&self, records: Vec<(K, V)>) {
@@ -64,17 +64,17 @@ impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
             .into_iter()
             .map(|(key, value)| (self.hash(&key), key, value))
             .collect();
-        let (shards, mut guards) = self.write_many(hashed.iter().map(|(hash, _, _)| *hash));
+        let (stripes, mut guards) = self.write_many(hashed.iter().map(|(hash, _, _)| *hash));
         for (hash, key, value) in hashed {
-            let position = guard_position(&shards, self.shard_index(hash));
+            let position = guard_position(&stripes, self.stripe_index(hash));
             put(&mut guards[position], self.rehasher(), hash, key, value);
         }
     }
 
     fn insert_new(&self, key: K, value: V) -> bool {
         let hash = self.hash(&key);
-        let mut shard = self.write(hash);
-        match shard
+        let mut stripe = self.write(hash);
+        match stripe
             .entries
             .entry(hash, |(candidate, _)| *candidate == key, self.rehasher())
         {
@@ -91,16 +91,16 @@ impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
             .into_iter()
             .map(|(key, value)| (self.hash(&key), key, value))
             .collect();
-        let (shards, mut guards) = self.write_many(hashed.iter().map(|(hash, _, _)| *hash));
+        let (stripes, mut guards) = self.write_many(hashed.iter().map(|(hash, _, _)| *hash));
         let any_present = hashed.iter().any(|(hash, key, _)| {
-            let position = guard_position(&shards, self.shard_index(*hash));
+            let position = guard_position(&stripes, self.stripe_index(*hash));
             guards[position].find(*hash, key).is_some()
         });
         if any_present {
             return false;
         }
         for (hash, key, value) in hashed {
-            let position = guard_position(&shards, self.shard_index(hash));
+            let position = guard_position(&stripes, self.stripe_index(hash));
             put(&mut guards[position], self.rehasher(), hash, key, value);
         }
         true
@@ -128,8 +128,8 @@ impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
 
     fn delete_object(&self, key: &K, value: &V) {
         let hash = self.hash(key);
-        let mut shard = self.write(hash);
-        if let Ok(entry) = shard.entries.find_entry(hash, |(candidate, stored)| {
+        let mut stripe = self.write(hash);
+        if let Ok(entry) = stripe.entries.find_entry(hash, |(candidate, stored)| {
             candidate == key && stored == value
         }) {
             entry.remove();
@@ -149,9 +149,9 @@ impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
         mut step: impl FnMut(A, &K, &V) -> ControlFlow<A, A>,
     ) -> A {
         let mut accumulator = init;
-        for shard in 0..self.shard_count() {
-            let shard = self.read_shard(shard);
-            for (key, value) in shard.entries.iter() {
+        for stripe in 0..self.stripe_count() {
+            let stripe = self.read_stripe(stripe);
+            for (key, value) in stripe.entries.iter() {
                 if range.contains(key) {
                     match step(accumulator, key, value) {
                         ControlFlow::Continue(next) => accumulator = next,
@@ -169,9 +169,9 @@ impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
         mut predicate: impl FnMut(&K, &V) -> bool,
     ) -> usize {
         let mut deleted = 0;
-        for shard in 0..self.shard_count() {
-            let mut shard = self.write_shard(shard);
-            shard.entries.retain(|(key, value)| {
+        for stripe in 0..self.stripe_count() {
+            let mut stripe = self.write_stripe(stripe);
+            stripe.entries.retain(|(key, value)| {
                 let delete = range.contains(key) && predicate(key, value);
                 deleted += usize::from(delete);
                 !delete
@@ -181,14 +181,14 @@ impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
     }
 
     fn clear(&self) {
-        for mut shard in self.write_all() {
-            shard.entries = hashbrown::HashTable::new();
+        for mut stripe in self.write_all() {
+            stripe.entries = hashbrown::HashTable::new();
         }
     }
 
     fn size(&self) -> usize {
-        (0..self.shard_count())
-            .map(|shard| self.read_shard(shard).entries.len())
+        (0..self.stripe_count())
+            .map(|stripe| self.read_stripe(stripe).entries.len())
             .sum()
     }
 

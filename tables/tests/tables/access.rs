@@ -140,20 +140,20 @@ async fn kind_errors_name_what_is_needed() {
 }
 
 #[tokio::test]
-async fn shards_option_is_bounded() {
+async fn stripes_option_is_bounded() {
     let owner = spawn_idle().await;
-    for shards in [0, bream_tables::SHARDS_MAX + 1] {
-        let error = Table::<u64, u64>::new("shards", &owner, TableOptions::set().shards(shards))
+    for stripes in [0, bream_tables::STRIPES_MAX + 1] {
+        let error = Table::<u64, u64>::new("stripes", &owner, TableOptions::set().stripes(stripes))
             .unwrap_err();
         assert!(
-            matches!(error, TableError::InvalidOption { option: "shards", value, .. } if value == shards),
+            matches!(error, TableError::InvalidOption { option: "stripes", value, .. } if value == stripes),
             "{error:?}"
         );
     }
-    for shards in [1, 3, bream_tables::SHARDS_MAX] {
-        let table =
-            Table::<u64, u64>::new("shards", &owner, TableOptions::set().shards(shards)).unwrap();
-        assert_eq!(table.info().unwrap().shards, shards.next_power_of_two());
+    for stripes in [1, 3, bream_tables::STRIPES_MAX] {
+        let table = Table::<u64, u64>::new("stripes", &owner, TableOptions::set().stripes(stripes))
+            .unwrap();
+        assert_eq!(table.info().unwrap().stripes, stripes.next_power_of_two());
     }
     stop(&owner.get_cell()).await;
 }

@@ -150,8 +150,8 @@ fn is_wrong_kind<T: std::fmt::Debug>(result: Result<T, TableError>) -> bool {
 /// Runs `ops` on a fresh table of `kind` and on the model, comparing every
 /// result, then the whole contents.
 fn check(kind: TableKind, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    // Few shards, so that many keys share one.
-    let table: Table<K, V> = table_sync("model", TableOptions::new(kind).shards(4));
+    // Few stripes, so that many keys share one.
+    let table: Table<K, V> = table_sync("model", TableOptions::new(kind).stripes(4));
     let mut model = Model {
         kind,
         records: BTreeMap::new(),

@@ -111,11 +111,11 @@ fn insert_new_many_is_all_or_nothing() {
 
 #[test]
 fn info_reports_the_table() {
-    let table: Table<u64, u64> = table_sync("info", TableOptions::set().shards(8));
+    let table: Table<u64, u64> = table_sync("info", TableOptions::set().stripes(8));
     let empty = table.info().unwrap();
     assert_eq!(empty.kind, TableKind::Set);
     assert_eq!(empty.size, 0);
-    assert_eq!(empty.shards, 8);
+    assert_eq!(empty.stripes, 8);
     assert!(!empty.named);
     assert_eq!(empty.owner, super::support::BACKGROUND.owner.get_id());
     table

@@ -15,7 +15,7 @@
 //! PREFIX C0,C1,...` (how many of the keys writer `w` had acknowledged,
 //! `PREFIX.w.0` up to `PREFIX.w.Cw`, are missing here).
 //!
-//! The table's conflict handler keeps the greater value; a record whose
+//! The table's merge handler keeps the greater value; a record whose
 //! value starts with `NODE/` is owned by that node and vanishes when it
 //! goes down.
 
@@ -126,7 +126,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         }
     });
     let replica = ReplicaConfig {
-        conflict_handler: Some(Arc::new(
+        merge_handler: Some(Arc::new(
             |left: &(String, String), right: &(String, String)| {
                 if left.1 >= right.1 {
                     left.clone()
@@ -259,7 +259,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
                     .map(|table| {
                         json!({"name": table.name, "joined": table.joined, "size": table.size,
                                "leader": table.leader, "memory_bytes": table.memory_bytes,
-                               "conflict_nodes": table.conflict_nodes,
+                               "disagreeing_nodes": table.disagreeing_nodes,
                                "shards": table.shards.len()})
                     })
                     .collect();
@@ -267,8 +267,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
                        "connected": status.cluster.connected,
                        "unavailable": status.cluster.unavailable,
                        "discovery_works": status.cluster.discovery_works,
-                       "conflicts": status.conflicts,
-                       "conflict_nodes": status.conflict_nodes,
+                       "disagreeing_tables": status.disagreeing_tables,
+                       "disagreeing_nodes": status.disagreeing_nodes,
                        "unjoined": status.unjoined, "joined": status.joined,
                        "healthy": status.healthy, "tables": tables})
             }

@@ -9,7 +9,7 @@
 //!
 //! - [`sessions`]: the session table, replicated; the router reads it
 //!   locally and reaches sessions on other nodes through their node's
-//!   [`mailbox`].
+//!   [`relay`].
 //! - [`cleanup`]: what survivors do for a node that went down (drop its
 //!   sessions, tell their contacts), and what a node that was frozen does
 //!   when it wakes (close its stale sessions).
@@ -25,7 +25,7 @@
 //! command, and `leaveCluster` is a graceful stop of the node.
 
 pub mod cleanup;
-pub mod mailbox;
+pub mod relay;
 pub mod sessions;
 
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ use bream_tables::TableKind;
 use parking_lot::Mutex;
 
 use self::cleanup::Cleanup;
-use self::mailbox::{Mailbox, MailboxMsg};
+use self::relay::{Relay, RelayMsg};
 use self::sessions::{Graveyard, ReplicatedSessionTable, SessionKey, SessionRecord};
 use crate::modules::presence::Contacts;
 use crate::router::table::SESSION_TABLE_NAME;
@@ -88,10 +88,10 @@ pub struct Cluster {
     node: Node,
     service: ReplicationService,
     sessions: Arc<ReplicatedSessionTable>,
-    mailbox: Arc<Mailbox>,
+    relay: Arc<Relay>,
     cleanup: Arc<Cleanup>,
     freeze_watch: tokio::task::JoinHandle<()>,
-    mailbox_actor: bream_runtime::ractor::ActorRef<MailboxMsg>,
+    relay_actor: bream_runtime::ractor::ActorRef<RelayMsg>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -149,12 +149,12 @@ impl Cluster {
         let graveyard: Graveyard = Arc::new(Mutex::new(HashMap::new()));
         let cleanup = Cleanup::new(Arc::clone(&graveyard), Arc::clone(&local), contacts);
         let table = start_session_table(&node, &graveyard, &cleanup).await?;
-        let mailbox = Mailbox::new(node.clone(), Arc::clone(&local));
-        let mailbox_actor = mailbox.start().await?;
+        let relay = Relay::new(node.clone(), Arc::clone(&local));
+        let relay_actor = relay.start().await?;
         let sessions = Arc::new(ReplicatedSessionTable::new(
             table.clone(),
             node.name().to_string(),
-            Arc::clone(&mailbox),
+            Arc::clone(&relay),
             local,
         ));
         let service = ReplicationService::start(&node, ServiceConfig::default());
@@ -166,10 +166,10 @@ impl Cluster {
             node,
             service,
             sessions,
-            mailbox,
+            relay,
             cleanup,
             freeze_watch,
-            mailbox_actor,
+            relay_actor,
         })
     }
 
@@ -182,7 +182,7 @@ impl Cluster {
     /// stanzas for ended sessions are routed again, and node-down cleanup
     /// reaches this node's clients.
     pub fn attach(&self, router: &Arc<Router>) {
-        self.mailbox.set_router(router);
+        self.relay.set_router(router);
         self.cleanup.set_router(router);
     }
 
@@ -208,7 +208,7 @@ impl Cluster {
         self.freeze_watch.abort();
         self.service.unregister(SESSION_TABLE_NAME);
         self.sessions.replicated().stop();
-        self.mailbox_actor.stop(None);
+        self.relay_actor.stop(None);
         self.node.shutdown().await;
         tracing::info!(node = %self.node.name(), "left the cluster");
     }

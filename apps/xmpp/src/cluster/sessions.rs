@@ -4,7 +4,7 @@
 //! A record says which node holds the session; the handle the router gets
 //! for it is this node's own session actor when the node is this one, and a
 //! [`RemoteSession`] (a stanza carried over the node link to the owner's
-//! [`super::mailbox`]) otherwise. Reads are local and direct; a write
+//! [`super::relay`]) otherwise. Reads are local and direct; a write
 //! returns once every node up has it, so a session that binds sees, right
 //! after its insert, every session another node bound before: both sides of
 //! a resource conflict across two nodes see both entries, and the newer one
@@ -24,7 +24,7 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::mailbox::Mailbox;
+use super::relay::Relay;
 use crate::jid::{BareJid, Jid};
 use crate::router::table::SESSION_TABLE_NAME;
 use crate::router::{
@@ -58,7 +58,7 @@ pub(crate) type Graveyard = Arc<Mutex<HashMap<String, Vec<SessionRecord>>>>;
 pub struct ReplicatedSessionTable {
     table: ReplicatedTable<SessionKey, SessionRecord>,
     me: String,
-    mailbox: Arc<Mailbox>,
+    relay: Arc<Relay>,
     /// This node's sessions' handles: a record names the node, the handle
     /// only lives here.
     local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
@@ -94,13 +94,13 @@ impl ReplicatedSessionTable {
     pub(crate) fn new(
         table: ReplicatedTable<SessionKey, SessionRecord>,
         me: String,
-        mailbox: Arc<Mailbox>,
+        relay: Arc<Relay>,
         local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
     ) -> ReplicatedSessionTable {
         ReplicatedSessionTable {
             table,
             me,
-            mailbox,
+            relay,
             local,
         }
     }
@@ -127,7 +127,7 @@ impl ReplicatedSessionTable {
                 .unwrap_or_else(|| SessionHandle::new(EndedSession))
         } else {
             SessionHandle::new(RemoteSession {
-                mailbox: Arc::clone(&self.mailbox),
+                relay: Arc::clone(&self.relay),
                 node: record.node.clone(),
                 sid,
             })
@@ -275,20 +275,20 @@ impl SessionTable for ReplicatedSessionTable {
     }
 }
 
-/// A session on another node: stanzas go to that node's mailbox.
+/// A session on another node: stanzas go to that node's relay.
 struct RemoteSession {
-    mailbox: Arc<Mailbox>,
+    relay: Arc<Relay>,
     node: String,
     sid: SessionId,
 }
 
 impl SessionControl for RemoteSession {
     fn deliver(&self, stanza: Element) -> Result<(), DeliverError> {
-        self.mailbox.deliver(&self.node, self.sid, stanza)
+        self.relay.deliver(&self.node, self.sid, stanza)
     }
 
     fn close(&self, error: StreamError) {
-        self.mailbox.close(&self.node, self.sid, error);
+        self.relay.close(&self.node, self.sid, error);
     }
 }
 

@@ -20,7 +20,7 @@
 //! member list and differ, and the join would never repair them. So a join
 //! of a new node into an N-node cluster moves N + 1 dumps.
 //!
-//! Merge order: participants sorted by node name. Per key, the conflict
+//! Merge order: participants sorted by node name. Per key, the merge
 //! handler folds the distinct values in that order, `handler(merged so
 //! far, next)`: with two clean sides, left is the value of the side whose
 //! node sorts first. Without a handler the value held by the greatest node
@@ -314,7 +314,7 @@ impl<K: Key, V: Value, S: Store<K, V>> Replica<K, V, S> {
                 }
                 continue;
             }
-            let merged: V = match &self.config.conflict_handler {
+            let merged: V = match &self.config.merge_handler {
                 Some(handler) if distinct.len() > 1 => {
                     let mut merged = (key.clone(), distinct[0].clone());
                     for value in &distinct[1..] {

@@ -87,7 +87,7 @@ impl SystemInfo {
             .connected
             .iter()
             .filter(|node| !joined.contains(node))
-            .chain(info.replication.conflict_nodes.iter())
+            .chain(info.replication.disagreeing_nodes.iter())
             .cloned()
             .collect();
         conflict_nodes.sort();
@@ -102,7 +102,7 @@ impl SystemInfo {
             conflict_tables: {
                 let mut tables: Vec<String> = info
                     .replication
-                    .conflicts
+                    .disagreeing_tables
                     .iter()
                     .chain(info.replication.unjoined.iter())
                     .cloned()

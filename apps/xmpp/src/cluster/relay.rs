@@ -1,8 +1,8 @@
 //! How a stanza reaches a session on another node: each node runs one
-//! mailbox actor, registered globally as [`mailbox_name`]`(node)`, that hands
+//! relay actor, registered globally as [`relay_name`]`(node)`, that hands
 //! what other nodes send to its own session actors.
 //!
-//! Why one mailbox per node rather than a remote reference per session: a
+//! Why one relay per node rather than a remote reference per session: a
 //! session table record stays small and serializable (a node name and a
 //! session id), the node link already orders messages between two nodes,
 //! and a stanza crosses as its element tree (postcard), not as XML text.
@@ -25,9 +25,9 @@ use crate::router::{DeliverError, Router, SessionHandle, SessionId};
 use crate::stanza::error::{StreamError, StreamErrorCondition};
 use crate::xml::Element;
 
-/// The global name of `node`'s mailbox.
-pub fn mailbox_name(node: &str) -> String {
-    format!("bream.xmpp.sessions/{node}")
+/// The global name of `node`'s relay.
+pub fn relay_name(node: &str) -> String {
+    format!("bream.xmpp.relay/{node}")
 }
 
 /// What one node asks of another's session.
@@ -51,43 +51,43 @@ pub enum SessionCommand {
     },
 }
 
-/// The mailbox actor's message.
-pub struct MailboxMsg(SessionCommand);
+/// The relay actor's message.
+pub struct RelayMsg(SessionCommand);
 
-bream_runtime::local_message!(MailboxMsg);
+bream_runtime::local_message!(RelayMsg);
 
-impl RemoteMessage for MailboxMsg {
+impl RemoteMessage for RelayMsg {
     type Request = SessionCommand;
     type Response = ();
 
     fn from_remote(request: SessionCommand, _reply: Option<RpcReplyPort<()>>) -> Self {
-        MailboxMsg(request)
+        RelayMsg(request)
     }
 }
 
-/// Both ends: sending to other nodes' mailboxes, and what this node's
-/// mailbox needs to hand stanzas on.
-pub struct Mailbox {
+/// Both ends: sending to other nodes' relays, and what this node's
+/// relay needs to hand stanzas on.
+pub struct Relay {
     node: Node,
     local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
     router: OnceLock<Weak<Router>>,
 }
 
-impl std::fmt::Debug for Mailbox {
+impl std::fmt::Debug for Relay {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
-            .debug_struct("Mailbox")
+            .debug_struct("Relay")
             .field("node", &self.node.name())
             .finish_non_exhaustive()
     }
 }
 
-impl Mailbox {
+impl Relay {
     pub(crate) fn new(
         node: Node,
         local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
-    ) -> Arc<Mailbox> {
-        Arc::new(Mailbox {
+    ) -> Arc<Relay> {
+        Arc::new(Relay {
             node,
             local,
             router: OnceLock::new(),
@@ -99,11 +99,11 @@ impl Mailbox {
         let _ = self.router.set(Arc::downgrade(router));
     }
 
-    /// Starts this node's mailbox actor and registers its global name.
-    pub(crate) async fn start(self: &Arc<Self>) -> anyhow::Result<ActorRef<MailboxMsg>> {
-        let (actor, _) = Actor::spawn(None, MailboxActor, Arc::clone(self)).await?;
+    /// Starts this node's relay actor and registers its global name.
+    pub(crate) async fn start(self: &Arc<Self>) -> anyhow::Result<ActorRef<RelayMsg>> {
+        let (actor, _) = Actor::spawn(None, RelayActor, Arc::clone(self)).await?;
         self.node
-            .register_global(&mailbox_name(self.node.name()), &actor)?;
+            .register_global(&relay_name(self.node.name()), &actor)?;
         Ok(actor)
     }
 
@@ -115,10 +115,7 @@ impl Mailbox {
         stanza: Element,
     ) -> Result<(), DeliverError> {
         self.node
-            .cast(
-                &mailbox_name(node),
-                &SessionCommand::Deliver { sid, stanza },
-            )
+            .cast(&relay_name(node), &SessionCommand::Deliver { sid, stanza })
             .map_err(|error| {
                 tracing::debug!(%node, %sid, %error, "remote session unreachable");
                 DeliverError::Gone(None)
@@ -132,7 +129,7 @@ impl Mailbox {
             condition: error.condition.name().to_string(),
             text: error.text,
         };
-        if let Err(error) = self.node.cast(&mailbox_name(node), &command) {
+        if let Err(error) = self.node.cast(&relay_name(node), &command) {
             tracing::debug!(%node, %sid, %error, "remote session unreachable: not closed");
         }
     }
@@ -175,28 +172,28 @@ impl Mailbox {
     }
 }
 
-struct MailboxActor;
+struct RelayActor;
 
-impl Actor for MailboxActor {
-    type Msg = MailboxMsg;
-    type State = Arc<Mailbox>;
-    type Arguments = Arc<Mailbox>;
+impl Actor for RelayActor {
+    type Msg = RelayMsg;
+    type State = Arc<Relay>;
+    type Arguments = Arc<Relay>;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        mailbox: Arc<Mailbox>,
+        relay: Arc<Relay>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(mailbox)
+        Ok(relay)
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
-        MailboxMsg(command): Self::Msg,
-        mailbox: &mut Self::State,
+        RelayMsg(command): Self::Msg,
+        relay: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        mailbox.handle(command);
+        relay.handle(command);
         Ok(())
     }
 }

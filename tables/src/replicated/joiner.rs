@@ -1,5 +1,5 @@
-//! Discovery integration and status: a node-level service that keeps every
-//! registered replicated table joined with every node that is up.
+//! The joiner: a node-level service that keeps every registered replicated
+//! table joined with every node that is up, and reports the cluster status.
 //!
 //! Nodes are found by the runtime's discovery (SQL registry, static list,
 //! file) and connected by the node layer; this service reacts to
@@ -112,7 +112,7 @@ pub struct TableStatus {
     pub last_join_error: Option<String>,
     /// Reachable nodes whose member list of this table (of any shard)
     /// differs from this node's, sorted.
-    pub conflict_nodes: Vec<String>,
+    pub disagreeing_nodes: Vec<String>,
     /// Reachable nodes whose server did not answer the status question in
     /// time, sorted.
     pub unanswered: Vec<String>,
@@ -143,9 +143,9 @@ pub struct ReplicationStatus {
     /// Tables whose member lists disagree between nodes, cluster-wide
     /// (CETS's conflict tables): some reachable node lists other members
     /// than this one does.
-    pub conflicts: Vec<String>,
+    pub disagreeing_tables: Vec<String>,
     /// The nodes behind those disagreements (CETS's conflict nodes).
-    pub conflict_nodes: Vec<String>,
+    pub disagreeing_nodes: Vec<String>,
     /// Tables not joined with every discovered and every reachable node
     /// here (joined ≠ discovered for that table).
     pub unjoined: Vec<String>,
@@ -271,8 +271,8 @@ struct Report {
     me: String,
     discovered: Vec<String>,
     tables: Vec<TableStatus>,
-    conflicts: Vec<String>,
-    conflict_nodes: BTreeSet<String>,
+    disagreeing_tables: Vec<String>,
+    disagreeing_nodes: BTreeSet<String>,
     unjoined: Vec<String>,
     /// Peers agreeing with this node on every table so far (`None`: no table yet).
     agreeing: Option<BTreeSet<String>>,
@@ -284,8 +284,8 @@ impl Report {
             me: cluster.node.clone(),
             discovered: cluster.discovered.clone(),
             tables: Vec::new(),
-            conflicts: Vec::new(),
-            conflict_nodes: BTreeSet::new(),
+            disagreeing_tables: Vec::new(),
+            disagreeing_nodes: BTreeSet::new(),
             unjoined: Vec::new(),
             agreeing: None,
         }
@@ -313,7 +313,7 @@ impl Report {
                     size: 0,
                     memory_bytes,
                     last_join_error: error.or(last_join_error),
-                    conflict_nodes: Vec::new(),
+                    disagreeing_nodes: Vec::new(),
                     unanswered: Vec::new(),
                     shards: Vec::new(),
                 });
@@ -349,13 +349,13 @@ impl Report {
         if !not_joined.is_empty() || !all_discovered_joined {
             self.unjoined.push(name.clone());
         }
-        let mut conflict_nodes = BTreeSet::new();
+        let mut disagreeing_nodes = BTreeSet::new();
         let mut unanswered = BTreeSet::new();
         let mut agreeing: Option<BTreeSet<String>> = None;
         match views {
             Ok(views) => {
                 for view in &views {
-                    let conflicting = view.conflict_nodes();
+                    let conflicting = view.disagreeing_nodes();
                     let agree: BTreeSet<String> = view
                         .peers
                         .iter()
@@ -366,7 +366,7 @@ impl Report {
                         None => agree,
                         Some(before) => before.intersection(&agree).cloned().collect(),
                     });
-                    conflict_nodes.extend(conflicting);
+                    disagreeing_nodes.extend(conflicting);
                     unanswered.extend(view.unanswered.iter().cloned());
                 }
             }
@@ -380,9 +380,10 @@ impl Report {
             None => agreeing,
             Some(before) => before.intersection(&agreeing).cloned().collect(),
         });
-        if !conflict_nodes.is_empty() {
-            self.conflicts.push(name.clone());
-            self.conflict_nodes.extend(conflict_nodes.iter().cloned());
+        if !disagreeing_nodes.is_empty() {
+            self.disagreeing_tables.push(name.clone());
+            self.disagreeing_nodes
+                .extend(disagreeing_nodes.iter().cloned());
         }
         self.tables.push(TableStatus {
             name,
@@ -392,7 +393,7 @@ impl Report {
             size: status.size,
             memory_bytes,
             last_join_error,
-            conflict_nodes: conflict_nodes.into_iter().collect(),
+            disagreeing_nodes: disagreeing_nodes.into_iter().collect(),
             unanswered: unanswered.into_iter().collect(),
             shards: shard_statuses,
         });
@@ -404,13 +405,14 @@ impl Report {
             .agreeing
             .unwrap_or_else(|| cluster.connected.iter().cloned().collect());
         joined.insert(self.me);
-        let healthy =
-            cluster.discovery_works && self.conflicts.is_empty() && self.unjoined.is_empty();
+        let healthy = cluster.discovery_works
+            && self.disagreeing_tables.is_empty()
+            && self.unjoined.is_empty();
         ReplicationStatus {
             cluster,
             tables: self.tables,
-            conflicts: self.conflicts,
-            conflict_nodes: self.conflict_nodes.into_iter().collect(),
+            disagreeing_tables: self.disagreeing_tables,
+            disagreeing_nodes: self.disagreeing_nodes.into_iter().collect(),
             unjoined: self.unjoined,
             joined: joined.into_iter().collect(),
             healthy,
