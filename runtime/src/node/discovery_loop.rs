@@ -114,7 +114,7 @@ fn try_connect(
     let inner = inner.clone();
     let attempts = attempts.clone();
     tokio::spawn(async move {
-        let outcome = super::connect(&inner, &address).await;
+        let outcome = super::connect::connect(&inner, &address).await;
         let mut table = attempts.lock();
         let Some(backoff) = table.get_mut(&name) else {
             return;

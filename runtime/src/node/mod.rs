@@ -55,34 +55,37 @@
 
 mod agent;
 mod config;
+mod connect;
 mod discovery_loop;
 pub mod global;
 pub mod membership;
+mod names;
+mod status;
 mod tls;
 mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use ractor::{Actor, ActorRef};
 use ractor_cluster::{NodeServer, NodeServerMessage, NodeSessionMessage};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio::sync::{broadcast, oneshot, Notify};
 
 pub use config::*;
+pub use connect::ConnectError;
 pub use global::RemoteMessage;
 pub use membership::DownReason;
+pub use names::{GlobalRegisterError, RemoteError, RemoteMonitor};
+pub use status::{ClusterStatus, DiscoveryStatus};
 pub use tls::TlsError;
 pub use wire::{RemoteExit, RemoteFailure};
 
 use crate::discovery::Discovery;
-use crate::monitor::{demonitor, monitor_fn};
-use global::{service_handlers, GlobalNames, Service};
+use global::GlobalNames;
 use membership::{Membership, SessionId};
 use wire::{AgentMsg, Envelope, Wire};
 
@@ -123,126 +126,6 @@ pub enum NodeError {
         /// What failed.
         reason: String,
     },
-}
-
-/// Why a connection attempt failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConnectError {
-    /// Nothing accepted the TCP connection.
-    #[error("{address} is unreachable: {reason}")]
-    Unreachable {
-        /// The address.
-        address: String,
-        /// The socket error.
-        reason: String,
-    },
-    /// The peer refused our cookie (or we refused its).
-    #[error("{address} refused the cookie")]
-    WrongCookie {
-        /// The address.
-        address: String,
-    },
-    /// The connection closed during the handshake.
-    #[error("{address} closed the connection during the handshake")]
-    HandshakeFailed {
-        /// The address.
-        address: String,
-    },
-    /// The handshake did not finish in time.
-    #[error("connecting to {address} took longer than {after:?}")]
-    Timeout {
-        /// The address.
-        address: String,
-        /// The deadline.
-        after: Duration,
-    },
-}
-
-/// Why a remote operation failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RemoteError {
-    /// No node holds that global name.
-    #[error("no actor is registered globally as {0:?}")]
-    NoSuchName(String),
-    /// The node holding the name is down (or went down during the call).
-    #[error("node {0} is down")]
-    NodeDown(String),
-    /// No answer within the deadline.
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    /// The request is larger than a frame may be.
-    #[error("the request is {size} bytes, over the {max}-byte frame limit")]
-    TooLarge {
-        /// Its encoded size.
-        size: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The request or answer did not encode or decode.
-    #[error("encoding: {0}")]
-    Encoding(String),
-    /// The serving node reported a failure.
-    #[error(transparent)]
-    Failed(#[from] RemoteFailure),
-}
-
-/// Why a global name was not registered.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum GlobalRegisterError {
-    /// Some node already holds it.
-    #[error("{name:?} is already registered on {node}")]
-    Taken {
-        /// The name.
-        name: String,
-        /// Who holds it.
-        node: String,
-    },
-    /// The actor is not alive.
-    #[error("the actor is not alive")]
-    NoProc,
-}
-
-/// Discovery as this node last saw it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DiscoveryStatus {
-    /// The backend, e.g. "rdbms postgres".
-    pub backend: Option<String>,
-    /// Whether the last poll worked.
-    pub works: bool,
-    /// The last poll's error, if it failed.
-    pub last_error: Option<String>,
-    /// The other nodes it listed.
-    pub discovered: Vec<String>,
-    /// This node's number in the cluster.
-    pub node_num: Option<u32>,
-}
-
-/// The cluster as this node sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClusterStatus {
-    /// This node.
-    pub node: String,
-    /// This node's number, from discovery.
-    pub node_num: Option<u32>,
-    /// Nodes discovery lists (other than this one).
-    pub discovered: Vec<String>,
-    /// Nodes connected and up.
-    pub connected: Vec<String>,
-    /// Listed but not connected.
-    pub unavailable: Vec<String>,
-    /// Whether discovery works.
-    pub discovery_works: bool,
-    /// The discovery backend and its last error.
-    pub discovery: DiscoveryStatus,
-}
-
-/// A monitor on a global name ([`Node::monitor_global`]).
-#[derive(Debug)]
-pub struct RemoteMonitor {
-    /// Identifies it, for [`Node::demonitor_global`].
-    pub id: u64,
-    /// Completes when the actor (or its node) stops.
-    pub down: oneshot::Receiver<RemoteExit>,
 }
 
 pub(crate) struct PendingCall {
@@ -398,244 +281,6 @@ impl Node {
         self.inner.events.subscribe()
     }
 
-    /// Connects to the node at `address` (`host:port`); returns its name once it is up.
-    pub async fn connect(&self, address: &str) -> Result<String, ConnectError> {
-        connect(&self.inner, address).await
-    }
-
-    /// Makes `actor` callable as `name` from every node.
-    pub fn register_global<M: RemoteMessage>(
-        &self,
-        name: &str,
-        actor: &ActorRef<M>,
-    ) -> Result<(), GlobalRegisterError> {
-        if !crate::call::is_alive(&actor.get_cell()) {
-            return Err(GlobalRegisterError::NoProc);
-        }
-        let own = self.inner.config.name.clone();
-        let (call, cast) = service_handlers(actor);
-        let mut state = self.inner.state.lock();
-        if let Some(node) = state.names.owner(name) {
-            return Err(GlobalRegisterError::Taken {
-                name: name.to_string(),
-                node: node.to_string(),
-            });
-        }
-        let weak = Arc::downgrade(&self.inner);
-        let released = name.to_string();
-        let actor_id = actor.get_id();
-        let cleanup = monitor_fn(&actor.get_cell(), move |_| {
-            if let Some(inner) = weak.upgrade() {
-                release_global(&inner, &released, Some(actor_id));
-            }
-        });
-        state.names.insert_local(
-            name.to_string(),
-            &own,
-            Service {
-                call,
-                cast,
-                actor: actor.get_cell(),
-                cleanup,
-            },
-        );
-        broadcast_wire(
-            &self.inner,
-            &state,
-            Wire::NameRegistered {
-                name: name.to_string(),
-            },
-        );
-        Ok(())
-    }
-
-    /// Releases a global name held on this node. Returns whether it was held here.
-    pub fn unregister_global(&self, name: &str) -> bool {
-        release_global(&self.inner, name, None)
-    }
-
-    /// The node holding `name`.
-    pub fn whereis_global(&self, name: &str) -> Option<String> {
-        self.inner
-            .state
-            .lock()
-            .names
-            .owner(name)
-            .map(str::to_string)
-    }
-
-    /// Every global name and its node, sorted by name.
-    pub fn global_names(&self) -> Vec<(String, String)> {
-        self.inner.state.lock().names.all()
-    }
-
-    /// Calls the actor registered globally as `name`, wherever it runs.
-    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        name: &str,
-        request: &Req,
-        timeout: Duration,
-    ) -> Result<Resp, RemoteError> {
-        let payload = self.encode(request)?;
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (reply, answer) = oneshot::channel();
-        let local_call = {
-            let mut state = self.inner.state.lock();
-            let owner = state
-                .names
-                .owner(name)
-                .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?
-                .to_string();
-            if owner == self.inner.config.name {
-                let service = state
-                    .names
-                    .local(name)
-                    .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-                Some(service.call.clone())
-            } else {
-                let agent = state
-                    .membership
-                    .agent(&owner)
-                    .cloned()
-                    .ok_or_else(|| RemoteError::NodeDown(owner.clone()))?;
-                state.pending_calls.insert(
-                    id,
-                    PendingCall {
-                        node: owner.clone(),
-                        reply,
-                    },
-                );
-                let envelope = self.envelope(Wire::Request {
-                    id,
-                    name: name.to_string(),
-                    payload: payload.clone(),
-                    timeout_ms: timeout.as_millis().try_into().unwrap_or(u64::MAX),
-                });
-                if agent.cast(AgentMsg::Remote(envelope)).is_err() {
-                    state.pending_calls.remove(&id);
-                    return Err(RemoteError::NodeDown(owner));
-                }
-                None
-            }
-        };
-        let bytes = match local_call {
-            Some(handler) => handler(payload, timeout).await?,
-            None => match tokio::time::timeout(timeout, answer).await {
-                Ok(Ok(result)) => result?,
-                Ok(Err(_)) => return Err(RemoteError::NodeDown(name.to_string())),
-                Err(_) => {
-                    self.inner.state.lock().pending_calls.remove(&id);
-                    return Err(RemoteError::Timeout(timeout));
-                }
-            },
-        };
-        postcard::from_bytes(&bytes).map_err(|error| RemoteError::Encoding(error.to_string()))
-    }
-
-    /// Casts to the actor registered globally as `name`; delivery is not confirmed.
-    pub fn cast<Req: Serialize>(&self, name: &str, request: &Req) -> Result<(), RemoteError> {
-        let payload = self.encode(request)?;
-        let state = self.inner.state.lock();
-        let owner = state
-            .names
-            .owner(name)
-            .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-        if owner == self.inner.config.name {
-            let service = state
-                .names
-                .local(name)
-                .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-            return Ok((service.cast)(payload)?);
-        }
-        let agent = state
-            .membership
-            .agent(owner)
-            .ok_or_else(|| RemoteError::NodeDown(owner.to_string()))?;
-        agent
-            .cast(AgentMsg::Remote(self.envelope(Wire::Cast {
-                name: name.to_string(),
-                payload,
-            })))
-            .map_err(|_| RemoteError::NodeDown(owner.to_string()))
-    }
-
-    /// Monitors the actor registered globally as `name`: the receiver completes with how it
-    /// ended, or with [`RemoteExit::NodeDown`] if its node goes down first.
-    pub fn monitor_global(&self, name: &str) -> Result<RemoteMonitor, RemoteError> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (down_sender, down) = oneshot::channel();
-        let mut state = self.inner.state.lock();
-        let owner = state
-            .names
-            .owner(name)
-            .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?
-            .to_string();
-        if owner == self.inner.config.name {
-            let service = state
-                .names
-                .local(name)
-                .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-            monitor_fn(&service.actor, move |notice| {
-                let _ = down_sender.send(RemoteExit::from(notice.reason));
-            });
-            return Ok(RemoteMonitor { id, down });
-        }
-        let agent = state
-            .membership
-            .agent(&owner)
-            .cloned()
-            .ok_or_else(|| RemoteError::NodeDown(owner.clone()))?;
-        state.watching.insert(
-            id,
-            Watching {
-                node: owner.clone(),
-                down: down_sender,
-            },
-        );
-        let envelope = self.envelope(Wire::Monitor {
-            id,
-            name: name.to_string(),
-        });
-        if agent.cast(AgentMsg::Remote(envelope)).is_err() {
-            state.watching.remove(&id);
-            return Err(RemoteError::NodeDown(owner));
-        }
-        Ok(RemoteMonitor { id, down })
-    }
-
-    /// Cancels a remote monitor. Returns whether it was still set.
-    pub fn demonitor_global(&self, id: u64) -> bool {
-        let mut state = self.inner.state.lock();
-        let Some(watching) = state.watching.remove(&id) else {
-            return false;
-        };
-        if let Some(agent) = state.membership.agent(&watching.node) {
-            let _ = agent.cast(AgentMsg::Remote(self.envelope(Wire::Demonitor { id })));
-        }
-        true
-    }
-
-    /// The cluster as this node sees it.
-    pub fn status(&self) -> ClusterStatus {
-        let state = self.inner.state.lock();
-        let connected = state.membership.up_nodes();
-        let discovered = state.discovery.discovered.clone();
-        let unavailable = discovered
-            .iter()
-            .filter(|node| !connected.contains(node))
-            .cloned()
-            .collect();
-        ClusterStatus {
-            node: self.inner.config.name.clone(),
-            node_num: state.discovery.node_num,
-            discovered,
-            connected,
-            unavailable,
-            discovery_works: state.discovery.works,
-            discovery: state.discovery.clone(),
-        }
-    }
-
     /// Stops the node: leaves discovery, tells subscribers every peer is down, closes sessions.
     pub async fn shutdown(&self) {
         if let Some(discovery) = &self.inner.discovery {
@@ -650,23 +295,6 @@ impl Node {
         }
         self.inner.server.stop(None);
         let _ = self.inner.server.wait(Some(Duration::from_secs(5))).await;
-    }
-
-    fn encode<Req: Serialize>(&self, request: &Req) -> Result<Vec<u8>, RemoteError> {
-        let payload = postcard::to_allocvec(request)
-            .map_err(|error| RemoteError::Encoding(error.to_string()))?;
-        let max = self
-            .inner
-            .config
-            .frame_bytes_max
-            .saturating_sub(config::FRAME_OVERHEAD_BYTES);
-        if payload.len() > max {
-            return Err(RemoteError::TooLarge {
-                size: payload.len(),
-                max,
-            });
-        }
-        Ok(payload)
     }
 
     fn envelope(&self, wire: Wire) -> Envelope {
@@ -685,89 +313,6 @@ pub(crate) fn broadcast_wire(inner: &NodeInner, state: &NodeState, wire: Wire) {
                 from: inner.config.name.clone(),
                 wire: wire.clone(),
             }));
-        }
-    }
-}
-
-fn release_global(inner: &NodeInner, name: &str, actor: Option<ractor::ActorId>) -> bool {
-    let mut state = inner.state.lock();
-    let Some(service) = state.names.remove_local(name, actor) else {
-        return false;
-    };
-    broadcast_wire(
-        inner,
-        &state,
-        Wire::NameReleased {
-            name: name.to_string(),
-        },
-    );
-    drop(state);
-    demonitor(service.cleanup);
-    true
-}
-
-async fn connect(inner: &Arc<NodeInner>, address: &str) -> Result<String, ConnectError> {
-    let timeout = inner.config.connect_timeout;
-    let unreachable = |reason: String| ConnectError::Unreachable {
-        address: address.to_string(),
-        reason,
-    };
-    let resolved = tokio::time::timeout(timeout, tokio::net::lookup_host(address))
-        .await
-        .map_err(|_| unreachable("name lookup timed out".into()))?
-        .map_err(|error| unreachable(error.to_string()))?
-        .next()
-        .ok_or_else(|| unreachable("no address".into()))?;
-    let key = resolved.to_string();
-    let (done, result) = oneshot::channel();
-    inner
-        .state
-        .lock()
-        .pending_connects
-        .entry(key.clone())
-        .or_default()
-        .push(done);
-    let started = Instant::now();
-    let connected = match &inner.tls {
-        None => {
-            tokio::time::timeout(
-                timeout,
-                ractor_cluster::client_connect(&inner.server, resolved),
-            )
-            .await
-        }
-        Some(tls) => {
-            let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
-            let name = tls::server_name(host).map_err(|error| unreachable(error.to_string()))?;
-            let connector = tls.connector.clone();
-            tokio::time::timeout(
-                timeout,
-                ractor_cluster::client_connect_enc(&inner.server, resolved, connector, name),
-            )
-            .await
-        }
-    };
-    let failure = match connected {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(unreachable(error.to_string())),
-        Err(_) => Some(ConnectError::Timeout {
-            address: key.clone(),
-            after: timeout,
-        }),
-    };
-    if let Some(failure) = failure {
-        inner.state.lock().pending_connects.remove(&key);
-        return Err(failure);
-    }
-    let left = timeout.saturating_sub(started.elapsed());
-    match tokio::time::timeout(left, result).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(_)) | Err(_) => {
-            inner.state.lock().pending_connects.remove(&key);
-            Err(ConnectError::Timeout {
-                address: key,
-                after: timeout,
-            })
         }
     }
 }
