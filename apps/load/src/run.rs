@@ -703,7 +703,8 @@ fn handle_event(event: Event, context: &RunContext) -> Option<Reply> {
             if !matches!(kind.as_deref(), Some("get" | "set")) {
                 return None;
             }
-            let id = xml::escape(&xml::attribute(&stanza, "id").unwrap_or_default());
+            let id = xml::attribute(&stanza, "id").unwrap_or_default();
+            let id = xml::escape(&id);
             let to = xml::attribute(&stanza, "from")
                 .map(|from| format!(" to='{}'", xml::escape(&from)))
                 .unwrap_or_default();

@@ -23,6 +23,7 @@
 //! assert_eq!(framer.next_event(), Ok(Some(Event::StreamEnd)));
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// One thing read from the stream.
@@ -379,20 +380,10 @@ pub fn unescape(text: &str) -> String {
     output
 }
 
-/// Escapes text for an attribute value or element content.
-pub fn escape(text: &str) -> String {
-    let mut output = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => output.push_str("&amp;"),
-            '<' => output.push_str("&lt;"),
-            '>' => output.push_str("&gt;"),
-            '\'' => output.push_str("&apos;"),
-            '"' => output.push_str("&quot;"),
-            other => output.push(other),
-        }
-    }
-    output
+/// Escapes text for an attribute value (quoted with `'` or `"`) or element content: `&`, `<`,
+/// `>`, `'` and `"` become entity references. Borrows `text` when nothing needs escaping.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    quick_xml::escape::escape(text)
 }
 
 #[cfg(test)]

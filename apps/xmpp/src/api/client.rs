@@ -1,11 +1,12 @@
-//! A minimal HTTP/1.1 client for the GraphQL APIs: one `POST /api/graphql` (or `GET`, as
-//! `curl --get` sends it) per connection, what `bream-xmpp ctl` needs to ask a running node.
+//! The GraphQL APIs' client: one `POST /api/graphql` (or `GET`, as `curl --get` sends it) per
+//! connection, what `bream-xmpp ctl` needs to ask a running node.
 //!
-//! Why not `reqwest`: `ctl` sends one small JSON request to a node it knows, normally on
-//! loopback, over plain HTTP (the admin API has no TLS). A general client would add a
-//! connection pool, redirects, proxies, cookies and a TLS stack to the binary for that. This
-//! one writes the request, reads the response to the end (`Connection: close`) with a size
-//! bound and a deadline, and decodes `Content-Length` or chunked bodies.
+//! Why not `reqwest` or hyper-util's pooled client: `ctl` sends one small JSON request to a
+//! node it knows, normally on loopback, over plain HTTP (the admin API has no TLS). A general
+//! client would add a connection pool, redirects, proxies, cookies and a TLS stack to the
+//! binary for that. This one opens a TCP connection, speaks HTTP/1.1 over it with hyper's
+//! connection-level client (already in the build as axum's server), reads the body with a size
+//! bound, and gives the whole exchange a deadline.
 //!
 //! Outcomes: the decoded JSON body for any status the API answers with a JSON body (200, 400,
 //! 401, 503); [`ClientError::NotRunning`] when nothing listens; the other variants for what
@@ -16,18 +17,31 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use hyper::body::Bytes;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::admin::GRAPHQL_PATH;
 
-/// The largest response read, in bytes.
+/// The largest response body read, in bytes.
 pub const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// How long one request may take, connecting included. Longer than the server's own
 /// [`REQUEST_TIMEOUT`](super::admin::REQUEST_TIMEOUT), so its answer arrives first.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// What a query value keeps unencoded: RFC 3986's unreserved characters, as
+/// `curl --data-urlencode` does.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Why a request got no GraphQL answer.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +74,14 @@ pub enum ClientError {
     /// The answer is not an HTTP response with a JSON body.
     #[error("admin API at {address} answered something else than GraphQL: {reason}")]
     InvalidResponse {
+        /// The address.
+        address: SocketAddr,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The request could not be built as HTTP (`http` rejected its URI or a header value).
+    #[error("a request to the admin API at {address} could not be made: {reason}")]
+    InvalidRequest {
         /// The address.
         address: SocketAddr,
         /// What is wrong.
@@ -104,14 +126,8 @@ impl AdminClient {
     /// Errors: see the module docs.
     pub async fn query(&self, query: &str, variables: Value) -> Result<ApiResponse, ClientError> {
         let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
-        let address = self.address;
-        match tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(&body)).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(ClientError::Timeout {
-                address,
-                timeout: CLIENT_TIMEOUT,
-            }),
-        }
+        self.send(Method::POST, GRAPHQL_PATH.to_string(), body)
+            .await
     }
 
     /// Sends `query` as `GET /api/graphql?query=...`, URL-encoded, with `Content-Type:
@@ -120,14 +136,20 @@ impl AdminClient {
     ///
     /// Errors: see the module docs.
     pub async fn get(&self, query: &str) -> Result<ApiResponse, ClientError> {
-        let head = format!(
-            "GET {GRAPHQL_PATH}?query={} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Accept: application/json\r\nConnection: close\r\n",
-            url_encode(query),
-            self.address
-        );
+        let target = format!("{GRAPHQL_PATH}?query={}", url_encode(query));
+        self.send(Method::GET, target, String::new()).await
+    }
+
+    /// Sends one request to `target` (path and query) on a new connection and reads the
+    /// whole response, all within [`CLIENT_TIMEOUT`].
+    async fn send(
+        &self,
+        method: Method,
+        target: String,
+        body: String,
+    ) -> Result<ApiResponse, ClientError> {
         let address = self.address;
-        match tokio::time::timeout(CLIENT_TIMEOUT, self.send(head, "")).await {
+        match tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(method, target, body)).await {
             Ok(result) => result,
             Err(_elapsed) => Err(ClientError::Timeout {
                 address,
@@ -136,134 +158,123 @@ impl AdminClient {
         }
     }
 
-    async fn exchange(&self, body: &str) -> Result<ApiResponse, ClientError> {
-        let head = format!(
-            "POST {GRAPHQL_PATH} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Accept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-            self.address,
-            body.len()
-        );
-        self.send(head, body).await
-    }
-
-    /// Writes `head` (the request line and headers, each ending in CRLF), the credentials,
-    /// the blank line and `body`, and reads the whole response.
-    async fn send(&self, mut request: String, body: &str) -> Result<ApiResponse, ClientError> {
+    async fn exchange(
+        &self,
+        method: Method,
+        target: String,
+        body: String,
+    ) -> Result<ApiResponse, ClientError> {
         let address = self.address;
-        let mut stream = TcpStream::connect(address)
-            .await
-            .map_err(|source| ClientError::NotRunning { address, source })?;
-        let io = |source| ClientError::Io { address, source };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(target)
+            .header(HOST, address.to_string())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .header(CONNECTION, "close");
         if let Some((username, password)) = &self.credentials {
             let token = BASE64.encode(format!("{username}:{password}"));
-            request.push_str(&format!("Authorization: Basic {token}\r\n"));
+            request = request.header(AUTHORIZATION, format!("Basic {token}"));
         }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream.write_all(request.as_bytes()).await.map_err(io)?;
-        stream.flush().await.map_err(io)?;
-        let mut response = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let read = stream.read(&mut chunk).await.map_err(io)?;
-            if read == 0 {
-                break;
-            }
-            if response.len() + read > RESPONSE_BYTES_MAX {
-                return Err(ClientError::InvalidResponse {
-                    address,
-                    reason: format!("more than {RESPONSE_BYTES_MAX} bytes (RESPONSE_BYTES_MAX)"),
-                });
-            }
-            response.extend_from_slice(&chunk[..read]);
-        }
-        parse_response(&response).map_err(|reason| ClientError::InvalidResponse { address, reason })
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|error| ClientError::InvalidRequest {
+                address,
+                reason: error.to_string(),
+            })?;
+        let stream = TcpStream::connect(address)
+            .await
+            .map_err(|source| ClientError::NotRunning { address, source })?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| http_error(address, &error))?;
+        // The connection does the reading and writing; it ends once the response is read and
+        // `sender` is dropped (and the server closes, as asked).
+        let response = async move {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|error| http_error(address, &error))?;
+            let status = response.status().as_u16();
+            let bytes = Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
+                .collect()
+                .await
+                .map_err(|error| body_error(address, error.as_ref()))?
+                .to_bytes();
+            Ok((status, bytes))
+        };
+        let (response, _closed) = tokio::join!(response, connection);
+        let (status, bytes) = response?;
+        let body =
+            serde_json::from_slice(&bytes).map_err(|error| ClientError::InvalidResponse {
+                address,
+                reason: format!("HTTP {status} with a body that is not JSON: {error}"),
+            })?;
+        Ok(ApiResponse { status, body })
     }
 }
 
 /// `text` percent-encoded for a URL query value: everything but RFC 3986's unreserved
 /// characters, as `curl --data-urlencode` does.
 fn url_encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
-/// Status and JSON body of a complete HTTP/1.1 response.
-fn parse_response(bytes: &[u8]) -> Result<ApiResponse, String> {
-    let head_end = bytes
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .ok_or("no end of headers")?;
-    let head = std::str::from_utf8(&bytes[..head_end]).map_err(|_| "headers are not UTF-8")?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let mut chunked = false;
-    let mut length = None;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
-            chunked = true;
-        } else if name.eq_ignore_ascii_case("content-length") {
-            length = Some(
-                value
-                    .parse::<usize>()
-                    .map_err(|_| format!("bad Content-Length {value:?}"))?,
-            );
-        }
-    }
-    let raw = &bytes[head_end + 4..];
-    let body = if chunked {
-        decode_chunked(raw)?
-    } else if let Some(length) = length {
-        raw.get(..length)
-            .ok_or("body shorter than its Content-Length")?
-            .to_vec()
+/// A hyper error as ours: what does not parse as HTTP or ends before its end is
+/// [`ClientError::InvalidResponse`], the rest (a reset, say) [`ClientError::Io`].
+fn http_error(address: SocketAddr, error: &hyper::Error) -> ClientError {
+    let reason = with_causes(error);
+    // A body shorter than its `Content-Length` or last chunk.
+    let cut_short = std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|source| source.kind() == std::io::ErrorKind::UnexpectedEof);
+    if error.is_parse() || error.is_parse_status() || error.is_incomplete_message() || cut_short {
+        ClientError::InvalidResponse { address, reason }
     } else {
-        raw.to_vec()
-    };
-    let body = serde_json::from_slice(&body)
-        .map_err(|error| format!("HTTP {status} with a body that is not JSON: {error}"))?;
-    Ok(ApiResponse { status, body })
+        ClientError::Io {
+            address,
+            source: std::io::Error::other(reason),
+        }
+    }
 }
 
-fn decode_chunked(mut raw: &[u8]) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = raw
-            .windows(2)
-            .position(|window| window == b"\r\n")
-            .ok_or("truncated chunk size")?;
-        let size_text = std::str::from_utf8(&raw[..line_end]).map_err(|_| "bad chunk size")?;
-        let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        raw = &raw[line_end + 2..];
-        if size == 0 {
-            return Ok(body);
+/// A failure reading the body: too long, or hyper's.
+fn body_error(
+    address: SocketAddr,
+    error: &(dyn std::error::Error + Send + Sync + 'static),
+) -> ClientError {
+    if error.is::<LengthLimitError>() {
+        ClientError::InvalidResponse {
+            address,
+            reason: format!("a body of more than {RESPONSE_BYTES_MAX} bytes (RESPONSE_BYTES_MAX)"),
         }
-        let data = raw.get(..size).ok_or("truncated chunk")?;
-        body.extend_from_slice(data);
-        raw = raw.get(size + 2..).ok_or("truncated chunk")?;
+    } else if let Some(error) = error.downcast_ref::<hyper::Error>() {
+        http_error(address, error)
+    } else {
+        ClientError::Io {
+            address,
+            source: std::io::Error::other(with_causes(error)),
+        }
     }
+}
+
+/// `error` and its sources, `: `-separated (hyper's own message names only the kind).
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        cause = source.source();
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
     use super::*;
 
     #[test]
@@ -275,27 +286,103 @@ mod tests {
         assert_eq!(url_encode("Az09-._~é"), "Az09-._~%C3%A9");
     }
 
-    #[test]
-    fn content_length_and_chunked_bodies_decode() {
+    /// `client.get("{a}")` against a server that answers `response` and closes; the answer
+    /// and the request head the server read.
+    async fn get_against(
+        response: &'static [u8],
+        credentials: Option<(String, String)>,
+    ) -> (Result<ApiResponse, ClientError>, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                stream.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            stream.write_all(response).await.unwrap();
+            stream.shutdown().await.unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        let client = AdminClient {
+            address,
+            credentials,
+        };
+        let result = client.get("{a}").await;
+        (result, server.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn content_length_and_chunked_bodies_decode() {
         let plain = b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n{\"a\":1}";
+        let (result, head) = get_against(plain, Some(("admin".into(), "secret".into()))).await;
         assert_eq!(
-            parse_response(plain),
-            Ok(ApiResponse {
+            result.unwrap(),
+            ApiResponse {
                 status: 200,
                 body: serde_json::json!({"a": 1})
-            })
+            }
         );
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.starts_with("get /api/graphql?query=%7ba%7d http/1.1\r\n"),
+            "{head}"
+        );
+        // base64("admin:secret")
+        assert!(
+            head.contains("\r\nauthorization: basic ywrtaw46c2vjcmv0\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\ncontent-type: application/json\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nhost: 127.0.0.1:"), "{head}");
+
         let chunked =
             b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":2}\r\n0\r\n\r\n";
+        let (result, head) = get_against(chunked, None).await;
         assert_eq!(
-            parse_response(chunked),
-            Ok(ApiResponse {
+            result.unwrap(),
+            ApiResponse {
                 status: 401,
                 body: serde_json::json!({"a": 2})
-            })
+            }
         );
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{}").is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\n\r\n<html>").is_err());
+        assert!(
+            !head.to_ascii_lowercase().contains("authorization"),
+            "{head}"
+        );
+
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{}",
+            b"HTTP/1.1 200 OK\r\n\r\n<html>",
+            b"SSH-2.0-OpenSSH\r\n\r\n",
+        ] {
+            let (result, _) = get_against(bad, None).await;
+            assert!(
+                matches!(result, Err(ClientError::InvalidResponse { .. })),
+                "{:?}: {result:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_not_running() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let client = AdminClient {
+            address,
+            credentials: None,
+        };
+        assert!(matches!(
+            client.query("{a}", Value::Null).await,
+            Err(ClientError::NotRunning { .. })
+        ));
     }
 }

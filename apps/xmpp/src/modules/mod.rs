@@ -178,39 +178,27 @@ impl Interested {
 }
 
 /// A Unix time in microseconds as an XEP-0082 `DateTime` in UTC with
-/// microseconds (`2026-11-27T10:00:00.000000Z`), for XEP-0203 stamps.
+/// microseconds (`2026-11-27T10:00:00.000000Z`), for XEP-0203 stamps. Times
+/// outside years -9999 to 9999 (`time`'s range) are clamped to its ends.
 pub(crate) fn xep0082_stamp(micros: i64) -> String {
-    let seconds = micros.div_euclid(1_000_000);
-    let fraction = micros.rem_euclid(1_000_000);
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let utc = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .unwrap_or_else(|_| {
+            if micros < 0 {
+                time::PrimitiveDateTime::MIN.assume_utc()
+            } else {
+                time::PrimitiveDateTime::MAX.assume_utc()
+            }
+        });
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.microsecond()
     )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -228,6 +216,10 @@ mod tests {
             xep0082_stamp(951_782_400_000_000),
             "2000-02-29T00:00:00.000000Z"
         );
+        assert_eq!(xep0082_stamp(-1), "1969-12-31T23:59:59.999999Z");
+        // Beyond `time`'s years, the ends of its range.
+        assert_eq!(xep0082_stamp(i64::MAX), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(xep0082_stamp(i64::MIN), "-9999-01-01T00:00:00.000000Z");
     }
 
     #[test]

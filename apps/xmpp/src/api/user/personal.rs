@@ -143,73 +143,21 @@ impl ScalarType for DateTime {
 }
 
 /// Unix seconds of an RFC 3339 date and time (`2024-05-01T10:00:00Z`,
-/// `2024-05-01T12:00:00.5+02:00`).
+/// `2024-05-01T12:00:00.5+02:00`): `T` (or `t`) between date and time, any fraction (dropped),
+/// `Z` (or `z`) or a `±HH:MM` offset. The date must exist; a second of 60 only stands at the
+/// end of a month in UTC (a leap second), and counts as the second before it.
 fn parse_date_time(text: &str) -> std::result::Result<i64, String> {
-    let invalid = || format!("{text:?} is not a date and time like 2024-05-01T10:00:00Z");
-    let bytes = text.as_bytes();
-    if bytes.len() < 20
-        || bytes[4] != b'-'
-        || bytes[7] != b'-'
-        || !matches!(bytes[10], b'T' | b't')
-        || bytes[13] != b':'
-        || bytes[16] != b':'
-    {
-        return Err(invalid());
-    }
-    let number = |range: std::ops::Range<usize>| -> std::result::Result<i64, String> {
-        let part = text.get(range).ok_or_else(invalid)?;
-        if !part.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        part.parse::<i64>().map_err(|_| invalid())
+    let invalid = |reason: &dyn std::fmt::Display| {
+        format!("{text:?} is not a date and time like 2024-05-01T10:00:00Z ({reason})")
     };
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return Err(invalid());
+    // RFC 3339 lets applications choose another separator, and `time` takes any; the API
+    // takes ISO 8601's.
+    if !matches!(text.as_bytes().get(10), Some(b'T' | b't')) {
+        return Err(invalid(&"no T between the date and the time"));
     }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        rest = &fraction[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6
-            && matches!(rest.as_bytes()[0], b'+' | b'-')
-            && rest.as_bytes()[3] == b':' =>
-        {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            // The offset ends the text, after any fraction.
-            let start = text.len() - 5;
-            let hours = number(start..start + 2)?;
-            let minutes = number(start + 3..start + 5)?;
-            if hours > 23 || minutes > 59 {
-                return Err(invalid());
-            }
-            sign * (hours * 3600 + minutes * 60)
-        }
-        _ => return Err(invalid()),
-    };
-    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(time::OffsetDateTime::unix_timestamp)
+        .map_err(|error| invalid(&error))
 }
 
 /// A user's last activity
@@ -298,9 +246,22 @@ mod tests {
             "2000-13-01T00:00:00Z",
             "2000-02-29T00:00:00",
             "x000-02-29T00:00:00Z",
+            "2000-02-29 00:00:00Z",
+            "2001-02-29T00:00:00Z",
+            "2000-04-31T00:00:00Z",
+            "2000-02-29T00:00:00+24:00",
+            "2000-02-29T00:00:00.Z",
+            "2000-02-29T10:00:60Z",
+            "2000-02-29T00:00:00Zjunk",
+            "2000-02-29T00:00:00.5",
         ] {
             assert!(parse_date_time(bad).is_err(), "{bad}");
         }
+        // A leap second is the second before it; lower-case separators are fine.
+        assert_eq!(parse_date_time("1998-12-31T23:59:60Z"), Ok(915_148_799));
+        assert_eq!(parse_date_time("2000-02-29t00:00:00z"), Ok(951_782_400));
+        assert!(parse_date_time("2000-02-29 00:00:00Z")
+            .is_err_and(|error| error.contains("is not a date and time like")));
         assert_eq!(
             DateTime(951_782_400).to_value(),
             async_graphql::Value::String("2000-02-29T00:00:00Z".to_string())
