@@ -350,8 +350,48 @@ macro_rules! require_user {
     };
 }
 
+/// One operation on one user's records, in a transaction that first checks and locks the user's
+/// row ([`require_user!`]): `$body` runs with `$transaction` bound, under the query timeout and
+/// the operation's metric ([`Storage::run`]), and its value is the operation's.
+macro_rules! write_for_user {
+    ($storage:expr, $operation:literal, $domain:expr, $username:expr, |$transaction:ident| $body:expr) => {{
+        let work = async {
+            let value = $crate::storage::in_transaction!($storage, |$transaction, dialect| {
+                $crate::storage::require_user!($transaction, dialect, $domain, $username);
+                $body
+            });
+            Ok::<_, $crate::storage::Failure>(value)
+        };
+        $storage
+            .run(
+                $operation,
+                $crate::storage::account($domain, $username),
+                work,
+            )
+            .await
+    }};
+}
+
+/// One read of one user's records: `$body` runs once per backend with `$pool` bound, under the
+/// query timeout and the operation's metric ([`Storage::run`]).
+macro_rules! read_for_user {
+    ($storage:expr, $operation:literal, $domain:expr, $username:expr, |$pool:ident| $body:expr) => {{
+        let work = async {
+            let value = $crate::storage::on_pool!($storage, |$pool| $body);
+            Ok::<_, $crate::storage::Failure>(value)
+        };
+        $storage
+            .run(
+                $operation,
+                $crate::storage::account($domain, $username),
+                work,
+            )
+            .await
+    }};
+}
+
 // Makes the macros usable by path in the submodules, which hold the operations.
-use {in_transaction, on_pool, require_user};
+use {in_transaction, on_pool, read_for_user, require_user, write_for_user};
 
 impl Storage {
     /// Connects to `url` with every other option at its default

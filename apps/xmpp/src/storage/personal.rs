@@ -1,7 +1,7 @@
 //! A user's small per-feature records: vCard (XEP-0054), private XML (XEP-0049), last activity
 //! (XEP-0012) and block list (XEP-0191).
 
-use super::{account, in_transaction, on_pool, require_user, Failure, Storage, StorageError};
+use super::{read_for_user, write_for_user, Storage, StorageError};
 
 const VCARD: &str = "SELECT vcard FROM vcard WHERE server = $1 AND username = $2";
 const SET_VCARD: &str = "INSERT INTO vcard (server, username, vcard) VALUES ($1, $2, $3) \
@@ -28,17 +28,13 @@ impl Storage {
         domain: &str,
         username: &str,
     ) -> Result<Option<String>, StorageError> {
-        let work = async {
-            let vcard = on_pool!(self, |pool| {
-                sqlx::query_scalar(VCARD)
-                    .bind(domain)
-                    .bind(username)
-                    .fetch_optional(pool)
-                    .await?
-            });
-            Ok::<_, Failure>(vcard)
-        };
-        self.run("vcard", account(domain, username), work).await
+        read_for_user!(self, "vcard", domain, username, |pool| {
+            sqlx::query_scalar(VCARD)
+                .bind(domain)
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
+        })
     }
 
     /// Sets (replaces) the user's vCard.
@@ -50,19 +46,14 @@ impl Storage {
         username: &str,
         vcard_xml: &str,
     ) -> Result<(), StorageError> {
-        let work = async {
-            in_transaction!(self, |transaction, dialect| {
-                require_user!(transaction, dialect, domain, username);
-                sqlx::query(SET_VCARD)
-                    .bind(domain)
-                    .bind(username)
-                    .bind(vcard_xml)
-                    .execute(&mut *transaction)
-                    .await?;
-            });
-            Ok::<_, Failure>(())
-        };
-        self.run("set_vcard", account(domain, username), work).await
+        write_for_user!(self, "set_vcard", domain, username, |transaction| {
+            sqlx::query(SET_VCARD)
+                .bind(domain)
+                .bind(username)
+                .bind(vcard_xml)
+                .execute(&mut *transaction)
+                .await?;
+        })
     }
 
     /// The user's private XML for `namespace` (the stored child element); `None` when none.
@@ -72,19 +63,14 @@ impl Storage {
         username: &str,
         namespace: &str,
     ) -> Result<Option<String>, StorageError> {
-        let work = async {
-            let data = on_pool!(self, |pool| {
-                sqlx::query_scalar(PRIVATE)
-                    .bind(domain)
-                    .bind(username)
-                    .bind(namespace)
-                    .fetch_optional(pool)
-                    .await?
-            });
-            Ok::<_, Failure>(data)
-        };
-        self.run("private_xml", account(domain, username), work)
-            .await
+        read_for_user!(self, "private_xml", domain, username, |pool| {
+            sqlx::query_scalar(PRIVATE)
+                .bind(domain)
+                .bind(username)
+                .bind(namespace)
+                .fetch_optional(pool)
+                .await?
+        })
     }
 
     /// Sets (replaces) the user's private XML for `namespace`.
@@ -97,21 +83,15 @@ impl Storage {
         namespace: &str,
         xml: &str,
     ) -> Result<(), StorageError> {
-        let work = async {
-            in_transaction!(self, |transaction, dialect| {
-                require_user!(transaction, dialect, domain, username);
-                sqlx::query(SET_PRIVATE)
-                    .bind(domain)
-                    .bind(username)
-                    .bind(namespace)
-                    .bind(xml)
-                    .execute(&mut *transaction)
-                    .await?;
-            });
-            Ok::<_, Failure>(())
-        };
-        self.run("set_private_xml", account(domain, username), work)
-            .await
+        write_for_user!(self, "set_private_xml", domain, username, |transaction| {
+            sqlx::query(SET_PRIVATE)
+                .bind(domain)
+                .bind(username)
+                .bind(namespace)
+                .bind(xml)
+                .execute(&mut *transaction)
+                .await?;
+        })
     }
 
     /// When the user's last session ended (Unix seconds) and the status it left with; `None`
@@ -121,18 +101,13 @@ impl Storage {
         domain: &str,
         username: &str,
     ) -> Result<Option<(i64, String)>, StorageError> {
-        let work = async {
-            let last = on_pool!(self, |pool| {
-                sqlx::query_as(LAST)
-                    .bind(domain)
-                    .bind(username)
-                    .fetch_optional(pool)
-                    .await?
-            });
-            Ok::<_, Failure>(last)
-        };
-        self.run("last_activity", account(domain, username), work)
-            .await
+        read_for_user!(self, "last_activity", domain, username, |pool| {
+            sqlx::query_as(LAST)
+                .bind(domain)
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
+        })
     }
 
     /// Records the end of the user's last session: Unix `seconds` and the `status` text (`""`
@@ -146,21 +121,15 @@ impl Storage {
         seconds: i64,
         status: &str,
     ) -> Result<(), StorageError> {
-        let work = async {
-            in_transaction!(self, |transaction, dialect| {
-                require_user!(transaction, dialect, domain, username);
-                sqlx::query(SET_LAST)
-                    .bind(domain)
-                    .bind(username)
-                    .bind(seconds)
-                    .bind(status)
-                    .execute(&mut *transaction)
-                    .await?;
-            });
-            Ok::<_, Failure>(())
-        };
-        self.run("set_last_activity", account(domain, username), work)
-            .await
+        write_for_user!(self, "set_last_activity", domain, username, |transaction| {
+            sqlx::query(SET_LAST)
+                .bind(domain)
+                .bind(username)
+                .bind(seconds)
+                .bind(status)
+                .execute(&mut *transaction)
+                .await?;
+        })
     }
 
     /// The JIDs the user blocks, sorted by their bytes.
@@ -169,18 +138,15 @@ impl Storage {
         domain: &str,
         username: &str,
     ) -> Result<Vec<String>, StorageError> {
-        let work = async {
-            let mut jids: Vec<String> = on_pool!(self, |pool| {
-                sqlx::query_scalar(BLOCKLIST)
-                    .bind(domain)
-                    .bind(username)
-                    .fetch_all(pool)
-                    .await?
-            });
-            jids.sort_unstable();
-            Ok::<_, Failure>(jids)
-        };
-        self.run("blocklist", account(domain, username), work).await
+        let mut jids: Vec<String> = read_for_user!(self, "blocklist", domain, username, |pool| {
+            sqlx::query_scalar(BLOCKLIST)
+                .bind(domain)
+                .bind(username)
+                .fetch_all(pool)
+                .await?
+        })?;
+        jids.sort_unstable();
+        Ok(jids)
     }
 
     /// Adds `jids` to the user's block list, in one transaction; JIDs already blocked are
@@ -193,21 +159,16 @@ impl Storage {
         username: &str,
         jids: &[String],
     ) -> Result<(), StorageError> {
-        let work = async {
-            in_transaction!(self, |transaction, dialect| {
-                require_user!(transaction, dialect, domain, username);
-                for jid in jids {
-                    sqlx::query(BLOCK)
-                        .bind(domain)
-                        .bind(username)
-                        .bind(jid)
-                        .execute(&mut *transaction)
-                        .await?;
-                }
-            });
-            Ok::<_, Failure>(())
-        };
-        self.run("block", account(domain, username), work).await
+        write_for_user!(self, "block", domain, username, |transaction| {
+            for jid in jids {
+                sqlx::query(BLOCK)
+                    .bind(domain)
+                    .bind(username)
+                    .bind(jid)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+        })
     }
 
     /// Removes `jids` from the user's block list, in one transaction; an empty slice unblocks
@@ -220,27 +181,22 @@ impl Storage {
         username: &str,
         jids: &[String],
     ) -> Result<(), StorageError> {
-        let work = async {
-            in_transaction!(self, |transaction, dialect| {
-                require_user!(transaction, dialect, domain, username);
-                if jids.is_empty() {
-                    sqlx::query(UNBLOCK_ALL)
-                        .bind(domain)
-                        .bind(username)
-                        .execute(&mut *transaction)
-                        .await?;
-                }
-                for jid in jids {
-                    sqlx::query(UNBLOCK)
-                        .bind(domain)
-                        .bind(username)
-                        .bind(jid)
-                        .execute(&mut *transaction)
-                        .await?;
-                }
-            });
-            Ok::<_, Failure>(())
-        };
-        self.run("unblock", account(domain, username), work).await
+        write_for_user!(self, "unblock", domain, username, |transaction| {
+            if jids.is_empty() {
+                sqlx::query(UNBLOCK_ALL)
+                    .bind(domain)
+                    .bind(username)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            for jid in jids {
+                sqlx::query(UNBLOCK)
+                    .bind(domain)
+                    .bind(username)
+                    .bind(jid)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+        })
     }
 }
