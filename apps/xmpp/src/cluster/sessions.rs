@@ -26,17 +26,15 @@ use serde::{Deserialize, Serialize};
 
 use super::relay::Relay;
 use crate::jid::{BareJid, Jid};
+pub(crate) use crate::router::table::SessionKey;
 use crate::router::table::SESSION_TABLE_NAME;
+use crate::router::table::{account_range, resource_range, session_key, SessionRange};
 use crate::router::{
     DeliverError, SessionControl, SessionEntry, SessionHandle, SessionId, SessionTable,
     SessionTableError,
 };
 use crate::stanza::error::StreamError;
 use crate::xml::Element;
-
-/// `(domain, user, resource, session id)`: one account's sessions are
-/// adjacent, as in the local table.
-pub type SessionKey = (String, String, String, SessionId);
 
 /// What the cluster knows of one session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,15 +70,6 @@ impl std::fmt::Debug for ReplicatedSessionTable {
             .field("local", &self.local.lock().len())
             .finish_non_exhaustive()
     }
-}
-
-fn key_of(jid: &Jid, sid: SessionId) -> SessionKey {
-    (
-        jid.domain().to_owned(),
-        jid.local().unwrap_or_default().to_owned(),
-        jid.resource().unwrap_or_default().to_owned(),
-        sid,
-    )
 }
 
 fn unavailable(error: ReplicationError) -> SessionTableError {
@@ -142,41 +131,18 @@ impl ReplicatedSessionTable {
         })
     }
 
-    fn select(
-        &self,
-        range: (Bound<SessionKey>, Bound<SessionKey>),
-    ) -> Result<Vec<SessionEntry>, SessionTableError> {
+    fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError> {
         self.table
             .table()
             .select_map(range, |key, record| self.entry(key, record))
             .map_err(|error| unavailable(ReplicationError::from(error)))
-    }
-
-    /// The key range of one resource's sessions, or (without a resource) of
-    /// one account's: `s + "\0"` is the smallest string above `s`.
-    fn range(
-        domain: &str,
-        user: &str,
-        resource: Option<&str>,
-    ) -> (Bound<SessionKey>, Bound<SessionKey>) {
-        let first = SessionId::from_raw(0);
-        match resource {
-            Some(resource) => (
-                Bound::Included((domain.into(), user.into(), resource.into(), first)),
-                Bound::Excluded((domain.into(), user.into(), format!("{resource}\0"), first)),
-            ),
-            None => (
-                Bound::Included((domain.into(), user.into(), String::new(), first)),
-                Bound::Excluded((domain.into(), format!("{user}\0"), String::new(), first)),
-            ),
-        }
     }
 }
 
 impl SessionTable for ReplicatedSessionTable {
     fn insert(&self, entry: SessionEntry) -> BoxFuture<'_, Result<(), SessionTableError>> {
         Box::pin(async move {
-            let key = key_of(&entry.jid, entry.sid);
+            let key = session_key(&entry.jid, entry.sid);
             let record = SessionRecord {
                 jid: entry.jid.to_string(),
                 node: self.me.clone(),
@@ -198,7 +164,7 @@ impl SessionTable for ReplicatedSessionTable {
         sid: SessionId,
     ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
         Box::pin(async move {
-            let key = key_of(jid, sid);
+            let key = session_key(jid, sid);
             let was_local = self.local.lock().remove(&sid).is_some();
             let present = !self
                 .table
@@ -218,25 +184,20 @@ impl SessionTable for ReplicatedSessionTable {
         if self.local.lock().remove(&sid).is_none() {
             return;
         }
-        if let Err(error) = self.table.write_async(Op::Delete(vec![key_of(jid, sid)])) {
+        if let Err(error) = self
+            .table
+            .write_async(Op::Delete(vec![session_key(jid, sid)]))
+        {
             tracing::error!(%error, "cannot remove a gone session");
         }
     }
 
     fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(Self::range(
-            jid.domain(),
-            jid.local().unwrap_or_default(),
-            Some(jid.resource().unwrap_or_default()),
-        ))
+        self.select(resource_range(jid))
     }
 
     fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(Self::range(
-            user.domain(),
-            user.local().unwrap_or_default(),
-            None,
-        ))
+        self.select(account_range(user))
     }
 
     fn set_presence<'a>(
@@ -247,7 +208,7 @@ impl SessionTable for ReplicatedSessionTable {
         presence: Option<Element>,
     ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
         Box::pin(async move {
-            let key = key_of(jid, sid);
+            let key = session_key(jid, sid);
             let found = self
                 .table
                 .table()

@@ -80,7 +80,51 @@ pub trait SessionTable: Send + Sync + 'static {
 }
 
 /// `(domain, user, resource, id)`: one account's sessions are adjacent.
-type SessionKey = (String, String, String, SessionId);
+pub type SessionKey = (String, String, String, SessionId);
+
+/// The key of session `sid` bound to `jid`.
+pub(crate) fn session_key(jid: &Jid, sid: SessionId) -> SessionKey {
+    (
+        jid.domain().to_owned(),
+        jid.local().unwrap_or_default().to_owned(),
+        jid.resource().unwrap_or_default().to_owned(),
+        sid,
+    )
+}
+
+/// A range of session keys, for an ordered table's range scan.
+pub(crate) type SessionRange = (Bound<SessionKey>, Bound<SessionKey>);
+
+/// The keys of the sessions bound to the full JID `jid`. `s + "\0"` is the smallest string
+/// greater than `s`, so `[(.., s, MIN), (.., s + "\0", MIN))` holds exactly the keys whose
+/// resource is `s`.
+pub(crate) fn resource_range(jid: &Jid) -> SessionRange {
+    let (domain, user) = (jid.domain(), jid.local().unwrap_or_default());
+    let resource = jid.resource().unwrap_or_default();
+    (
+        Bound::Included((domain.into(), user.into(), resource.into(), SessionId::MIN)),
+        Bound::Excluded((
+            domain.into(),
+            user.into(),
+            format!("{resource}\0"),
+            SessionId::MIN,
+        )),
+    )
+}
+
+/// The keys of every session of the account `user`, by the same rule on the user part.
+pub(crate) fn account_range(user: &BareJid) -> SessionRange {
+    let (domain, local) = (user.domain(), user.local().unwrap_or_default());
+    (
+        Bound::Included((domain.into(), local.into(), String::new(), SessionId::MIN)),
+        Bound::Excluded((
+            domain.into(),
+            format!("{local}\0"),
+            String::new(),
+            SessionId::MIN,
+        )),
+    )
+}
 
 /// The table name, for errors and `bream_tables` introspection.
 pub const SESSION_TABLE_NAME: &str = "c2s_sessions";
@@ -101,46 +145,7 @@ impl LocalSessionTable {
         Ok(LocalSessionTable { table })
     }
 
-    fn key(jid: &Jid, sid: SessionId) -> SessionKey {
-        (
-            jid.domain().to_owned(),
-            jid.local().unwrap_or_default().to_owned(),
-            jid.resource().unwrap_or_default().to_owned(),
-            sid,
-        )
-    }
-
-    /// The key range of one resource's sessions, or (without a resource) of
-    /// one account's. `s + "\0"` is the smallest string greater than `s`, so
-    /// `[(.., s, "", MIN), (.., s + "\0", "", MIN))` holds exactly the keys
-    /// whose component is `s`.
-    fn range(
-        domain: &str,
-        user: &str,
-        resource: Option<&str>,
-    ) -> (Bound<SessionKey>, Bound<SessionKey>) {
-        let start_id = SessionId::MIN;
-        match resource {
-            Some(resource) => (
-                Bound::Included((domain.into(), user.into(), resource.into(), start_id)),
-                Bound::Excluded((
-                    domain.into(),
-                    user.into(),
-                    format!("{resource}\0"),
-                    start_id,
-                )),
-            ),
-            None => (
-                Bound::Included((domain.into(), user.into(), String::new(), start_id)),
-                Bound::Excluded((domain.into(), format!("{user}\0"), String::new(), start_id)),
-            ),
-        }
-    }
-
-    fn select(
-        &self,
-        range: (Bound<SessionKey>, Bound<SessionKey>),
-    ) -> Result<Vec<SessionEntry>, SessionTableError> {
+    fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError> {
         self.table
             .select_map(range, |_, entry| Some(entry.clone()))
             .map_err(unavailable)
@@ -156,7 +161,7 @@ fn unavailable(error: TableError) -> SessionTableError {
 
 impl SessionTable for LocalSessionTable {
     fn insert(&self, entry: SessionEntry) -> BoxFuture<'_, Result<(), SessionTableError>> {
-        let key = Self::key(&entry.jid, entry.sid);
+        let key = session_key(&entry.jid, entry.sid);
         let inserted = self.table.insert(key, entry).map_err(unavailable);
         Box::pin(std::future::ready(inserted))
     }
@@ -168,32 +173,24 @@ impl SessionTable for LocalSessionTable {
     ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
         let removed = self
             .table
-            .take(&Self::key(jid, sid))
+            .take(&session_key(jid, sid))
             .map(|removed| !removed.is_empty())
             .map_err(unavailable);
         Box::pin(std::future::ready(removed))
     }
 
     fn forget(&self, jid: &Jid, sid: SessionId) {
-        if let Err(error) = self.table.take(&Self::key(jid, sid)) {
+        if let Err(error) = self.table.take(&session_key(jid, sid)) {
             tracing::error!(%error, "cannot remove a gone session");
         }
     }
 
     fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(Self::range(
-            jid.domain(),
-            jid.local().unwrap_or_default(),
-            Some(jid.resource().unwrap_or_default()),
-        ))
+        self.select(resource_range(jid))
     }
 
     fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(Self::range(
-            user.domain(),
-            user.local().unwrap_or_default(),
-            None,
-        ))
+        self.select(account_range(user))
     }
 
     fn set_presence<'a>(
@@ -205,7 +202,7 @@ impl SessionTable for LocalSessionTable {
     ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
         let updated = self
             .table
-            .update_element(&Self::key(jid, sid), |entry| {
+            .update_element(&session_key(jid, sid), |entry| {
                 entry.priority = priority;
                 entry.available = presence.is_some();
                 entry.presence = presence;
