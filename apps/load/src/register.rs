@@ -74,6 +74,27 @@ pub struct Registered {
     pub failed: u64,
 }
 
+impl Registered {
+    /// Counts one finished registration task; `way` names how it registered, in the log line of
+    /// the first failure (later ones are only counted).
+    fn count(&mut self, joined: Result<Result<bool, String>, tokio::task::JoinError>, way: &str) {
+        match joined {
+            Ok(Ok(true)) => self.created += 1,
+            Ok(Ok(false)) => self.existing += 1,
+            Ok(Err(error)) => {
+                if self.failed == 0 {
+                    tracing::warn!(%error, way, "registration failed");
+                }
+                self.failed += 1;
+            }
+            Err(error) => {
+                self.failed += 1;
+                tracing::warn!(%error, "registration task failed");
+            }
+        }
+    }
+}
+
 /// Registers `{prefix}{first}..={last}` running `concurrency` commands at once.
 pub async fn register(
     command: &RegisterCommand,
@@ -85,7 +106,6 @@ pub async fn register(
 ) -> Registered {
     let mut outcome = Registered::default();
     let mut running = JoinSet::new();
-    let mut logged_failure = false;
     let mut users = range.into_iter();
     loop {
         while running.len() < concurrency.max(1) {
@@ -96,21 +116,7 @@ pub async fn register(
         let Some(joined) = running.join_next().await else {
             break;
         };
-        match joined {
-            Ok(Ok(true)) => outcome.created += 1,
-            Ok(Ok(false)) => outcome.existing += 1,
-            Ok(Err(error)) => {
-                outcome.failed += 1;
-                if !logged_failure {
-                    tracing::warn!(%error, "registration failed");
-                    logged_failure = true;
-                }
-            }
-            Err(error) => {
-                outcome.failed += 1;
-                tracing::warn!(%error, "registration task failed");
-            }
-        }
+        outcome.count(joined, "command");
     }
     outcome
 }
@@ -164,7 +170,6 @@ pub async fn register_in_band(
     let mut outcome = Registered::default();
     let mut running = JoinSet::new();
     let mut users = range.into_iter();
-    let mut logged_failure = false;
     loop {
         while running.len() < concurrency.max(1) {
             let Some(index) = users.next() else { break };
@@ -187,21 +192,7 @@ pub async fn register_in_band(
         let Some(joined) = running.join_next().await else {
             break;
         };
-        match joined {
-            Ok(Ok(true)) => outcome.created += 1,
-            Ok(Ok(false)) => outcome.existing += 1,
-            Ok(Err(error)) => {
-                outcome.failed += 1;
-                if !logged_failure {
-                    tracing::warn!(%error, "in-band registration failed");
-                    logged_failure = true;
-                }
-            }
-            Err(error) => {
-                outcome.failed += 1;
-                tracing::warn!(%error, "registration task failed");
-            }
-        }
+        outcome.count(joined, "in-band");
     }
     outcome
 }
