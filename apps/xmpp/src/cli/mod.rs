@@ -207,72 +207,47 @@ fn start(config_path: Option<&Path>) -> ExitCode {
 /// Connects to the configured database, which runs the migrations, and exits.
 fn migrate(config_path: Option<&Path>) -> ExitCode {
     init_logging("warn,sqlx=error");
-    let outcome = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(async {
-            let config = load_config(config_path)?;
-            let storage = Storage::connect_with(config.storage_options())
-                .await
-                .map_err(|error| CtlError::new(ErrorCode::DatabaseError, error.to_string()))?;
-            storage.close().await;
-            Ok(serde_json::json!({
-                "result": "ok",
-                "message": format!(
-                    "the schema of {} is up to date",
-                    crate::storage::redact_url(&config.database_url())
-                ),
-            }))
-        }),
-        Err(error) => Err(CtlError::new(
-            ErrorCode::InternalError,
-            format!("could not start the async runtime: {error}"),
-        )),
-    };
-    match outcome {
-        Ok(result) => {
-            output::print_result(&result);
-            ExitCode::from(EXIT_SUCCESS)
-        }
-        Err(error) => {
-            output::print_error(&error);
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    run_command(async {
+        let config = load_config(config_path)?;
+        let storage = Storage::connect_with(config.storage_options())
+            .await
+            .map_err(|error| CtlError::new(ErrorCode::DatabaseError, error.to_string()))?;
+        storage.close().await;
+        Ok(serde_json::json!({
+            "result": "ok",
+            "message": format!(
+                "the schema of {} is up to date",
+                crate::storage::redact_url(&config.database_url())
+            ),
+        }))
+    })
 }
 
 fn ctl(config_path: Option<&Path>, category: Category) -> ExitCode {
     // sqlx's slow-statement warnings say nothing a `ctl` user can act on.
     init_logging("warn,sqlx=error");
+    run_command(async {
+        let config = load_config(config_path)?;
+        match category {
+            Category::Account { command } => account::run(&config, command).await,
+            Category::Session { command } => session::run(&config, command).await,
+            Category::Cets { command } => cluster::run_cets(&config, command).await,
+            Category::Server { command } => cluster::run_server(&config, command).await,
+            Category::Graphql { query } => graphql::run(&config, &query).await,
+        }
+    })
+}
+
+/// Runs one command on a current-thread runtime, prints its JSON result or its error, and gives
+/// the exit code.
+fn run_command(
+    command: impl std::future::Future<Output = Result<serde_json::Value, CtlError>>,
+) -> ExitCode {
     let outcome = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(async {
-            match category {
-                Category::Account { command } => {
-                    let config = load_config(config_path)?;
-                    account::run(&config, command).await
-                }
-                Category::Session { command } => {
-                    let config = load_config(config_path)?;
-                    session::run(&config, command).await
-                }
-                Category::Cets { command } => {
-                    let config = load_config(config_path)?;
-                    cluster::run_cets(&config, command).await
-                }
-                Category::Server { command } => {
-                    let config = load_config(config_path)?;
-                    cluster::run_server(&config, command).await
-                }
-                Category::Graphql { query } => {
-                    let config = load_config(config_path)?;
-                    graphql::run(&config, &query).await
-                }
-            }
-        }),
+        Ok(runtime) => runtime.block_on(command),
         Err(error) => Err(CtlError::new(
             ErrorCode::InternalError,
             format!("could not start the async runtime: {error}"),
