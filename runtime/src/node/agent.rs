@@ -15,7 +15,7 @@ use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
 use super::global::ClaimOutcome;
 use super::membership::{Action, RefusedReason};
 use super::wire::{AgentMsg, Envelope, LocalEvent, RemoteExit, RemoteFailure, Wire, AGENTS_GROUP};
-use super::{broadcast_wire, ConnectError, NodeEvent, NodeInner, RemoteError};
+use super::{ConnectError, NodeEvent, NodeInner, RemoteError};
 use crate::monitor::{demonitor, monitor_fn};
 
 /// Spawns the agent, subscribes it to session events, and starts its heartbeat.
@@ -468,15 +468,7 @@ fn claim(inner: &NodeInner, name: &str, node: &str) {
     let mut state = inner.state.lock();
     let outcome = state.names.claim(name, node, &inner.config.name);
     if let ClaimOutcome::BeatLocal(service) = outcome {
-        tracing::warn!(%name, winner = %node, "global name conflict: this node's registration is dropped");
-        broadcast_wire(
-            inner,
-            &state,
-            Wire::NameReleased {
-                name: name.to_string(),
-            },
-        );
-        drop(state);
-        demonitor(service.cleanup);
+        tracing::warn!(%name, winner = %node, "global name claimed twice: this node's registration is dropped");
+        super::names::announce_release(inner, state, name, service);
     }
 }

@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 
 use super::global::{service_handlers, RemoteMessage, Service};
 use super::wire::{AgentMsg, RemoteExit, RemoteFailure, Wire};
-use super::{broadcast_wire, config, Node, NodeInner, PendingCall, Watching};
+use super::{broadcast_wire, config, Node, NodeInner, NodeState, PendingCall, Watching};
 use crate::monitor::{demonitor, monitor_fn};
+use parking_lot::MutexGuard;
 
 /// Why a remote operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -149,41 +150,30 @@ impl Node {
         let (reply, answer) = oneshot::channel();
         let local_call = {
             let mut state = self.inner.state.lock();
-            let owner = state
-                .names
-                .owner(name)
-                .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?
-                .to_string();
-            if owner == self.inner.config.name {
-                let service = state
-                    .names
-                    .local(name)
-                    .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-                Some(service.call.clone())
-            } else {
-                let agent = state
-                    .membership
-                    .agent(&owner)
-                    .cloned()
-                    .ok_or_else(|| RemoteError::NodeDown(owner.clone()))?;
-                state.pending_calls.insert(
-                    id,
-                    PendingCall {
-                        node: owner.clone(),
-                        reply,
-                    },
-                );
-                let envelope = self.envelope(Wire::Request {
-                    id,
-                    name: name.to_string(),
-                    payload: payload.clone(),
-                    timeout_ms: timeout.as_millis().try_into().unwrap_or(u64::MAX),
-                });
-                if agent.cast(AgentMsg::Remote(envelope)).is_err() {
-                    state.pending_calls.remove(&id);
-                    return Err(RemoteError::NodeDown(owner));
+            match resolve(&state, &self.inner.config.name, name, |service| {
+                service.call.clone()
+            })? {
+                Holder::Local(call) => Some(call),
+                Holder::Remote { owner, agent } => {
+                    state.pending_calls.insert(
+                        id,
+                        PendingCall {
+                            node: owner.clone(),
+                            reply,
+                        },
+                    );
+                    let envelope = self.envelope(Wire::Request {
+                        id,
+                        name: name.to_string(),
+                        payload: payload.clone(),
+                        timeout_ms: timeout.as_millis().try_into().unwrap_or(u64::MAX),
+                    });
+                    if agent.cast(AgentMsg::Remote(envelope)).is_err() {
+                        state.pending_calls.remove(&id);
+                        return Err(RemoteError::NodeDown(owner));
+                    }
+                    None
                 }
-                None
             }
         };
         let bytes = match local_call {
@@ -204,27 +194,18 @@ impl Node {
     pub fn cast<Req: Serialize>(&self, name: &str, request: &Req) -> Result<(), RemoteError> {
         let payload = self.encode(request)?;
         let state = self.inner.state.lock();
-        let owner = state
-            .names
-            .owner(name)
-            .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-        if owner == self.inner.config.name {
-            let service = state
-                .names
-                .local(name)
-                .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-            return Ok((service.cast)(payload)?);
-        }
-        let agent = state
-            .membership
-            .agent(owner)
-            .ok_or_else(|| RemoteError::NodeDown(owner.to_string()))?;
+        let (owner, agent) = match resolve(&state, &self.inner.config.name, name, |service| {
+            service.cast.clone()
+        })? {
+            Holder::Local(cast) => return Ok(cast(payload)?),
+            Holder::Remote { owner, agent } => (owner, agent),
+        };
         agent
             .cast(AgentMsg::Remote(self.envelope(Wire::Cast {
                 name: name.to_string(),
                 payload,
             })))
-            .map_err(|_| RemoteError::NodeDown(owner.to_string()))
+            .map_err(|_| RemoteError::NodeDown(owner))
     }
 
     /// Monitors the actor registered globally as `name`: the receiver completes with how it
@@ -233,26 +214,17 @@ impl Node {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (down_sender, down) = oneshot::channel();
         let mut state = self.inner.state.lock();
-        let owner = state
-            .names
-            .owner(name)
-            .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?
-            .to_string();
-        if owner == self.inner.config.name {
-            let service = state
-                .names
-                .local(name)
-                .ok_or_else(|| RemoteError::NoSuchName(name.to_string()))?;
-            monitor_fn(&service.actor, move |notice| {
-                let _ = down_sender.send(RemoteExit::from(notice.reason));
-            });
-            return Ok(RemoteMonitor { id, down });
-        }
-        let agent = state
-            .membership
-            .agent(&owner)
-            .cloned()
-            .ok_or_else(|| RemoteError::NodeDown(owner.clone()))?;
+        let (owner, agent) = match resolve(&state, &self.inner.config.name, name, |service| {
+            service.actor.clone()
+        })? {
+            Holder::Local(actor) => {
+                monitor_fn(&actor, move |notice| {
+                    let _ = down_sender.send(RemoteExit::from(notice.reason));
+                });
+                return Ok(RemoteMonitor { id, down });
+            }
+            Holder::Remote { owner, agent } => (owner, agent),
+        };
         state.watching.insert(
             id,
             Watching {
@@ -306,6 +278,18 @@ fn release_global(inner: &NodeInner, name: &str, actor: Option<ractor::ActorId>)
     let Some(service) = state.names.remove_local(name, actor) else {
         return false;
     };
+    announce_release(inner, state, name, service);
+    true
+}
+
+/// Tells every peer this node no longer holds `name`, then (with the lock released) stops
+/// watching the actor that held it.
+pub(super) fn announce_release(
+    inner: &NodeInner,
+    state: MutexGuard<'_, NodeState>,
+    name: &str,
+    service: Service,
+) {
     broadcast_wire(
         inner,
         &state,
@@ -315,5 +299,45 @@ fn release_global(inner: &NodeInner, name: &str, actor: Option<ractor::ActorId>)
     );
     drop(state);
     demonitor(service.cleanup);
-    true
+}
+
+/// Where a global name's actor runs, as this node's table says.
+enum Holder<T> {
+    /// On this node: what the caller took from its service.
+    Local(T),
+    /// On `owner`, reached through that node's agent.
+    Remote {
+        owner: String,
+        agent: ActorRef<AgentMsg>,
+    },
+}
+
+/// Resolves `name` for a call, cast or monitor: `local` picks what is needed from this node's
+/// service, or the owner's agent is returned. Errors: the name is not registered
+/// (`NoSuchName`), its node is not up (`NodeDown`).
+fn resolve<T>(
+    state: &NodeState,
+    me: &str,
+    name: &str,
+    local: impl FnOnce(&Service) -> T,
+) -> Result<Holder<T>, RemoteError> {
+    let no_such_name = || RemoteError::NoSuchName(name.to_string());
+    let owner = state.names.owner(name).ok_or_else(no_such_name)?;
+    if owner == me {
+        return state
+            .names
+            .local(name)
+            .map(local)
+            .map(Holder::Local)
+            .ok_or_else(no_such_name);
+    }
+    let agent = state
+        .membership
+        .agent(owner)
+        .cloned()
+        .ok_or_else(|| RemoteError::NodeDown(owner.to_string()))?;
+    Ok(Holder::Remote {
+        owner: owner.to_string(),
+        agent,
+    })
 }
