@@ -8,7 +8,10 @@
 //! - [`drop_next`]: its next `n` messages are lost. Their reply ports are kept until the actor
 //!   stops, so a caller sees what a lost message looks like: a timeout, not an error.
 //!
-//! The last three act inside the actor, so they need actors spawned through [`spawn`] or
+//! - [`cut`] / [`heal`]: a network partition between this node and a peer, and its end
+//!   (see [`Node::cut`](crate::node::Node::cut)).
+//!
+//! The last three actor faults act inside the actor, so they need actors spawned through [`spawn`] or
 //! [`spawn_linked`] (which [`crate::supervisor::ChildSpec::actor`] and
 //! [`crate::supervisor::ChildTemplate::actor`] use). Others give
 //! [`FaultError::NotInjectable`]. When no fault is pending the wrapper costs one atomic load
@@ -69,6 +72,18 @@ static PENDING_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 fn faults() -> &'static Mutex<Faults> {
     FAULTS.get_or_init(Default::default)
+}
+
+/// Partitions `node` from `peer`: both sides see the other go down by the heartbeat deadline,
+/// and stay apart until [`heal`]. See [`Node::cut`](crate::node::Node::cut).
+pub fn cut(node: &crate::node::Node, peer: &str) {
+    node.cut(peer);
+}
+
+/// Ends a [`cut`]: discovery reconnects the two nodes and the replicated tables merge. Whether
+/// `peer` was cut.
+pub fn heal(node: &crate::node::Node, peer: &str) -> bool {
+    node.heal(peer)
 }
 
 /// Kills `actor` now.

@@ -167,8 +167,7 @@ fn local_event(inner: &Arc<NodeInner>, event: LocalEvent, now: Instant) {
                 Vec::new()
             }
             LocalEvent::SessionAuthenticated { session, name } => {
-                state.membership.session_authenticated(session, name);
-                Vec::new()
+                state.membership.session_authenticated(session, name)
             }
             LocalEvent::SessionReady { session, name } => {
                 state.membership.session_ready(session, name, now)
@@ -350,7 +349,15 @@ fn send_to(inner: &NodeInner, node: &str, wire: Wire) {
 
 fn remote_envelope(inner: &Arc<NodeInner>, envelope: Envelope, now: Instant) {
     let Envelope { from, wire } = envelope;
-    inner.state.lock().membership.heard_from(&from, now);
+    {
+        let mut state = inner.state.lock();
+        if state.membership.is_cut(&from) {
+            // A partition drops everything, heartbeats included.
+            tracing::trace!(node = %inner.config.name, peer = %from, "dropped: link cut");
+            return;
+        }
+        state.membership.heard_from(&from, now);
+    }
     match wire {
         Wire::Ping => send_to(inner, &from, Wire::Pong),
         Wire::Pong => {}

@@ -50,9 +50,17 @@ async fn run(inner: Arc<NodeInner>) {
         );
         let settled = match polled {
             Ok(poll) => {
-                let up = inner.state.lock().membership.up_nodes();
+                let (up, cut) = {
+                    let state = inner.state.lock();
+                    (state.membership.up_nodes(), state.membership.cut_nodes())
+                };
                 let mut all_up = true;
                 for node in &poll.others {
+                    if cut.contains(&node.name) {
+                        // Cut off by fault injection: not dialled until healed.
+                        all_up = false;
+                        continue;
+                    }
                     if up.contains(&node.name) {
                         attempts.lock().remove(&node.name);
                         continue;

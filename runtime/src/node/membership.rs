@@ -8,6 +8,11 @@
 //! authenticated is a refused connection attempt: with the peer's name known, its cookie was
 //! refused; otherwise the handshake failed.
 //!
+//! A peer can be **cut** ([`Membership::cut`], the fault kit's partition): nothing is sent to
+//! it or taken from it any more, heartbeats included, so each side declares the other down by
+//! the heartbeat deadline, as in a real partition; a new session from or to it is cut as soon
+//! as it authenticates, so it never comes up again until [`Membership::heal`].
+//!
 //! No I/O and no clock of its own: the agent actor feeds it and carries out its [`Action`]s,
 //! and the tests drive it directly.
 
@@ -102,6 +107,8 @@ pub struct Membership<A> {
     /// Peers whose session closed while another session to them was still being set up
     /// (ractor keeps one of two simultaneous connections): not up, but not announced down.
     switching: BTreeSet<String>,
+    /// Peers cut off by fault injection.
+    cut: BTreeSet<String>,
 }
 
 impl<A: Clone> Membership<A> {
@@ -112,7 +119,28 @@ impl<A: Clone> Membership<A> {
             sessions: HashMap::new(),
             up: BTreeMap::new(),
             switching: BTreeSet::new(),
+            cut: BTreeSet::new(),
         }
+    }
+
+    /// Cuts this node off from `name`: from now on nothing goes to it or is taken from it.
+    pub fn cut(&mut self, name: &str) {
+        self.cut.insert(name.to_string());
+    }
+
+    /// Ends a cut; whether `name` was cut. Reconnecting is discovery's job.
+    pub fn heal(&mut self, name: &str) -> bool {
+        self.cut.remove(name)
+    }
+
+    /// Whether `name` is cut off.
+    pub fn is_cut(&self, name: &str) -> bool {
+        self.cut.contains(name)
+    }
+
+    /// The peers cut off, by name.
+    pub fn cut_nodes(&self) -> Vec<String> {
+        self.cut.iter().cloned().collect()
     }
 
     /// The peers that are up, by name.
@@ -125,8 +153,11 @@ impl<A: Clone> Membership<A> {
         self.up.contains_key(name)
     }
 
-    /// The agent of an up peer.
+    /// The agent of an up peer that is not cut off: the only way to send to a peer.
     pub fn agent(&self, name: &str) -> Option<&A> {
+        if self.cut.contains(name) {
+            return None;
+        }
         self.up.get(name).map(|peer| &peer.agent)
     }
 
@@ -164,12 +195,23 @@ impl<A: Clone> Membership<A> {
         self.session_entry(session).name = Some(name);
     }
 
-    /// The cookie exchange succeeded.
-    pub fn session_authenticated(&mut self, session: SessionId, name: Option<String>) {
+    /// The cookie exchange succeeded. A session with a cut-off peer is cut at once.
+    pub fn session_authenticated(
+        &mut self,
+        session: SessionId,
+        name: Option<String>,
+    ) -> Vec<Action<A>> {
         let entry = self.session_entry(session);
         entry.authenticated = true;
         if name.is_some() {
             entry.name = name;
+        }
+        let name = entry.name.clone();
+        let cut = name.is_some_and(|name| self.cut.contains(&name));
+        if cut {
+            vec![Action::Disconnect(session)]
+        } else {
+            Vec::new()
         }
     }
 
@@ -202,6 +244,9 @@ impl<A: Clone> Membership<A> {
         let (Some(name), Some(agent), true) = (&entry.name, &entry.agent, entry.ready) else {
             return Vec::new();
         };
+        if self.cut.contains(name) {
+            return vec![Action::Disconnect(session)];
+        }
         if self
             .up
             .get(name)
@@ -283,6 +328,9 @@ impl<A: Clone> Membership<A> {
 
     /// Something arrived from `name`: it is alive.
     pub fn heard_from(&mut self, name: &str, now: Instant) {
+        if self.cut.contains(name) {
+            return;
+        }
         if let Some(peer) = self.up.get_mut(name) {
             peer.last_heard = peer.last_heard.max(now);
         }
@@ -309,8 +357,9 @@ impl<A: Clone> Membership<A> {
         }
         actions.extend(
             self.up
-                .values()
-                .map(|peer| Action::Ping(peer.agent.clone())),
+                .iter()
+                .filter(|(name, _)| !self.cut.contains(*name))
+                .map(|(_, peer)| Action::Ping(peer.agent.clone())),
         );
         actions
     }
@@ -341,8 +390,8 @@ mod tests {
     ) -> Vec<Action<&'static str>> {
         membership.session_opened(session, format!("127.0.0.1:{session}"));
         membership.session_named(session, name.to_string());
-        membership.session_authenticated(session, None);
-        let mut actions = membership.session_ready(session, None, now);
+        let mut actions = membership.session_authenticated(session, None);
+        actions.extend(membership.session_ready(session, None, now));
         actions.extend(membership.agent_joined(session, "agent", now));
         actions
     }
@@ -391,6 +440,53 @@ mod tests {
         // The cut session's close event later changes nothing.
         assert!(membership.session_closed(1).is_empty());
         assert_eq!(membership.up_nodes(), ["chatty@h"]);
+    }
+
+    #[test]
+    fn a_cut_peer_is_neither_sent_to_nor_heard_and_goes_down_by_the_deadline() {
+        let start = Instant::now();
+        let mut membership = Membership::new(Duration::from_secs(1));
+        ready_peer(&mut membership, 1, "b@h", start);
+        membership.cut("b@h");
+        assert!(membership.is_cut("b@h"));
+        assert_eq!(membership.agent("b@h"), None);
+        // What it still sends is not a sign of life.
+        membership.heard_from("b@h", start + Duration::from_millis(900));
+        assert_eq!(membership.tick(start + Duration::from_millis(500)), vec![]);
+        assert_eq!(
+            membership.tick(start + Duration::from_millis(1500)),
+            vec![
+                Action::Disconnect(1),
+                Action::Down {
+                    name: "b@h".into(),
+                    reason: DownReason::HeartbeatMissed
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_session_with_a_cut_peer_is_cut_until_healed() {
+        let now = Instant::now();
+        let mut membership = Membership::new(Duration::from_secs(5));
+        membership.cut("b@h");
+        let actions = ready_peer(&mut membership, 1, "b@h", now);
+        assert!(actions.contains(&Action::Disconnect(1)), "{actions:?}");
+        assert!(!actions
+            .iter()
+            .any(|action| matches!(action, Action::Up { .. })));
+        assert!(membership.session_closed(1).is_empty());
+        assert!(membership.up_nodes().is_empty());
+        assert!(membership.heal("b@h"));
+        assert!(!membership.heal("b@h"));
+        let actions = ready_peer(&mut membership, 2, "b@h", now);
+        assert_eq!(
+            actions,
+            vec![Action::Up {
+                name: "b@h".into(),
+                address: "127.0.0.1:2".into()
+            }]
+        );
     }
 
     #[test]

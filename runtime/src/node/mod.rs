@@ -276,6 +276,32 @@ impl Node {
             .map(str::to_string)
     }
 
+    /// Cuts this node off from `peer`, as a network partition would (the fault kit's
+    /// [`crate::fault::cut`]): nothing is sent to it or taken from it, heartbeats included, so
+    /// both sides declare the other down by the heartbeat deadline, and no new connection
+    /// between the two comes up until [`Node::heal`]. Traffic that does not pass through the
+    /// node agent (process-group messages, e.g. replicated tables') goes on until the session
+    /// is cut at that deadline: a real partition would lose it at once.
+    pub fn cut(&self, peer: &str) {
+        tracing::warn!(node = %self.inner.config.name, %peer, "fault injection: link cut");
+        self.inner.state.lock().membership.cut(peer);
+    }
+
+    /// Ends a [`Node::cut`]; whether `peer` was cut. Discovery reconnects at once.
+    pub fn heal(&self, peer: &str) -> bool {
+        let healed = self.inner.state.lock().membership.heal(peer);
+        if healed {
+            tracing::warn!(node = %self.inner.config.name, %peer, "fault injection: link healed");
+            self.inner.poll_now.notify_one();
+        }
+        healed
+    }
+
+    /// The peers this node is cut off from, by name.
+    pub fn cut_nodes(&self) -> Vec<String> {
+        self.inner.state.lock().membership.cut_nodes()
+    }
+
     /// Subscribes to membership changes from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.inner.events.subscribe()
