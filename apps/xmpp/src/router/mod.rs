@@ -7,7 +7,8 @@
 //! behind): a lookup in the session table is a shared read, and a delivery is
 //! a message to the receiving session.
 //!
-//! The rules, for a stanza addressed `to`:
+//! The rules, for a stanza addressed `to` (for a local user, bare or full JID, they are the
+//! pure function `plan::plan`, in plan.rs, which [`Router::route`] carries out):
 //! - **Another domain**: no server-to-server yet, so messages and iqs are
 //!   bounced with `remote-server-not-found`; presence is dropped.
 //! - **A served domain** (no localpart): iqs get/set go to the
@@ -55,6 +56,7 @@
 
 pub mod hooks;
 pub mod offline;
+mod plan;
 pub mod session;
 pub mod table;
 
@@ -73,6 +75,7 @@ pub use session::{
 };
 pub use table::{LocalSessionTable, SessionTable, SessionTableError};
 
+use self::plan::{Plan, StanzaKind};
 use crate::c2s::accounts::Accounts;
 use crate::jid::{normalize_domain, BareJid, Jid};
 use crate::stanza::error::{StanzaError, StanzaErrorCondition, StreamError, StreamErrorCondition};
@@ -127,14 +130,6 @@ impl std::fmt::Debug for Router {
             .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
-}
-
-/// What the delivery rules decided for a stanza to a local user.
-enum Outcome {
-    Delivered,
-    Dropped,
-    Bounce(StanzaErrorCondition),
-    Offline,
 }
 
 impl Router {
@@ -386,9 +381,9 @@ impl Router {
                 return;
             }
         };
-        if !matches!(stanza.name.as_str(), "message" | "presence" | "iq") {
+        let Some(kind) = StanzaKind::of(&stanza) else {
             return;
-        }
+        };
         if let Some(from) = &from {
             for hook in &self.hooks.inbound {
                 if hook.local_stanza(self, from, &to, &stanza).await == Flow::Stop {
@@ -396,146 +391,56 @@ impl Router {
                 }
             }
         }
-        if stanza.name == "iq" {
-            self.iq_to_user(&stanza, from, &to, &sessions).await;
-            return;
-        }
-        let outcome = if stanza.name == "message" {
-            self.message_to_user(&stanza, &to, &sessions)
-        } else {
-            self.presence_to_user(&stanza, &to, &sessions)
-        };
-        match outcome {
-            Outcome::Delivered | Outcome::Dropped => {}
-            Outcome::Bounce(condition) => self.bounce(&stanza, condition).await,
-            Outcome::Offline => self.offline(&stanza, &user, sessions.is_empty()).await,
-        }
-    }
-
-    async fn iq_to_user(
-        &self,
-        stanza: &Element,
-        from: Option<Jid>,
-        to: &Jid,
-        sessions: &[SessionEntry],
-    ) {
-        if !is_request(stanza) {
-            // A result or error for a full JID goes to that client; for a bare
-            // JID it answers nothing of ours.
-            if to.resource().is_some() {
-                if let Some(entry) = newest(sessions, to) {
-                    self.deliver(entry, stanza.clone());
-                }
-            }
-            return;
-        }
-        if to.resource().is_some() {
-            match newest(sessions, to) {
-                Some(entry) if self.deliver(entry, stanza.clone()) => {}
-                _ => {
-                    self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
-                        .await
-                }
-            }
-            return;
-        }
-        if sessions.is_empty() {
-            match self.user_exists(to.bare()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.bounce(stanza, StanzaErrorCondition::ServiceUnavailable)
-                        .await;
-                    return;
-                }
-                Err(()) => {
-                    self.bounce(stanza, StanzaErrorCondition::InternalServerError)
-                        .await;
-                    return;
-                }
-            }
-        }
-        self.handle_iq(IqScope::User, stanza, from, to).await;
-    }
-
-    fn message_to_user(&self, stanza: &Element, to: &Jid, sessions: &[SessionEntry]) -> Outcome {
-        let message_type = stanza.attr("type").unwrap_or("normal");
-        if to.resource().is_some() {
-            if let Some(entry) = newest(sessions, to) {
-                if self.deliver(entry, stanza.clone()) {
-                    return Outcome::Delivered;
-                }
-            }
-            match message_type {
-                "groupchat" => return Outcome::Bounce(StanzaErrorCondition::ServiceUnavailable),
-                "headline" | "error" => return Outcome::Dropped,
-                // chat, normal, and unknown types (read as normal): the bare JID's rules.
-                _ => {}
-            }
-        }
-        match message_type {
-            "error" => Outcome::Dropped,
-            "groupchat" => Outcome::Bounce(StanzaErrorCondition::ServiceUnavailable),
-            "headline" => {
-                let delivered = sessions
-                    .iter()
-                    .filter(|entry| entry.available && entry.priority >= 0)
-                    .filter(|entry| self.deliver(entry, stanza.clone()))
-                    .count();
-                if delivered > 0 {
-                    Outcome::Delivered
-                } else {
-                    Outcome::Dropped
-                }
-            }
-            _ => {
-                let best = sessions
-                    .iter()
-                    .filter(|entry| entry.available && entry.priority >= 0)
-                    .map(|entry| entry.priority)
-                    .max();
-                let delivered = match best {
-                    Some(best) => sessions
+        let mut next = plan::plan(kind, &to, &sessions);
+        loop {
+            match next {
+                Plan::Deliver {
+                    sessions: targets,
+                    otherwise,
+                } => {
+                    let delivered = targets
                         .iter()
-                        .filter(|entry| entry.available && entry.priority == best)
                         .filter(|entry| self.deliver(entry, stanza.clone()))
-                        .count(),
-                    None => 0,
-                };
-                if delivered > 0 {
-                    Outcome::Delivered
-                } else {
-                    Outcome::Offline
+                        .count();
+                    if delivered > 0 {
+                        return;
+                    }
+                    next = *otherwise;
                 }
+                Plan::StoreOffline { check_account } => {
+                    self.offline(&stanza, &user, check_account).await;
+                    return;
+                }
+                Plan::HandleIq { check_account } => {
+                    if check_account {
+                        match self.user_exists(to.bare()).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                self.bounce(&stanza, StanzaErrorCondition::ServiceUnavailable)
+                                    .await;
+                                return;
+                            }
+                            Err(()) => {
+                                self.bounce(&stanza, StanzaErrorCondition::InternalServerError)
+                                    .await;
+                                return;
+                            }
+                        }
+                    }
+                    self.handle_iq(IqScope::User, &stanza, from, &to).await;
+                    return;
+                }
+                Plan::Bounce(condition) => {
+                    self.bounce(&stanza, condition).await;
+                    return;
+                }
+                Plan::Drop => return,
             }
         }
     }
 
-    fn presence_to_user(&self, stanza: &Element, to: &Jid, sessions: &[SessionEntry]) -> Outcome {
-        let presence_type = stanza.attr("type");
-        let subscription = matches!(
-            presence_type,
-            Some("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed")
-        );
-        if to.resource().is_some() && !subscription {
-            if matches!(presence_type, None | Some("unavailable" | "error")) {
-                if let Some(entry) = newest(sessions, to) {
-                    self.deliver(entry, stanza.clone());
-                }
-            }
-            return Outcome::Dropped;
-        }
-        if matches!(presence_type, None | Some("unavailable")) || subscription {
-            for entry in sessions.iter().filter(|entry| entry.available) {
-                self.deliver(entry, stanza.clone());
-            }
-        }
-        // Probes are answered by the presence module's inbound hook; errors
-        // for a bare JID and unknown types are dropped.
-        Outcome::Dropped
-    }
-
-    async fn offline(&self, stanza: &Element, user: &BareJid, no_session: bool) {
-        if no_session {
+    async fn offline(&self, stanza: &Element, user: &BareJid, check_account: bool) {
+        if check_account {
             match self.user_exists(user).await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -658,14 +563,6 @@ impl Router {
 /// An iq of type get or set.
 fn is_request(stanza: &Element) -> bool {
     matches!(stanza.attr("type"), Some("get" | "set"))
-}
-
-/// The newest session bound to the full JID `to`.
-fn newest<'a>(sessions: &'a [SessionEntry], to: &Jid) -> Option<&'a SessionEntry> {
-    sessions
-        .iter()
-        .filter(|entry| entry.jid == *to)
-        .max_by_key(|entry| entry.sid)
 }
 
 /// The result of the request iq `stanza`, with `payload` if any.

@@ -59,9 +59,7 @@
 //!   get roster pushes; `setMutualSubscription` sends no presence, as MongooseIM's.
 //! - Error codes are `ctl`'s ([`crate::api::ErrorCode`]).
 
-mod cets;
 mod http;
-mod roster;
 mod schema;
 
 use std::fmt;

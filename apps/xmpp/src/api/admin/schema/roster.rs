@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Object};
 
-use super::AdminContext;
+use crate::api::admin::AdminContext;
 use crate::api::graphql::{existing_account, JidScalar, Result};
 use crate::api::roster::{self, Contact, MutualSubAction};
 

@@ -6,7 +6,7 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::schema::api_context;
+use super::api_context;
 use crate::api::graphql::error;
 use crate::api::ErrorCode;
 use crate::cluster::ClusterInfo;
