@@ -39,6 +39,10 @@ async fn start(url: &str, label: &str, count: usize, extra: &[&str]) -> Vec<Test
     futures::future::join_all(specs.into_iter().map(|spec| TestNode::start(NODE, spec))).await
 }
 
+/// How long a fresh cluster may take to join every table everywhere: generous, because the
+/// whole workspace's tests share two cores with these node processes.
+const JOIN_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Polls `command` on `node` until `check` holds; panics with the last answer at the deadline.
 async fn command_until(
     node: &mut TestNode,
@@ -81,7 +85,7 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
 
 async fn writes_replicate_to_three_nodes(url: &str, label: &str) {
     let mut nodes = start(url, label, 3, &[]).await;
-    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    all_joined(&mut nodes, JOIN_DEADLINE).await;
     for round in 0..20 {
         let writer = round % 3;
         let answer = nodes[writer]
@@ -125,7 +129,7 @@ async fn writes_replicate_to_three_nodes_through_postgres() {
 async fn insert_new_from_two_nodes_at_once_has_exactly_one_winner() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "in", 3, &[]).await;
-    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    all_joined(&mut nodes, JOIN_DEADLINE).await;
     for round in 0..20 {
         let (first, rest) = nodes.split_at_mut(1);
         first[0]
@@ -157,7 +161,7 @@ async fn insert_new_from_two_nodes_at_once_has_exactly_one_winner() {
 async fn killing_the_leader_during_insert_new_never_hangs_and_the_next_leader_serves() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "kl", 3, &["--call-timeout-ms", "2000"]).await;
-    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    all_joined(&mut nodes, JOIN_DEADLINE).await;
     // The leader is the greatest name: kl2.
     let members = nodes[0].command("members").await;
     assert_eq!(members["leader"], nodes[2].spec.name.as_str());
@@ -193,7 +197,7 @@ async fn killing_the_leader_during_insert_new_never_hangs_and_the_next_leader_se
 async fn node_owned_records_vanish_cluster_wide_when_their_node_is_killed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "ow", 3, &[]).await;
-    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    all_joined(&mut nodes, JOIN_DEADLINE).await;
     let owner = nodes[2].spec.name.clone();
     let put = nodes[2]
         .command(&format!("put session1 {owner}/conn"))
@@ -257,7 +261,7 @@ async fn a_node_joining_with_different_data_is_merged_by_the_handler() {
 async fn a_sigstop_partition_heals_and_the_sides_converge() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "sp", 3, &[]).await;
-    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    all_joined(&mut nodes, JOIN_DEADLINE).await;
     nodes[2].signal("STOP");
     // The others declare it down (heartbeat deadline 1 s) and keep writing.
     command_until(&mut nodes[0], "members", Duration::from_secs(5), |answer| {
@@ -294,7 +298,7 @@ async fn adding_nodes_to_a_loaded_cluster_loses_no_acknowledged_write() {
     };
     let mut nodes =
         futures::future::join_all((0..3).map(|index| TestNode::start(NODE, spec(index)))).await;
-    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    all_joined(&mut nodes, JOIN_DEADLINE).await;
     let mut acknowledged = Vec::new();
     for index in 0..300 {
         if index % 100 == 50 {
@@ -397,7 +401,7 @@ async fn assert_no_acknowledged_write_lost(
 async fn sixty_four_writers_on_three_nodes_lose_no_acknowledged_write() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "lw", 3, &[]).await;
-    all_joined(&mut nodes, Duration::from_secs(10)).await;
+    all_joined(&mut nodes, JOIN_DEADLINE).await;
     let count = 200;
     let acked = load_everywhere(&mut nodes, "load", &[22, 21, 21], count).await;
     // Nothing failed on a healthy cluster: every write was acknowledged.
