@@ -107,6 +107,68 @@ async fn a_frozen_node_is_declared_down_and_comes_back_when_thawed() {
     assert_eq!(answer["nodes"], serde_json::json!([peer]));
 }
 
+/// Calls `echo` on `node` until `owner`'s echo answers: a global name reaches a peer a little
+/// after the peer is up.
+async fn call_until_answered(node: &mut TestNode, text: &str, owner: &str) {
+    let started = std::time::Instant::now();
+    let expected = format!("{text} from {owner}");
+    loop {
+        let answer = node.command(&format!("call echo {text} 1000")).await;
+        if answer["reply"] == expected.as_str() {
+            return;
+        }
+        assert!(
+            started.elapsed() < bream_testkit::wait::DEADLINE,
+            "{}: no answer from {owner}; last {answer}",
+            node.spec.name
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_cut_link_is_a_partition_until_healed() {
+    let mut nodes = cluster(
+        &["a", "b"],
+        &["--deadline-ms", "1000", "--heartbeat-ms", "200"],
+    )
+    .await;
+    expect_mesh(&mut nodes, Duration::from_secs(3)).await;
+    let (a, b) = (nodes[0].spec.name.clone(), nodes[1].spec.name.clone());
+    assert_eq!(nodes[1].command("register echo").await["ok"], "register");
+    call_until_answered(&mut nodes[0], "before", &b).await;
+
+    let cut = nodes[0].command(&format!("cut {b}")).await;
+    assert_eq!(cut["cut"], serde_json::json!([b]), "{cut}");
+    // Nothing goes through any more: a call fails at once rather than reaching the peer.
+    let call = nodes[0].command("call echo during 1000").await;
+    assert_eq!(call["kind"], format!("NodeDown({b:?})"), "{call}");
+    // Both sides see the other go down by the heartbeat deadline, as in a real partition.
+    for (node, peer) in [(0, &b), (1, &a)] {
+        let down = nodes[node]
+            .expect(Duration::from_secs(5), |line| {
+                line["event"] == "down" && line["node"] == peer.as_str()
+            })
+            .await;
+        assert_eq!(down["reason"], "heartbeat missed", "{down}");
+    }
+    // While cut, b keeps dialling a (a static peer) and every session is cut as it
+    // authenticates: neither side lists the other.
+    for node in nodes.iter_mut() {
+        assert_eq!(node.command("nodes").await["nodes"], serde_json::json!([]));
+    }
+
+    let healed = nodes[0].command(&format!("heal {b}")).await;
+    assert_eq!(healed["healed"], true, "{healed}");
+    nodes[0]
+        .expect_up(&[b.as_str()], Duration::from_secs(10))
+        .await;
+    nodes[1]
+        .expect_up(&[a.as_str()], Duration::from_secs(10))
+        .await;
+    call_until_answered(&mut nodes[0], "after", &b).await;
+}
+
 #[tokio::test]
 async fn a_killed_node_restarted_under_the_same_name_rejoins() {
     let mut nodes = cluster(&["a", "b"], &[]).await;

@@ -10,8 +10,10 @@
 //!
 //! A peer can be **cut** ([`Membership::cut`], the fault kit's partition): nothing is sent to
 //! it or taken from it any more, heartbeats included, so each side declares the other down by
-//! the heartbeat deadline, as in a real partition; a new session from or to it is cut as soon
-//! as it authenticates, so it never comes up again until [`Membership::heal`].
+//! the heartbeat deadline, as in a real partition (this side leaves the session for the peer
+//! to cut at its own deadline, which it would not hear of otherwise); a new session from or to
+//! it is cut as soon as it authenticates, so it never comes up again until
+//! [`Membership::heal`].
 //!
 //! No I/O and no clock of its own: the agent actor feeds it and carries out its [`Action`]s,
 //! and the tests drive it directly.
@@ -347,8 +349,12 @@ impl<A: Clone> Membership<A> {
             .collect();
         for name in silent {
             if let Some(peer) = self.up.remove(&name) {
-                self.sessions.remove(&peer.session);
-                actions.push(Action::Disconnect(peer.session));
+                // Cutting a cut peer's session would tell it at once ("connection closed"); in a
+                // partition it learns by its own deadline, and cuts the session then.
+                if !self.cut.contains(&name) {
+                    self.sessions.remove(&peer.session);
+                    actions.push(Action::Disconnect(peer.session));
+                }
                 actions.push(Action::Down {
                     name,
                     reason: DownReason::HeartbeatMissed,
@@ -453,16 +459,16 @@ mod tests {
         // What it still sends is not a sign of life.
         membership.heard_from("b@h", start + Duration::from_millis(900));
         assert_eq!(membership.tick(start + Duration::from_millis(500)), vec![]);
+        // Down, but the session is left for the peer to cut when its own deadline passes.
         assert_eq!(
             membership.tick(start + Duration::from_millis(1500)),
-            vec![
-                Action::Disconnect(1),
-                Action::Down {
-                    name: "b@h".into(),
-                    reason: DownReason::HeartbeatMissed
-                },
-            ]
+            vec![Action::Down {
+                name: "b@h".into(),
+                reason: DownReason::HeartbeatMissed
+            }]
         );
+        assert!(membership.session_closed(1).is_empty());
+        assert!(membership.up_nodes().is_empty());
     }
 
     #[test]

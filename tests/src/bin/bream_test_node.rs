@@ -7,7 +7,7 @@
 //!
 //! Commands: `nodes`, `status`, `connect ADDR`, `register NAME`, `call NAME TEXT TIMEOUT_MS`,
 //! `sleep_call NAME SLEEP_MS TIMEOUT_MS`, `big_call NAME BYTES`, `monitor NAME`, `crash NAME`,
-//! `exit`.
+//! `cut NODE`, `heal NODE` (the fault kit's partition), `exit`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -215,6 +215,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
         let answer = match words.as_slice() {
             ["exit"] => break,
             ["nodes"] => json!({"ok": "nodes", "nodes": node.nodes()}),
+            ["cut", peer] => {
+                bream_runtime::fault::cut(&node, peer);
+                json!({"ok": "cut", "cut": node.cut_nodes()})
+            }
+            ["heal", peer] => {
+                let healed = bream_runtime::fault::heal(&node, peer);
+                json!({"ok": "heal", "healed": healed, "cut": node.cut_nodes()})
+            }
             ["status"] => {
                 let status = node.status();
                 json!({"ok": "status", "connected": status.connected, "discovered": status.discovered,
