@@ -275,14 +275,6 @@ impl InboundHook for Blocking {
 }
 
 impl SessionHook for Blocking {
-    fn session_opened<'a>(
-        &'a self,
-        _router: &'a Router,
-        _session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-
     fn session_closed<'a>(
         &'a self,
         _router: &'a Router,

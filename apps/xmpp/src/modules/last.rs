@@ -162,14 +162,6 @@ impl PresenceHook for Last {
 }
 
 impl SessionHook for Last {
-    fn session_opened<'a>(
-        &'a self,
-        _router: &'a Router,
-        _session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-
     fn session_closed<'a>(
         &'a self,
         router: &'a Router,

@@ -297,14 +297,6 @@ impl InboundHook for Presence {
 }
 
 impl SessionHook for Presence {
-    fn session_opened<'a>(
-        &'a self,
-        _router: &'a Router,
-        _session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-
     fn session_closed<'a>(
         &'a self,
         router: &'a Router,

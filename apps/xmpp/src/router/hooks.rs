@@ -145,12 +145,15 @@ pub trait InboundHook: Send + Sync + 'static {
 
 /// Sees sessions bound and closed.
 pub trait SessionHook: Send + Sync + 'static {
-    /// `session` bound its resource and is in the session table.
+    /// `session` bound its resource and is in the session table. Nothing by default: most
+    /// modules only clean up when a session ends.
     fn session_opened<'a>(
         &'a self,
-        router: &'a Router,
-        session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()>;
+        _router: &'a Router,
+        _session: &'a ClientSession,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
     /// `session` ended (closed, replaced, crashed) and left the session
     /// table. Runs once per session.
     fn session_closed<'a>(

@@ -528,14 +528,6 @@ impl InboundHook for Roster {
 }
 
 impl SessionHook for Roster {
-    fn session_opened<'a>(
-        &'a self,
-        _router: &'a Router,
-        _session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-
     fn session_closed<'a>(
         &'a self,
         _router: &'a Router,
