@@ -14,6 +14,21 @@ fn run(binary: &str) -> String {
     stdout
 }
 
+/// What the cluster examples' three nodes are started with: the URL of a SQLite registry in
+/// `dir`, through which they find each other, and a free port each.
+fn registry_and_ports(dir: &std::path::Path) -> (String, Vec<u16>) {
+    let registry = format!("sqlite://{}?mode=rwc", dir.join("registry.db").display());
+    let ports = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .map(|address| address.port())
+                .expect("free port")
+        })
+        .collect();
+    (registry, ports)
+}
+
 #[test]
 fn supervision_tree_shows_restarts_an_escalation_and_an_ordered_stop() {
     let out = run(env!("CARGO_BIN_EXE_supervision_tree"));
@@ -56,18 +71,7 @@ fn counter_counts_and_restarts_with_fresh_state() {
 #[test]
 fn cluster_ping_nodes_find_each_other_through_the_registry_and_ping() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let registry = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("registry.db").display()
-    );
-    let ports: Vec<u16> = (0..3)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .map(|address| address.port())
-                .expect("free port")
-        })
-        .collect();
+    let (registry, ports) = registry_and_ports(dir.path());
     let children: Vec<_> = ["a", "b", "c"]
         .iter()
         .zip(&ports)
@@ -190,18 +194,7 @@ impl Drop for KvNode {
 #[test]
 fn replicated_kv_replicates_survives_a_kill_and_merges_on_rejoin() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let registry = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("registry.db").display()
-    );
-    let ports: Vec<u16> = (0..3)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .map(|address| address.port())
-                .expect("free port")
-        })
-        .collect();
+    let (registry, ports) = registry_and_ports(dir.path());
     let all = "MEMBERS a@127.0.0.1,b@127.0.0.1,c@127.0.0.1 ";
     let mut a = KvNode::start("a", ports[0], &registry, &[]);
     let mut b = KvNode::start("b", ports[1], &registry, &[]);

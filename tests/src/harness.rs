@@ -171,12 +171,7 @@ impl TestNode {
 
     /// Sends a signal with `kill`.
     pub fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{signal} failed");
+        bream_testkit::process::signal_process(self.pid(), signal);
     }
 
     /// `kill -9`, and waits for the process to be gone.

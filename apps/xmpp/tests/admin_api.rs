@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use bream_testkit::xmpp::{TestClient, TestServer, ADMIN_CREDENTIALS as ADMIN, DOMAIN};
+use bream_testkit::xmpp::{graphql, TestClient, TestServer, ADMIN_CREDENTIALS as ADMIN, DOMAIN};
 use bream_testkit::{eventually, free_addr, ChildGuard, DEADLINE};
 use bream_xmpp::api::admin::{self, AdminApiSettings, AdminContext, ApiError};
 use bream_xmpp::api::client::{AdminClient, ApiResponse};
@@ -87,23 +87,12 @@ impl Api {
 
     /// The `data` of a query that must succeed.
     async fn data(&self, query: &str) -> Value {
-        let response = self.query(query).await;
-        assert_eq!(response.status, 200, "{query}: {response:?}");
-        assert!(
-            response.body.get("errors").is_none(),
-            "{query}: {response:?}"
-        );
-        response.body["data"].clone()
+        graphql::expect_data(query, &self.query(query).await)
     }
 
     /// The `extensions.code` of a query that must fail with HTTP 200.
     async fn error_code(&self, query: &str) -> String {
-        let response = self.query(query).await;
-        assert_eq!(response.status, 200, "{query}: {response:?}");
-        response.body["errors"][0]["extensions"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{query}: no error code in {response:?}"))
-            .to_string()
+        graphql::expect_error_code(query, &self.query(query).await)
     }
 }
 

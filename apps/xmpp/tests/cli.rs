@@ -101,17 +101,38 @@ impl Env {
 }
 
 fn register(env: &Env, domain: &str, username: &str, password: &str) -> Outcome {
-    env.ctl(&[
+    env.ctl(&register_command(domain, username, password))
+}
+
+/// `ctl account registerUser` for `username@domain`: shared with the interop tests, which
+/// register their accounts through the same binary.
+pub(crate) fn register_command<'a>(
+    domain: &'a str,
+    username: &'a str,
+    password: &'a str,
+) -> Vec<&'a str> {
+    user_command("registerUser", domain, username, &["--password", password])
+}
+
+/// `ctl account COMMAND --domain DOMAIN --username USERNAME MORE...`: the shape of every
+/// command on one account, so that each case names only what differs.
+fn user_command<'a>(
+    command: &'a str,
+    domain: &'a str,
+    username: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
         "ctl",
         "account",
-        "registerUser",
+        command,
         "--domain",
         domain,
         "--username",
         username,
-        "--password",
-        password,
-    ])
+    ];
+    args.extend_from_slice(more);
+    args
 }
 
 #[test]
@@ -140,26 +161,10 @@ fn register_list_count_check_change_remove() {
     let counted = env.ctl(&["ctl", "account", "countUsers", "--domain", "example.com"]);
     assert_eq!((counted.code, counted.stdout), (0, json!(1)));
 
-    let checked = env.ctl(&[
-        "ctl",
-        "account",
-        "checkUser",
-        "--domain",
-        "localhost",
-        "--username",
-        "alice",
-    ]);
+    let checked = env.ctl(&user_command("checkUser", "localhost", "alice", &[]));
     assert_eq!(checked.code, 0);
     assert_eq!(checked.stdout["exist"], json!(true));
-    let checked = env.ctl(&[
-        "ctl",
-        "account",
-        "checkUser",
-        "--domain",
-        "localhost",
-        "--username",
-        "zed",
-    ]);
+    let checked = env.ctl(&user_command("checkUser", "localhost", "zed", &[]));
     assert_eq!(checked.code, 0);
     assert_eq!(checked.stdout["exist"], json!(false));
     assert_eq!(
@@ -167,32 +172,19 @@ fn register_list_count_check_change_remove() {
         json!("User zed@localhost does not exist")
     );
 
-    let changed = env.ctl(&[
-        "ctl",
-        "account",
+    let changed = env.ctl(&user_command(
         "changeUserPassword",
-        "--domain",
         "localhost",
-        "--username",
         "alice",
-        "--newPassword",
-        "n3w secret",
-    ]);
+        &["--newPassword", "n3w secret"],
+    ));
     assert_eq!(changed.code, 0, "{changed:?}");
     assert_eq!(changed.stdout["message"], json!("Password changed"));
     check_password(&env, "alice", "n3w secret", true);
     check_password(&env, "alice", "secret", false);
     check_password(&env, "bob", "pw", true);
 
-    let removed = env.ctl(&[
-        "ctl",
-        "account",
-        "removeUser",
-        "--domain",
-        "localhost",
-        "--username",
-        "alice",
-    ]);
+    let removed = env.ctl(&user_command("removeUser", "localhost", "alice", &[]));
     assert_eq!(removed.code, 0, "{removed:?}");
     assert_eq!(
         removed.stdout["message"],
@@ -231,100 +223,34 @@ fn operation_errors_exit_1_with_a_json_error() {
     assert_eq!(register(&env, "localhost", "alice", "secret").code, 0);
 
     let cases: [(&[&str], &str); 8] = [
+        (&register_command("localhost", "alice", "x"), "user_exists"),
         (
-            &[
-                "ctl",
-                "account",
-                "registerUser",
-                "--domain",
-                "localhost",
-                "--username",
-                "alice",
-                "--password",
-                "x",
-            ],
-            "user_exists",
-        ),
-        (
-            &[
-                "ctl",
-                "account",
-                "registerUser",
-                "--domain",
-                "elsewhere.org",
-                "--username",
-                "bob",
-                "--password",
-                "x",
-            ],
+            &register_command("elsewhere.org", "bob", "x"),
             "unknown_domain",
         ),
         (
-            &[
-                "ctl",
-                "account",
-                "registerUser",
-                "--domain",
-                "local host",
-                "--username",
-                "bob",
-                "--password",
-                "x",
-            ],
+            &register_command("local host", "bob", "x"),
             "unknown_domain",
         ),
         (
-            &[
-                "ctl",
-                "account",
-                "registerUser",
-                "--domain",
-                "localhost",
-                "--username",
-                "bad@name",
-                "--password",
-                "x",
-            ],
+            &register_command("localhost", "bad@name", "x"),
             "invalid_username",
         ),
         (
-            &[
-                "ctl",
-                "account",
-                "registerUser",
-                "--domain",
-                "localhost",
-                "--username",
-                "bob",
-                "--password",
-                "",
-            ],
+            &register_command("localhost", "bob", ""),
             "invalid_password",
         ),
         (
-            &[
-                "ctl",
-                "account",
-                "removeUser",
-                "--domain",
-                "localhost",
-                "--username",
-                "nobody",
-            ],
+            &user_command("removeUser", "localhost", "nobody", &[]),
             "user_not_found",
         ),
         (
-            &[
-                "ctl",
-                "account",
+            &user_command(
                 "changeUserPassword",
-                "--domain",
                 "localhost",
-                "--username",
                 "nobody",
-                "--newPassword",
-                "x",
-            ],
+                &["--newPassword", "x"],
+            ),
             "user_not_found",
         ),
         (

@@ -43,20 +43,10 @@ struct NodeProcess {
 }
 
 impl NodeProcess {
-    fn pid(&self) -> i32 {
-        self.child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .expect("a running child")
-    }
-
+    /// Sends `signal` (`TERM`, `STOP`, `CONT`, ...) to the node's process.
     fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{signal} failed");
+        let pid = self.child.id().expect("a running child");
+        bream_testkit::process::signal_process(pid, signal);
     }
 
     fn admin(&self) -> AdminClient {
@@ -213,6 +203,15 @@ heartbeat_deadline = {deadline}
             .collect()
     }
 
+    /// Starts the nodes `indices` and waits until all running nodes have joined them: how a
+    /// test forms (or grows) its cluster before it logs anyone in.
+    async fn start_joined(&mut self, indices: std::ops::Range<usize>) {
+        for index in indices {
+            self.start(index).await;
+        }
+        self.wait_joined().await;
+    }
+
     /// Waits until every running node reports every running node joined, and ready.
     async fn wait_joined(&self) {
         let expected: BTreeSet<String> = self
@@ -292,6 +291,13 @@ heartbeat_deadline = {deadline}
             .register_user(&self.domain, username, &details)
             .await
             .expect("registered");
+    }
+
+    /// Registers each of `usernames` (with the shared test password).
+    async fn register_all(&self, usernames: &[&str]) {
+        for username in usernames {
+            self.register(username).await;
+        }
     }
 
     async fn login(&self, index: usize, username: &str, resource: &str) -> Client {
@@ -398,13 +404,8 @@ type Client = TestClient;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_carry_subscriptions_presence_and_chat_between_them() {
     let mut cluster = TestCluster::new("three").await;
-    for index in 0..3 {
-        cluster.start(index).await;
-    }
-    cluster.wait_joined().await;
-    for user in ["alice", "bob", "carol"] {
-        cluster.register(user).await;
-    }
+    cluster.start_joined(0..3).await;
+    cluster.register_all(&["alice", "bob", "carol"]).await;
     let mut alice = cluster.login(0, "alice", "phone").await;
     let mut bob = cluster.login(2, "bob", "desk").await;
     let mut carol = cluster.login(1, "carol", "web").await;
@@ -480,10 +481,7 @@ async fn three_nodes_carry_subscriptions_presence_and_chat_between_them() {
 async fn resource_conflicts_and_max_user_sessions_are_enforced_across_nodes() {
     let mut cluster = TestCluster::new("conflict").await;
     cluster.max_user_sessions = 2;
-    for index in 0..3 {
-        cluster.start(index).await;
-    }
-    cluster.wait_joined().await;
+    cluster.start_joined(0..3).await;
     cluster.register("dave").await;
     // The same full JID on two nodes: the newer session wins, the older gets conflict.
     let mut older = cluster.login(0, "dave", "laptop").await;
@@ -554,13 +552,8 @@ impl TestCluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_s_thousand_sessions_are_cleaned_up_everywhere() {
     let mut cluster = TestCluster::new("kill").await;
-    for index in 0..3 {
-        cluster.start(index).await;
-    }
-    cluster.wait_joined().await;
-    for user in ["frank", "grace"] {
-        cluster.register(user).await;
-    }
+    cluster.start_joined(0..3).await;
+    cluster.register_all(&["frank", "grace"]).await;
     let mut frank = cluster.login(0, "frank", "home").await;
     let mut grace = cluster.login(2, "grace", "doomed").await;
     befriend(&mut frank, &mut grace).await;
@@ -595,13 +588,8 @@ async fn a_killed_node_s_thousand_sessions_are_cleaned_up_everywhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_node_comes_back_without_duplicated_sessions() {
     let mut cluster = TestCluster::new("freeze").await;
-    for index in 0..3 {
-        cluster.start(index).await;
-    }
-    cluster.wait_joined().await;
-    for user in ["heidi", "ivan"] {
-        cluster.register(user).await;
-    }
+    cluster.start_joined(0..3).await;
+    cluster.register_all(&["heidi", "ivan"]).await;
     let heidi = cluster.login(0, "heidi", "h").await;
     let mut ivan = cluster.login(1, "ivan", "i").await;
     cluster.node(1).signal("STOP");
@@ -636,10 +624,7 @@ async fn a_frozen_node_comes_back_without_duplicated_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_another_cookie_or_cluster_name_never_joins() {
     let mut cluster = TestCluster::new("outsider").await;
-    for index in 0..2 {
-        cluster.start(index).await;
-    }
-    cluster.wait_joined().await;
+    cluster.start_joined(0..2).await;
     let cluster_name = cluster.cluster_name.clone();
     cluster.start_with(2, "another-cookie", &cluster_name).await;
     let other_cluster = format!("{cluster_name}-other");
@@ -679,13 +664,8 @@ async fn a_node_with_another_cookie_or_cluster_name_never_joins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaling_out_and_a_rolling_restart_lose_no_message() {
     let mut cluster = TestCluster::new("rolling").await;
-    for index in 0..3 {
-        cluster.start(index).await;
-    }
-    cluster.wait_joined().await;
-    for user in ["judy", "mallory", "oscar"] {
-        cluster.register(user).await;
-    }
+    cluster.start_joined(0..3).await;
+    cluster.register_all(&["judy", "mallory", "oscar"]).await;
     let mut judy = cluster.login(0, "judy", "j").await;
     let mut mallory = cluster.login(2, "mallory", "m").await;
     mallory
@@ -695,10 +675,7 @@ async fn scaling_out_and_a_rolling_restart_lose_no_message() {
         .await;
 
     // Scale out to six while they chat.
-    for index in 3..6 {
-        cluster.start(index).await;
-    }
-    cluster.wait_joined().await;
+    cluster.start_joined(3..6).await;
     let mut oscar = cluster.login(5, "oscar", "o").await;
     oscar.message(&cluster.jid("judy"), "from a new node").await;
     judy.expect_body(&cluster.jid("oscar"), "from a new node")

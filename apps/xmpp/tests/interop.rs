@@ -67,17 +67,7 @@ impl Server {
         let output = Command::new(BINARY)
             .arg("--config")
             .arg(&self.config)
-            .args([
-                "ctl",
-                "account",
-                "registerUser",
-                "--domain",
-                "localhost",
-                "--username",
-                user,
-                "--password",
-                password,
-            ])
+            .args(crate::cli::register_command("localhost", user, password))
             .output()
             .expect("ctl runs");
         assert!(

@@ -4,8 +4,8 @@
 //! database in a temporary directory, with recording sessions instead of
 //! sockets.
 //!
-//! Every check goes through [`World`]: `connect`, `send`, `iq`, `close`,
-//! and the recorder of each client.
+//! Every check goes through [`World`] (`connect`, `online`) and the
+//! [`Client`]s it binds (`send`, `iq`, `close`, and each one's recorder).
 
 use std::sync::Arc;
 
@@ -53,12 +53,15 @@ impl SessionControl for Recorder {
     fn close(&self, _error: StreamError) {}
 }
 
-struct Client {
+/// One bound session of a [`World`]: it sends through the world's router and
+/// records what it receives.
+struct Client<'w> {
+    world: &'w World,
     session: ClientSession,
     recorder: Recorder,
 }
 
-impl Client {
+impl Client<'_> {
     /// Everything received since the last call.
     fn take(&self) -> Vec<Element> {
         std::mem::take(&mut *self.recorder.0.lock())
@@ -149,50 +152,43 @@ fn parse(xml: &str) -> Element {
 }
 
 impl World {
-    /// Binds the full JID `jid`.
-    async fn connect(&self, jid: &str) -> Client {
+    /// Binds the full JID `jid`; the client acts through this world's router.
+    async fn connect(&self, jid: &str) -> Client<'_> {
         let recorder = Recorder::default();
         let jid: Jid = jid.parse().expect("jid");
         let entry = SessionEntry::new(jid, SessionId::next(), SessionHandle::new(recorder.clone()));
         let session = entry.client();
         self.router.open_session(entry).await.expect("table");
-        Client { session, recorder }
+        Client {
+            world: self,
+            session,
+            recorder,
+        }
     }
 
     /// Binds `jid` and sends initial presence; forgets what that brought.
-    async fn online(&self, jid: &str) -> Client {
+    async fn online(&self, jid: &str) -> Client<'_> {
         let client = self.connect(jid).await;
-        self.send(&client, "<presence/>").await;
+        client.send("<presence/>").await;
         client.take();
         client
     }
 
-    /// `client` sends `xml`, `from` stamped.
-    async fn send(&self, client: &Client, xml: &str) {
-        let mut stanza = parse(xml);
-        stanza.set_attr("from", client.session.jid.to_string());
-        self.router.route_from_client(&client.session, stanza).await;
-    }
-
-    /// `client` sends the iq `xml` (with an `id`) and gets its answer; other
-    /// stanzas received meanwhile stay with the recorder.
-    async fn iq(&self, client: &Client, xml: &str) -> Element {
-        let id = parse(xml).attr("id").expect("an id").to_owned();
-        self.send(client, xml).await;
-        let mut received = client.recorder.0.lock();
-        let position = received
-            .iter()
-            .position(|stanza| {
-                stanza.name == "iq"
-                    && stanza.attr("id") == Some(id.as_str())
-                    && matches!(stanza.attr("type"), Some("result" | "error"))
-            })
-            .unwrap_or_else(|| panic!("no answer to {xml}: got {received:?}"));
-        received.remove(position)
-    }
-
-    async fn close(&self, client: &Client) {
-        self.router.close_session(&client.session).await;
+    /// Asserts the stored subscription alice has to bob and the one bob has to
+    /// alice: a handshake changes both rows, and each check looks at the pair.
+    async fn assert_subscriptions(
+        &self,
+        alice_to_bob: Option<Subscription>,
+        bob_to_alice: Option<Subscription>,
+    ) {
+        assert_eq!(
+            (
+                self.subscription("alice", "bob@localhost").await,
+                self.subscription("bob", "alice@localhost").await
+            ),
+            (alice_to_bob, bob_to_alice),
+            "(alice's subscription to bob, bob's to alice)"
+        );
     }
 
     async fn subscription(&self, user: &str, contact: &str) -> Option<Subscription> {
@@ -204,12 +200,54 @@ impl World {
     }
 }
 
+impl Client<'_> {
+    /// Sends `xml`, `from` stamped.
+    async fn send(&self, xml: &str) {
+        let mut stanza = parse(xml);
+        stanza.set_attr("from", self.session.jid.to_string());
+        self.world
+            .router
+            .route_from_client(&self.session, stanza)
+            .await;
+    }
+
+    /// Sends the iq `xml` (with an `id`) and gets its answer; other stanzas
+    /// received meanwhile stay with the recorder.
+    async fn iq(&self, xml: &str) -> Element {
+        let id = parse(xml).attr("id").expect("an id").to_owned();
+        self.send(xml).await;
+        let mut received = self.recorder.0.lock();
+        let position = received
+            .iter()
+            .position(|stanza| {
+                stanza.name == "iq"
+                    && stanza.attr("id") == Some(id.as_str())
+                    && matches!(stanza.attr("type"), Some("result" | "error"))
+            })
+            .unwrap_or_else(|| panic!("no answer to {xml}: got {received:?}"));
+        received.remove(position)
+    }
+
+    async fn close(&self) {
+        self.world.router.close_session(&self.session).await;
+    }
+}
+
 fn condition(reply: &Element) -> String {
     describe(reply)
         .rsplit(' ')
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Asserts that `line` is among the received `lines`, whatever else came
+/// with it.
+fn assert_has(lines: &[String], line: &str) {
+    assert!(
+        lines.iter().any(|got| got == line),
+        "{line} not in {lines:?}"
+    );
 }
 
 fn roster_jids(reply: &Element) -> Vec<String> {
@@ -231,18 +269,16 @@ fn roster_jids(reply: &Element) -> Vec<String> {
 }
 
 /// Brings alice and bob to a `both` subscription through the handshake.
-async fn befriend(world: &World, alice: &Client, bob: &Client) {
-    world
-        .send(alice, "<presence to='bob@localhost' type='subscribe'/>")
+async fn befriend(alice: &Client<'_>, bob: &Client<'_>) {
+    alice
+        .send("<presence to='bob@localhost' type='subscribe'/>")
         .await;
-    world
-        .send(bob, "<presence to='alice@localhost' type='subscribed'/>")
+    bob.send("<presence to='alice@localhost' type='subscribed'/>")
         .await;
-    world
-        .send(bob, "<presence to='alice@localhost' type='subscribe'/>")
+    bob.send("<presence to='alice@localhost' type='subscribe'/>")
         .await;
-    world
-        .send(alice, "<presence to='bob@localhost' type='subscribed'/>")
+    alice
+        .send("<presence to='bob@localhost' type='subscribed'/>")
         .await;
 }
 
@@ -254,28 +290,18 @@ async fn roster_set_pushes_to_interested_resources_and_versions_the_roster() {
     let phone = world.connect("alice@localhost/phone").await;
     let desk = world.connect("alice@localhost/desk").await;
     let quiet = world.connect("alice@localhost/quiet").await;
-    let empty = world
-        .iq(
-            &phone,
-            "<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>",
-        )
+    let empty = phone
+        .iq("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
         .await;
     assert_eq!(
         empty.child("query", NS_ROSTER).and_then(|q| q.attr("ver")),
         Some("0")
     );
-    world
-        .iq(
-            &desk,
-            "<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>",
-        )
+    desk.iq("<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>")
         .await;
-    let set = world
-        .iq(
-            &phone,
-            "<iq type='set' id='s1'><query xmlns='jabber:iq:roster'>\
-             <item jid='bob@localhost' name='Bob'><group>Friends</group></item></query></iq>",
-        )
+    let set = phone
+        .iq("<iq type='set' id='s1'><query xmlns='jabber:iq:roster'>\
+             <item jid='bob@localhost' name='Bob'><group>Friends</group></item></query></iq>")
         .await;
     assert_eq!(set.attr("type"), Some("result"));
     for client in [&phone, &desk] {
@@ -289,19 +315,13 @@ async fn roster_set_pushes_to_interested_resources_and_versions_the_roster() {
     }
     assert!(quiet.take().is_empty(), "no push without a roster get");
     // The current version gets an empty result; an old one the roster.
-    let current = world
-        .iq(
-            &phone,
-            "<iq type='get' id='r3'><query xmlns='jabber:iq:roster' ver='1'/></iq>",
-        )
+    let current = phone
+        .iq("<iq type='get' id='r3'><query xmlns='jabber:iq:roster' ver='1'/></iq>")
         .await;
     assert_eq!(current.attr("type"), Some("result"));
     assert!(current.elements().next().is_none());
-    let old = world
-        .iq(
-            &phone,
-            "<iq type='get' id='r4'><query xmlns='jabber:iq:roster' ver='0'/></iq>",
-        )
+    let old = phone
+        .iq("<iq type='get' id='r4'><query xmlns='jabber:iq:roster' ver='0'/></iq>")
         .await;
     assert_eq!(roster_jids(&old), ["bob@localhost none"]);
 }
@@ -319,7 +339,7 @@ async fn roster_errors() {
         ("<iq type='get' id='e6' to='bob@localhost'><query xmlns='jabber:iq:roster'/></iq>", "forbidden"),
     ];
     for (xml, expected) in cases {
-        let reply = world.iq(&alice, xml).await;
+        let reply = alice.iq(xml).await;
         assert_eq!(condition(&reply), expected, "{xml}");
     }
 }
@@ -331,14 +351,11 @@ async fn the_subscription_handshake_ends_in_both_with_presence_flowing() {
     let world = world().await;
     let alice = world.online("alice@localhost/a").await;
     let bob = world.online("bob@localhost/b").await;
-    world
-        .iq(
-            &alice,
-            "<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>",
-        )
+    alice
+        .iq("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
         .await;
-    world
-        .send(&alice, "<presence to='bob@localhost' type='subscribe'/>")
+    alice
+        .send("<presence to='bob@localhost' type='subscribe'/>")
         .await;
     assert_eq!(bob.lines(), ["presence subscribe from=alice@localhost"]);
     let push = alice.take();
@@ -349,8 +366,7 @@ async fn the_subscription_handshake_ends_in_both_with_presence_flowing() {
             .and_then(|item| item.attr("ask")),
         Some("subscribe")
     );
-    world
-        .send(&bob, "<presence to='alice@localhost' type='subscribed'/>")
+    bob.send("<presence to='alice@localhost' type='subscribed'/>")
         .await;
     // alice: a push (to), the subscribed, and bob's presence.
     assert_eq!(
@@ -361,66 +377,44 @@ async fn the_subscription_handshake_ends_in_both_with_presence_flowing() {
             "presence - from=bob@localhost/b"
         ]
     );
-    assert_eq!(
-        world.subscription("alice", "bob@localhost").await,
-        Some(Subscription::To)
-    );
-    assert_eq!(
-        world.subscription("bob", "alice@localhost").await,
-        Some(Subscription::From)
-    );
     world
-        .send(&bob, "<presence to='alice@localhost' type='subscribe'/>")
+        .assert_subscriptions(Some(Subscription::To), Some(Subscription::From))
+        .await;
+    bob.send("<presence to='alice@localhost' type='subscribe'/>")
+        .await;
+    alice
+        .send("<presence to='bob@localhost' type='subscribed'/>")
         .await;
     world
-        .send(&alice, "<presence to='bob@localhost' type='subscribed'/>")
+        .assert_subscriptions(Some(Subscription::Both), Some(Subscription::Both))
         .await;
-    assert_eq!(
-        world.subscription("alice", "bob@localhost").await,
-        Some(Subscription::Both)
-    );
-    assert_eq!(
-        world.subscription("bob", "alice@localhost").await,
-        Some(Subscription::Both)
-    );
     alice.take();
     bob.take();
     // Broadcasts now reach the contact; a disconnect sends unavailable.
-    world
-        .send(&alice, "<presence><show>away</show></presence>")
-        .await;
+    alice.send("<presence><show>away</show></presence>").await;
     assert_eq!(bob.lines(), ["presence - from=alice@localhost/a"]);
-    world.close(&alice).await;
+    alice.close().await;
     assert_eq!(bob.lines(), ["presence unavailable from=alice@localhost/a"]);
     // A new session's initial presence probes: bob's presence comes back.
     let alice = world.connect("alice@localhost/again").await;
-    world.send(&alice, "<presence/>").await;
+    alice.send("<presence/>").await;
     let lines = alice.lines();
-    assert!(
-        lines.contains(&"presence - from=bob@localhost/b".to_owned()),
-        "{lines:?}"
-    );
+    assert_has(&lines, "presence - from=bob@localhost/b");
 }
 
 #[tokio::test]
 async fn a_request_to_an_offline_user_waits_for_initial_presence() {
     let world = world().await;
     let alice = world.online("alice@localhost/a").await;
-    world
-        .send(
-            &alice,
-            "<presence to='bob@localhost' type='subscribe'><status>hi</status></presence>",
-        )
+    alice
+        .send("<presence to='bob@localhost' type='subscribe'><status>hi</status></presence>")
         .await;
     let bob = world.connect("bob@localhost/b").await;
-    let roster = world
-        .iq(
-            &bob,
-            "<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>",
-        )
+    let roster = bob
+        .iq("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
         .await;
     assert!(roster_jids(&roster).is_empty(), "pending rows are hidden");
-    world.send(&bob, "<presence/>").await;
+    bob.send("<presence/>").await;
     let received = bob.take();
     let request = received
         .iter()
@@ -432,14 +426,11 @@ async fn a_request_to_an_offline_user_waits_for_initial_presence() {
         Some("hi".to_owned())
     );
     // Denied: alice's request is cancelled.
-    world
-        .send(&bob, "<presence to='alice@localhost' type='unsubscribed'/>")
+    bob.send("<presence to='alice@localhost' type='unsubscribed'/>")
         .await;
-    assert_eq!(world.subscription("bob", "alice@localhost").await, None);
-    assert_eq!(
-        world.subscription("alice", "bob@localhost").await,
-        Some(Subscription::None)
-    );
+    world
+        .assert_subscriptions(Some(Subscription::None), None)
+        .await;
 }
 
 #[tokio::test]
@@ -447,30 +438,19 @@ async fn removing_a_contact_cancels_both_subscriptions() {
     let world = world().await;
     let alice = world.online("alice@localhost/a").await;
     let bob = world.online("bob@localhost/b").await;
-    befriend(&world, &alice, &bob).await;
+    befriend(&alice, &bob).await;
     bob.take();
-    let removed = world
-        .iq(
-            &alice,
-            "<iq type='set' id='rm'><query xmlns='jabber:iq:roster'>\
-             <item jid='bob@localhost' subscription='remove'/></query></iq>",
-        )
+    let removed = alice
+        .iq("<iq type='set' id='rm'><query xmlns='jabber:iq:roster'>\
+             <item jid='bob@localhost' subscription='remove'/></query></iq>")
         .await;
     assert_eq!(removed.attr("type"), Some("result"));
-    assert_eq!(world.subscription("alice", "bob@localhost").await, None);
-    assert_eq!(
-        world.subscription("bob", "alice@localhost").await,
-        Some(Subscription::None)
-    );
+    world
+        .assert_subscriptions(None, Some(Subscription::None))
+        .await;
     let lines = bob.lines();
-    assert!(
-        lines.contains(&"presence unsubscribe from=alice@localhost".to_owned()),
-        "{lines:?}"
-    );
-    assert!(
-        lines.contains(&"presence unsubscribed from=alice@localhost".to_owned()),
-        "{lines:?}"
-    );
+    assert_has(&lines, "presence unsubscribe from=alice@localhost");
+    assert_has(&lines, "presence unsubscribed from=alice@localhost");
 }
 
 // ---- offline messages -------------------------------------------------------------
@@ -479,17 +459,11 @@ async fn removing_a_contact_cancels_both_subscriptions() {
 async fn offline_messages_are_delivered_with_a_delay_at_initial_presence() {
     let world = world().await;
     let alice = world.online("alice@localhost/a").await;
-    world
-        .send(
-            &alice,
-            "<message to='bob@localhost' type='chat'><body>one</body></message>",
-        )
+    alice
+        .send("<message to='bob@localhost' type='chat'><body>one</body></message>")
         .await;
-    world
-        .send(
-            &alice,
-            "<message to='bob@localhost' type='chat'><body>two</body></message>",
-        )
+    alice
+        .send("<message to='bob@localhost' type='chat'><body>two</body></message>")
         .await;
     assert!(alice.take().is_empty());
     assert_eq!(
@@ -502,7 +476,7 @@ async fn offline_messages_are_delivered_with_a_delay_at_initial_presence() {
     );
     let bob = world.connect("bob@localhost/b").await;
     assert!(bob.take().is_empty(), "nothing before presence");
-    world.send(&bob, "<presence/>").await;
+    bob.send("<presence/>").await;
     let messages: Vec<Element> = bob
         .take()
         .into_iter()
@@ -536,11 +510,10 @@ async fn a_full_offline_store_answers_resource_constraint() {
     let world = world_with(config).await;
     let alice = world.online("alice@localhost/a").await;
     for body in ["one", "two"] {
-        world
-            .send(
-                &alice,
-                &format!("<message to='bob@localhost' type='chat'><body>{body}</body></message>"),
-            )
+        alice
+            .send(&format!(
+                "<message to='bob@localhost' type='chat'><body>{body}</body></message>"
+            ))
             .await;
     }
     let lines = alice.lines();
@@ -553,11 +526,8 @@ async fn a_full_offline_store_answers_resource_constraint() {
     config.mod_offline.enabled = false;
     let world = world_with(config).await;
     let alice = world.online("alice@localhost/a").await;
-    world
-        .send(
-            &alice,
-            "<message to='bob@localhost' type='chat'><body>x</body></message>",
-        )
+    alice
+        .send("<message to='bob@localhost' type='chat'><body>x</body></message>")
         .await;
     assert_eq!(
         alice.lines(),
@@ -572,36 +542,24 @@ async fn vcards_are_set_by_their_owner_and_read_by_anyone() {
     let world = world().await;
     let alice = world.connect("alice@localhost/a").await;
     let bob = world.connect("bob@localhost/b").await;
-    let none = world
-        .iq(
-            &bob,
-            "<iq type='get' id='v0' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>",
-        )
+    let none = bob
+        .iq("<iq type='get' id='v0' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>")
         .await;
     assert!(none.child("vCard", "vcard-temp").is_some());
-    let set = world
-        .iq(
-            &alice,
-            "<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>",
-        )
+    let set = alice
+        .iq("<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>")
         .await;
     assert_eq!(set.attr("type"), Some("result"));
-    let got = world
-        .iq(
-            &bob,
-            "<iq type='get' id='v2' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>",
-        )
+    let got = bob
+        .iq("<iq type='get' id='v2' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>")
         .await;
     let name = got
         .child("vCard", "vcard-temp")
         .and_then(|vcard| vcard.child("FN", "vcard-temp"))
         .map(Element::text);
     assert_eq!(name.as_deref(), Some("Alice"));
-    let refused = world
-        .iq(
-            &bob,
-            "<iq type='set' id='v3' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>",
-        )
+    let refused = bob
+        .iq("<iq type='set' id='v3' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>")
         .await;
     assert_eq!(condition(&refused), "not-allowed");
 }
@@ -611,18 +569,12 @@ async fn private_xml_is_kept_per_namespace_for_its_owner_only() {
     let world = world().await;
     let alice = world.connect("alice@localhost/a").await;
     let bob = world.connect("bob@localhost/b").await;
-    let set = world
-        .iq(
-            &alice,
-            "<iq type='set' id='p1'><query xmlns='jabber:iq:private'>\
+    let set = alice.iq("<iq type='set' id='p1'><query xmlns='jabber:iq:private'>\
              <storage xmlns='storage:bookmarks'><conference jid='room@muc'/></storage></query></iq>",
         )
         .await;
     assert_eq!(set.attr("type"), Some("result"));
-    let got = world
-        .iq(
-            &alice,
-            "<iq type='get' id='p2'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>",
+    let got = alice.iq("<iq type='get' id='p2'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>",
         )
         .await;
     let storage = got
@@ -630,27 +582,18 @@ async fn private_xml_is_kept_per_namespace_for_its_owner_only() {
         .and_then(|query| query.child("storage", "storage:bookmarks"))
         .expect("stored");
     assert!(storage.child("conference", "storage:bookmarks").is_some());
-    let empty = world
-        .iq(
-            &alice,
-            "<iq type='get' id='p3'><query xmlns='jabber:iq:private'><prefs xmlns='x:prefs'/></query></iq>",
+    let empty = alice.iq("<iq type='get' id='p3'><query xmlns='jabber:iq:private'><prefs xmlns='x:prefs'/></query></iq>",
         )
         .await;
     assert!(empty
         .child("query", "jabber:iq:private")
         .and_then(|query| query.child("prefs", "x:prefs"))
         .is_some());
-    let reserved = world
-        .iq(
-            &alice,
-            "<iq type='set' id='p4'><query xmlns='jabber:iq:private'><x xmlns='jabber:iq:roster'/></query></iq>",
+    let reserved = alice.iq("<iq type='set' id='p4'><query xmlns='jabber:iq:private'><x xmlns='jabber:iq:roster'/></query></iq>",
         )
         .await;
     assert_eq!(condition(&reserved), "not-acceptable");
-    let other = world
-        .iq(
-            &bob,
-            "<iq type='get' id='p5' to='alice@localhost'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>",
+    let other = bob.iq("<iq type='get' id='p5' to='alice@localhost'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>",
         )
         .await;
     assert_eq!(condition(&other), "forbidden");
@@ -662,47 +605,31 @@ async fn last_activity_of_the_server_and_of_users() {
     let alice = world.online("alice@localhost/a").await;
     let bob = world.online("bob@localhost/b").await;
     let carol = world.online("carol@localhost/c").await;
-    let uptime = world
-        .iq(
-            &alice,
-            "<iq type='get' id='l0' to='localhost'><query xmlns='jabber:iq:last'/></iq>",
-        )
+    let uptime = alice
+        .iq("<iq type='get' id='l0' to='localhost'><query xmlns='jabber:iq:last'/></iq>")
         .await;
     assert!(uptime
         .child("query", "jabber:iq:last")
         .and_then(|query| query.attr("seconds"))
         .is_some());
-    befriend(&world, &alice, &bob).await;
-    world
-        .send(
-            &bob,
-            "<presence type='unavailable'><status>gone fishing</status></presence>",
-        )
+    befriend(&alice, &bob).await;
+    bob.send("<presence type='unavailable'><status>gone fishing</status></presence>")
         .await;
-    world.close(&bob).await;
-    let last = world
-        .iq(
-            &alice,
-            "<iq type='get' id='l1' to='bob@localhost'><query xmlns='jabber:iq:last'/></iq>",
-        )
+    bob.close().await;
+    let last = alice
+        .iq("<iq type='get' id='l1' to='bob@localhost'><query xmlns='jabber:iq:last'/></iq>")
         .await;
     let query = last.child("query", "jabber:iq:last").expect("query");
     assert_eq!(query.text(), "gone fishing");
     assert!(query
         .attr("seconds")
         .is_some_and(|s| s.parse::<u64>().is_ok()));
-    let stranger = world
-        .iq(
-            &carol,
-            "<iq type='get' id='l2' to='bob@localhost'><query xmlns='jabber:iq:last'/></iq>",
-        )
+    let stranger = carol
+        .iq("<iq type='get' id='l2' to='bob@localhost'><query xmlns='jabber:iq:last'/></iq>")
         .await;
     assert_eq!(condition(&stranger), "forbidden");
-    let never = world
-        .iq(
-            &carol,
-            "<iq type='get' id='l3'><query xmlns='jabber:iq:last'/></iq>",
-        )
+    let never = carol
+        .iq("<iq type='get' id='l3'><query xmlns='jabber:iq:last'/></iq>")
         .await;
     assert_eq!(
         never
@@ -720,42 +647,26 @@ async fn blocking_drops_stanzas_both_ways_and_pushes_changes() {
     let world = world().await;
     let alice = world.online("alice@localhost/a").await;
     let bob = world.online("bob@localhost/b").await;
-    let list = world
-        .iq(
-            &alice,
-            "<iq type='get' id='b0'><blocklist xmlns='urn:xmpp:blocking'/></iq>",
-        )
+    let list = alice
+        .iq("<iq type='get' id='b0'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
         .await;
     assert!(list.child("blocklist", "urn:xmpp:blocking").is_some());
-    let blocked = world
-        .iq(
-            &alice,
-            "<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>",
+    let blocked = alice.iq("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>",
         )
         .await;
     assert_eq!(blocked.attr("type"), Some("result"));
     assert_eq!(alice.lines(), ["iq set from=alice@localhost"], "the push");
     // From bob: messages dropped, iqs refused as if alice were not there.
-    world
-        .send(
-            &bob,
-            "<message to='alice@localhost/a' type='chat'><body>hi</body></message>",
-        )
+    bob.send("<message to='alice@localhost/a' type='chat'><body>hi</body></message>")
         .await;
     assert!(alice.take().is_empty());
-    let refused = world
-        .iq(
-            &bob,
-            "<iq type='get' id='b2' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>",
-        )
+    let refused = bob
+        .iq("<iq type='get' id='b2' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>")
         .await;
     assert_eq!(condition(&refused), "service-unavailable");
     // To bob: not-acceptable with the blocked condition.
-    world
-        .send(
-            &alice,
-            "<message to='bob@localhost' type='chat'><body>hi</body></message>",
-        )
+    alice
+        .send("<message to='bob@localhost' type='chat'><body>hi</body></message>")
         .await;
     let errors = alice.take();
     assert_eq!(errors.len(), 1);
@@ -766,18 +677,11 @@ async fn blocking_drops_stanzas_both_ways_and_pushes_changes() {
     assert!(error.child("blocked", "urn:xmpp:blocking:errors").is_some());
     assert!(bob.take().is_empty());
     // Unblock everyone: messages flow again.
-    world
-        .iq(
-            &alice,
-            "<iq type='set' id='b3'><unblock xmlns='urn:xmpp:blocking'/></iq>",
-        )
+    alice
+        .iq("<iq type='set' id='b3'><unblock xmlns='urn:xmpp:blocking'/></iq>")
         .await;
     assert_eq!(alice.lines(), ["iq set from=alice@localhost"], "the push");
-    world
-        .send(
-            &bob,
-            "<message to='alice@localhost/a' type='chat'><body>hi</body></message>",
-        )
+    bob.send("<message to='alice@localhost/a' type='chat'><body>hi</body></message>")
         .await;
     assert_eq!(alice.lines(), ["message chat from=bob@localhost/b"]);
 }
@@ -799,8 +703,7 @@ async fn each_module_advertises_its_feature() {
             })
             .unwrap_or_default()
     };
-    let server = world
-        .iq(&alice, "<iq type='get' id='d1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    let server = alice.iq("<iq type='get' id='d1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
         .await;
     let server = features(&server);
     for feature in ["msgoffline", "jabber:iq:last", "urn:xmpp:ping"] {
@@ -809,11 +712,8 @@ async fn each_module_advertises_its_feature() {
             "server lacks {feature}: {server:?}"
         );
     }
-    let user = world
-        .iq(
-            &alice,
-            "<iq type='get' id='d2'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
-        )
+    let user = alice
+        .iq("<iq type='get' id='d2'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
         .await;
     let user = features(&user);
     for feature in [

@@ -464,26 +464,23 @@ async fn vcard_private_last(db: &Db) {
 
     assert_eq!(storage.vcard(domain, "alice").await.unwrap(), None);
     let vcard = "<vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>";
-    storage.set_vcard(domain, "alice", vcard).await.unwrap();
-    assert_eq!(
-        storage.vcard(domain, "alice").await.unwrap().as_deref(),
-        Some(vcard)
-    );
-    let vcard2 = "<vCard xmlns='vcard-temp'><FN>Alice B.</FN></vCard>";
-    storage.set_vcard(domain, "alice", vcard2).await.unwrap();
-    assert_eq!(
-        storage.vcard(domain, "alice").await.unwrap().as_deref(),
-        Some(vcard2)
-    );
+    // Each write replaces the one before.
+    for written in [vcard, "<vCard xmlns='vcard-temp'><FN>Alice B.</FN></vCard>"] {
+        storage.set_vcard(domain, "alice", written).await.unwrap();
+        assert_eq!(
+            storage.vcard(domain, "alice").await.unwrap().as_deref(),
+            Some(written)
+        );
+    }
 
     let namespace = "storage:bookmarks";
-    assert_eq!(
+    let stored_bookmarks = || async {
         storage
             .private_xml(domain, "alice", namespace)
             .await
-            .unwrap(),
-        None
-    );
+            .unwrap()
+    };
+    assert_eq!(stored_bookmarks().await, None);
     let bookmarks = "<storage xmlns='storage:bookmarks'/>";
     storage
         .set_private_xml(domain, "alice", namespace, bookmarks)
@@ -493,47 +490,27 @@ async fn vcard_private_last(db: &Db) {
         .set_private_xml(domain, "alice", "other:ns", "<x xmlns='other:ns'/>")
         .await
         .unwrap();
-    assert_eq!(
-        storage
-            .private_xml(domain, "alice", namespace)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(bookmarks)
-    );
+    assert_eq!(stored_bookmarks().await.as_deref(), Some(bookmarks));
     let replaced = "<storage xmlns='storage:bookmarks'><url/></storage>";
     storage
         .set_private_xml(domain, "alice", namespace, replaced)
         .await
         .unwrap();
-    assert_eq!(
-        storage
-            .private_xml(domain, "alice", namespace)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(replaced)
-    );
+    assert_eq!(stored_bookmarks().await.as_deref(), Some(replaced));
 
     assert_eq!(storage.last_activity(domain, "alice").await.unwrap(), None);
-    // Past 2038: the column is 64-bit.
+    // Past 2038: the column is 64-bit. Each write replaces the one before.
     let seconds = 4_102_444_800;
-    storage
-        .set_last_activity(domain, "alice", seconds, "gone fishing")
-        .await
-        .unwrap();
-    assert_eq!(
-        storage.last_activity(domain, "alice").await.unwrap(),
-        Some((seconds, "gone fishing".to_string()))
-    );
-    storage
-        .set_last_activity(domain, "alice", seconds + 1, "")
-        .await
-        .unwrap();
-    assert_eq!(
-        storage.last_activity(domain, "alice").await.unwrap(),
-        Some((seconds + 1, String::new()))
-    );
+    for (written, status) in [(seconds, "gone fishing"), (seconds + 1, "")] {
+        storage
+            .set_last_activity(domain, "alice", written, status)
+            .await
+            .unwrap();
+        assert_eq!(
+            storage.last_activity(domain, "alice").await.unwrap(),
+            Some((written, status.to_string()))
+        );
+    }
 
     for result in [
         storage.set_vcard(domain, "ghost", vcard).await,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use bream_testkit::xmpp::{TestClient, TestServer, DOMAIN, NS_ROSTER};
+use bream_testkit::xmpp::{graphql, TestClient, TestServer, DOMAIN, NS_ROSTER};
 use bream_testkit::{eventually_sync, raw_get, DEADLINE};
 use bream_xmpp::api::client::{AdminClient, ApiResponse};
 use bream_xmpp::router::Router;
@@ -84,23 +84,12 @@ impl User {
 
     /// The `data` of a query that must succeed.
     async fn data(&self, query: &str) -> Value {
-        let response = self.get(query).await;
-        assert_eq!(response.status, 200, "{query}: {response:?}");
-        assert!(
-            response.body.get("errors").is_none(),
-            "{query}: {response:?}"
-        );
-        response.body["data"].clone()
+        graphql::expect_data(query, &self.get(query).await)
     }
 
     /// The `extensions.code` of a query that must fail with HTTP 200.
     async fn error_code(&self, query: &str) -> String {
-        let response = self.get(query).await;
-        assert_eq!(response.status, 200, "{query}: {response:?}");
-        response.body["errors"][0]["extensions"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{query}: no error code in {response:?}"))
-            .to_string()
+        graphql::expect_error_code(query, &self.get(query).await)
     }
 }
 

@@ -8,11 +8,7 @@ use bream_runtime::ractor::Actor;
 use crate::probe::{Log, Probe, ProbeMsg};
 
 fn probe(name: &str) -> Probe {
-    Probe {
-        name: name.into(),
-        log: Log::default(),
-        fail_start: false,
-    }
+    Probe::new(name, &Log::default())
 }
 
 #[tokio::test]

@@ -8,18 +8,9 @@ use bream_runtime::monitor::{demonitor, monitor, monitor_channel};
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc;
 
-use crate::probe::{Log, Probe, ProbeMsg};
+use crate::probe::{spawn_probe, Log, Probe, ProbeMsg};
 
 const DEADLINE: Duration = Duration::from_secs(5);
-
-async fn spawn_probe(name: &str) -> ActorRef<ProbeMsg> {
-    let probe = Probe {
-        name: name.into(),
-        log: Log::default(),
-        fail_start: false,
-    };
-    Actor::spawn(None, probe, ()).await.expect("spawn").0
-}
 
 #[tokio::test]
 async fn monitor_reports_the_exit_reason() {
@@ -47,17 +38,9 @@ async fn monitor_reports_the_exit_reason() {
 
 #[tokio::test]
 async fn monitoring_a_dead_actor_gives_noproc() {
-    let (target, handle) = Actor::spawn(
-        None,
-        Probe {
-            name: "gone".into(),
-            log: Log::default(),
-            fail_start: false,
-        },
-        (),
-    )
-    .await
-    .expect("spawn");
+    let (target, handle) = Actor::spawn(None, Probe::new("gone", &Log::default()), ())
+        .await
+        .expect("spawn");
     target.stop(None);
     handle.await.expect("join");
     let (_, down) = monitor_channel(&target.get_cell());

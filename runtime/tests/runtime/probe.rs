@@ -104,29 +104,45 @@ impl Actor for Probe {
     }
 }
 
-/// A permanent probe worker named `name`.
-pub(crate) fn probe(name: &str, log: &Log) -> ChildSpec {
-    let (name, log) = (name.to_string(), log.clone());
-    ChildSpec::actor(
-        name.clone(),
-        move || Probe {
-            name: name.clone(),
+impl Probe {
+    /// A probe named `name` that starts normally, logging to `log`.
+    pub(crate) fn new(name: impl Into<String>, log: &Log) -> Probe {
+        Probe {
+            name: name.into(),
             log: log.clone(),
             fail_start: false,
-        },
-        || (),
-    )
+        }
+    }
+}
+
+/// Spawns a probe named `name` with a log of its own: for tests that watch the actor, not
+/// its log.
+pub(crate) async fn spawn_probe(name: &str) -> ActorRef<ProbeMsg> {
+    Actor::spawn(None, Probe::new(name, &Log::default()), ())
+        .await
+        .expect("spawn")
+        .0
+}
+
+/// A permanent probe worker named `name`.
+pub(crate) fn probe(name: &str, log: &Log) -> ChildSpec {
+    probe_spec(name, log, false)
 }
 
 /// A probe that fails to start.
 pub(crate) fn failing_probe(name: &str, log: &Log) -> ChildSpec {
+    probe_spec(name, log, true)
+}
+
+/// The child spec of [`probe`] and [`failing_probe`]: each start makes a new probe.
+fn probe_spec(name: &str, log: &Log, fail_start: bool) -> ChildSpec {
     let (name, log) = (name.to_string(), log.clone());
     ChildSpec::actor(
         name.clone(),
         move || Probe {
             name: name.clone(),
             log: log.clone(),
-            fail_start: true,
+            fail_start,
         },
         || (),
     )

@@ -3,23 +3,14 @@
 use std::time::Duration;
 
 use bream_runtime::monitor::monitor_channel;
-use bream_runtime::ractor::{Actor, ActorRef};
+use bream_runtime::ractor::ActorRef;
 use bream_runtime::registry::{
     register, registered, unregister, whereis, whereis_ref, RegisterError,
 };
 use bream_runtime::testkit::eventually;
 use bream_runtime::{fault, groups};
 
-use crate::probe::{Log, Probe, ProbeMsg};
-
-async fn spawn_probe(name: &str) -> ActorRef<ProbeMsg> {
-    let probe = Probe {
-        name: name.into(),
-        log: Log::default(),
-        fail_start: false,
-    };
-    Actor::spawn(None, probe, ()).await.expect("spawn").0
-}
+use crate::probe::{spawn_probe, ProbeMsg};
 
 #[tokio::test]
 async fn register_whereis_unregister() {

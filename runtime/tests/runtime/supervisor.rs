@@ -522,18 +522,11 @@ async fn fault_injection_panics_delays_and_drops() {
         Err(bream_runtime::call::CallError::Timeout { .. })
     ));
 
-    let plain = bream_runtime::ractor::Actor::spawn(
-        None,
-        crate::probe::Probe {
-            name: "plain".into(),
-            log: log.clone(),
-            fail_start: false,
-        },
-        (),
-    )
-    .await
-    .expect("spawn")
-    .0;
+    let plain =
+        bream_runtime::ractor::Actor::spawn(None, crate::probe::Probe::new("plain", &log), ())
+            .await
+            .expect("spawn")
+            .0;
     assert_eq!(
         fault::panic_next(&plain.get_cell()),
         Err(fault::FaultError::NotInjectable(plain.get_id()))

@@ -12,16 +12,7 @@ use crate::supervisor::DEADLINE;
 
 fn template(log: &Log) -> ChildTemplate<String> {
     let log = log.clone();
-    ChildTemplate::actor(move |name: String| {
-        (
-            Probe {
-                name,
-                log: log.clone(),
-                fail_start: false,
-            },
-            (),
-        )
-    })
+    ChildTemplate::actor(move |name: String| (Probe::new(name, &log), ()))
 }
 
 #[tokio::test]

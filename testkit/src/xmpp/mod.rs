@@ -1,8 +1,10 @@
 //! The XMPP side of the test kit: one test client ([`TestClient`]) over bream-load's
 //! connection, and the real server started in-process ([`TestServer`]) on a temporary SQLite
-//! database with every listener on a free port.
+//! database with every listener on a free port; [`graphql`] reads the answers of its
+//! GraphQL APIs.
 
 mod client;
+pub mod graphql;
 mod server;
 mod tls;
 

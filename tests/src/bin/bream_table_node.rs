@@ -19,15 +19,14 @@
 //! value starts with `NODE/` is owned by that node and vanishes when it
 //! goes down.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bream_runtime::node::{Node, NodeConfig, NodeEvent};
 use bream_tables::replicated::{
     ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService, ServiceConfig,
 };
+use bream_tests::node_setup::{emit, run_program, start_node, NodeOptions};
 use clap::Parser;
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -35,30 +34,9 @@ use tokio::io::AsyncBufReadExt;
 /// Options of the table node.
 #[derive(Parser, Debug)]
 pub struct Options {
-    /// Node name, `name@host`.
-    #[arg(long)]
-    pub name: String,
-    /// Listen address for node traffic.
-    #[arg(long)]
-    pub listen: SocketAddr,
-    /// Cookie.
-    #[arg(long, default_value = "bream-test")]
-    pub cookie: String,
-    /// Static peers, `name@host=host:port`, comma separated.
-    #[arg(long, value_delimiter = ',')]
-    pub peers: Vec<String>,
-    /// SQL registry URL (`sqlite://path?mode=rwc` or `postgres://...`).
-    #[arg(long)]
-    pub registry: Option<String>,
-    /// Cluster name in the registry.
-    #[arg(long, default_value = "bream-test")]
-    pub cluster: String,
-    /// Heartbeat interval in milliseconds.
-    #[arg(long, default_value_t = 200)]
-    pub heartbeat_ms: u64,
-    /// Heartbeat deadline in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub deadline_ms: u64,
+    /// Name, address, peers, discovery and heartbeats of the node.
+    #[command(flatten)]
+    pub node: NodeOptions,
     /// Call deadline of table operations, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub call_timeout_ms: u64,
@@ -74,57 +52,12 @@ pub struct Options {
     pub shards: usize,
 }
 
-fn emit(value: serde_json::Value) {
-    println!("{value}");
-}
-
 fn main() -> ExitCode {
-    let options = Options::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start tokio: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(options)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            emit(json!({"event": "failed", "error": error.to_string()}));
-            ExitCode::FAILURE
-        }
-    }
+    run_program(run(Options::parse()))
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let mut config = NodeConfig::new(options.name.clone(), options.listen, options.cookie.clone());
-    config.heartbeat_interval = Duration::from_millis(options.heartbeat_ms);
-    config.heartbeat_deadline = Duration::from_millis(options.deadline_ms);
-    config.poll_interval_starting = Duration::from_millis(200);
-    let discovery = bream_tests::node_setup::discovery(
-        &options.name,
-        options.listen,
-        &options.peers,
-        options.registry.as_deref(),
-        &options.cluster,
-    )
-    .await?;
-    let node = Node::start(config, discovery).await?;
-    let mut events = node.subscribe();
-    tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            match event {
-                NodeEvent::Up { node } => emit(json!({"event": "up", "node": node})),
-                NodeEvent::Down { node, reason } => {
-                    emit(json!({"event": "down", "node": node, "reason": reason.to_string()}))
-                }
-            }
-        }
-    });
+    let node = start_node(&options.node, |_| {}).await?;
     let replica = ReplicaConfig {
         merge_handler: Some(Arc::new(
             |left: &(String, String), right: &(String, String)| {

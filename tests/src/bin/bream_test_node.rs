@@ -9,12 +9,12 @@
 //! `sleep_call NAME SLEEP_MS TIMEOUT_MS`, `big_call NAME BYTES`, `monitor NAME`, `crash NAME`,
 //! `cut NODE`, `heal NODE` (the fault kit's partition), `exit`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bream_runtime::node::{Node, NodeConfig, NodeEvent, NodeTls, RemoteMessage};
+use bream_runtime::node::{NodeTls, RemoteMessage};
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use bream_tests::node_setup::{emit, run_program, start_node, NodeOptions};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -23,24 +23,9 @@ use tokio::io::AsyncBufReadExt;
 /// Options of the test node.
 #[derive(Parser, Debug)]
 pub struct Options {
-    /// Node name, `name@host`.
-    #[arg(long)]
-    pub name: String,
-    /// Listen address for node traffic.
-    #[arg(long)]
-    pub listen: SocketAddr,
-    /// Cookie.
-    #[arg(long, default_value = "bream-test")]
-    pub cookie: String,
-    /// Static peers, `name@host=host:port`, comma separated.
-    #[arg(long, value_delimiter = ',')]
-    pub peers: Vec<String>,
-    /// SQL registry URL (`sqlite://path?mode=rwc` or `postgres://...`) for discovery.
-    #[arg(long)]
-    pub registry: Option<String>,
-    /// Cluster name in the registry.
-    #[arg(long, default_value = "bream-test")]
-    pub cluster: String,
+    /// Name, address, peers, discovery and heartbeats of the node.
+    #[command(flatten)]
+    pub node: NodeOptions,
     /// PEM certificate chain for node TLS (with --tls-key and --tls-ca).
     #[arg(long)]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -50,12 +35,6 @@ pub struct Options {
     /// PEM CA certificates peers must chain to.
     #[arg(long)]
     pub tls_ca: Option<std::path::PathBuf>,
-    /// Heartbeat interval in milliseconds.
-    #[arg(long, default_value_t = 200)]
-    pub heartbeat_ms: u64,
-    /// Heartbeat deadline in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub deadline_ms: u64,
     /// Largest frame, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub frame_bytes_max: usize,
@@ -145,67 +124,24 @@ impl Actor for Echo {
     }
 }
 
-fn emit(value: serde_json::Value) {
-    println!("{value}");
-}
-
 fn main() -> ExitCode {
-    let options = Options::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start tokio: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(options)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            emit(json!({"event": "failed", "error": error.to_string()}));
-            ExitCode::FAILURE
-        }
-    }
+    run_program(run(Options::parse()))
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let mut config = NodeConfig::new(options.name.clone(), options.listen, options.cookie.clone());
-    config.heartbeat_interval = Duration::from_millis(options.heartbeat_ms);
-    config.heartbeat_deadline = Duration::from_millis(options.deadline_ms);
-    config.frame_bytes_max = options.frame_bytes_max;
-    config.poll_interval_starting = Duration::from_millis(200);
-    if let (Some(cert), Some(key), Some(ca)) =
-        (&options.tls_cert, &options.tls_key, &options.tls_ca)
-    {
-        config.tls = Some(NodeTls {
-            certificate_chain: cert.clone(),
-            private_key: key.clone(),
-            ca_certificates: ca.clone(),
-        });
-    }
-    let discovery = bream_tests::node_setup::discovery(
-        &options.name,
-        options.listen,
-        &options.peers,
-        options.registry.as_deref(),
-        &options.cluster,
-    )
-    .await?;
-    let node = Node::start(config, discovery).await?;
-    let mut events = node.subscribe();
-    tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            match event {
-                NodeEvent::Up { node } => emit(json!({"event": "up", "node": node})),
-                NodeEvent::Down { node, reason } => {
-                    emit(json!({"event": "down", "node": node, "reason": reason.to_string()}))
-                }
-            }
+    let node = start_node(&options.node, |config| {
+        config.frame_bytes_max = options.frame_bytes_max;
+        if let (Some(cert), Some(key), Some(ca)) =
+            (&options.tls_cert, &options.tls_key, &options.tls_ca)
+        {
+            config.tls = Some(NodeTls {
+                certificate_chain: cert.clone(),
+                private_key: key.clone(),
+                ca_certificates: ca.clone(),
+            });
         }
-    });
+    })
+    .await?;
     emit(json!({"event": "started", "node": node.name()}));
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
