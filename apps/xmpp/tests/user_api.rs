@@ -106,7 +106,9 @@ async fn seed_loop_message_reaches_alice_online_and_offline() {
     let seed = r#"mutation {stanza {sendMessage(to: "alice@localhost", body: "Hi") {id}}}"#;
 
     let mut alice = TestClient::login_available(node.c2s_addr(), "alice", "secret", "phone").await;
-    node.wait_for_sessions("alice", 1).await;
+    // Available, not only bound: a message to a bound but not yet available session is stored
+    // offline, and could miss the flush that the initial presence starts.
+    alice.wait_available().await;
     let data = alice_api.data(seed).await;
     let id = data["stanza"]["sendMessage"]["id"]
         .as_str()
