@@ -126,6 +126,30 @@ impl TestNode {
         .await
     }
 
+    /// Sends `command` every 50 ms until its answer passes `check`, and returns that answer;
+    /// panics with the last answer after `deadline`. For state that converges, such as a
+    /// cluster's view after a link flaps.
+    pub async fn command_until(
+        &mut self,
+        command: &str,
+        deadline: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let answer = self.command(command).await;
+            if check(&answer) {
+                return answer;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "{}: `{command}` never satisfied the check within {deadline:?}; last {answer}",
+                self.spec.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits for a line matching `matches`; earlier non-matching lines stay for later waits.
     pub async fn expect(&mut self, deadline: Duration, matches: impl Fn(&Value) -> bool) -> Value {
         self.try_expect(deadline, matches)

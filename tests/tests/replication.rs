@@ -1,6 +1,6 @@
 //! Replicated tables across real node processes, found through SQL registries.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bream_tests::harness::{NodeSpec, TestNode};
 use serde_json::Value;
@@ -43,33 +43,10 @@ async fn start(url: &str, label: &str, count: usize, extra: &[&str]) -> Vec<Test
 /// whole workspace's tests share two cores with these node processes.
 const JOIN_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Polls `command` on `node` until `check` holds; panics with the last answer at the deadline.
-async fn command_until(
-    node: &mut TestNode,
-    command: &str,
-    deadline: Duration,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let started = Instant::now();
-    loop {
-        let answer = node.command(command).await;
-        if check(&answer) {
-            return answer;
-        }
-        if started.elapsed() > deadline {
-            panic!(
-                "{}: `{command}` never satisfied the check; last {answer}",
-                node.spec.name
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn all_joined(nodes: &mut [TestNode], deadline: Duration) {
     let count = nodes.len();
     for node in nodes.iter_mut() {
-        command_until(node, "members", deadline, |answer| {
+        node.command_until("members", deadline, |answer| {
             answer["members"].as_array().map(Vec::len) == Some(count)
         })
         .await;
@@ -107,10 +84,11 @@ async fn writes_replicate_to_three_nodes(url: &str, label: &str) {
     assert_eq!(deleted["ok"], "delete");
     let read = nodes[2].command("get k0").await;
     assert_eq!(read["value"], Value::Null);
-    let status = command_until(&mut nodes[0], "status", Duration::from_secs(5), |answer| {
-        answer["healthy"] == true
-    })
-    .await;
+    let status = nodes[0]
+        .command_until("status", Duration::from_secs(5), |answer| {
+            answer["healthy"] == true
+        })
+        .await;
     assert_eq!(status["tables"][0]["size"], 19, "{status}");
 }
 
@@ -181,13 +159,13 @@ async fn killing_the_leader_during_insert_new_never_hangs_and_the_next_leader_se
             "{answer}"
         );
     }
-    let served = command_until(
-        &mut nodes[1],
-        "insert_new after_kill y",
-        Duration::from_secs(5),
-        |answer| answer["ok"] == "insert_new",
-    )
-    .await;
+    let served = nodes[1]
+        .command_until(
+            "insert_new after_kill y",
+            Duration::from_secs(5),
+            |answer| answer["ok"] == "insert_new",
+        )
+        .await;
     assert_eq!(served["inserted"], true);
     let members = nodes[0].command("members").await;
     assert_eq!(members["leader"], nodes[1].spec.name.as_str());
@@ -207,7 +185,7 @@ async fn node_owned_records_vanish_cluster_wide_when_their_node_is_killed() {
     assert_eq!(put["ok"], "put");
     nodes.pop().expect("ow2").kill9().await;
     for node in nodes.iter_mut() {
-        command_until(node, "get session1", Duration::from_secs(5), |answer| {
+        node.command_until("get session1", Duration::from_secs(5), |answer| {
             answer["value"] == Value::Null
         })
         .await;
@@ -221,7 +199,7 @@ async fn a_node_joining_with_different_data_is_merged_by_the_handler() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "cj", 2, &["--manual-join"]).await;
     for node in nodes.iter_mut() {
-        command_until(node, "status", Duration::from_secs(10), |answer| {
+        node.command_until("status", Duration::from_secs(10), |answer| {
             answer["connected"].as_array().map(Vec::len) == Some(1)
         })
         .await;
@@ -231,13 +209,11 @@ async fn a_node_joining_with_different_data_is_merged_by_the_handler() {
     assert_eq!(nodes[1].command("put shared z-side").await["ok"], "put");
     assert_eq!(nodes[1].command("put only-b 2").await["ok"], "put");
     let peer = nodes[1].spec.name.clone();
-    let joined = command_until(
-        &mut nodes[0],
-        &format!("join {peer}"),
-        Duration::from_secs(10),
-        |answer| answer["ok"] == "join",
-    )
-    .await;
+    let joined = nodes[0]
+        .command_until(&format!("join {peer}"), Duration::from_secs(10), |answer| {
+            answer["ok"] == "join"
+        })
+        .await;
     assert!(
         joined["outcome"].as_str().unwrap_or("").contains("Joined"),
         "{joined}"
@@ -264,23 +240,22 @@ async fn a_sigstop_partition_heals_and_the_sides_converge() {
     all_joined(&mut nodes, JOIN_DEADLINE).await;
     nodes[2].signal("STOP");
     // The others declare it down (heartbeat deadline 1 s) and keep writing.
-    command_until(&mut nodes[0], "members", Duration::from_secs(5), |answer| {
-        answer["members"].as_array().map(Vec::len) == Some(2)
-    })
-    .await;
+    nodes[0]
+        .command_until("members", Duration::from_secs(5), |answer| {
+            answer["members"].as_array().map(Vec::len) == Some(2)
+        })
+        .await;
     assert_eq!(
         nodes[0].command("put during-partition 1").await["ok"],
         "put"
     );
     nodes[2].signal("CONT");
     all_joined(&mut nodes, Duration::from_secs(15)).await;
-    let read = command_until(
-        &mut nodes[2],
-        "get during-partition",
-        Duration::from_secs(5),
-        |answer| answer["value"] == "1",
-    )
-    .await;
+    let read = nodes[2]
+        .command_until("get during-partition", Duration::from_secs(5), |answer| {
+            answer["value"] == "1"
+        })
+        .await;
     assert_eq!(read["value"], "1");
 }
 
@@ -454,10 +429,11 @@ async fn a_sharded_table_replicates_joins_and_reports_each_shard() {
             .count();
         assert_eq!(wins, 1, "round {round}: {a} {b}");
     }
-    let status = command_until(&mut nodes[0], "status", Duration::from_secs(5), |answer| {
-        answer["healthy"] == true
-    })
-    .await;
+    let status = nodes[0]
+        .command_until("status", Duration::from_secs(5), |answer| {
+            answer["healthy"] == true
+        })
+        .await;
     assert_eq!(status["tables"][0]["shards"], 4, "{status}");
     assert_eq!(status["tables"][0]["size"], 24 * 50 + 10, "{status}");
     // Node-owned records of a killed node vanish from every shard.
@@ -470,7 +446,7 @@ async fn a_sharded_table_replicates_joins_and_reports_each_shard() {
     }
     nodes.pop().expect("sh2").kill9().await;
     for node in nodes.iter_mut() {
-        command_until(node, "size", Duration::from_secs(5), |answer| {
+        node.command_until("size", Duration::from_secs(5), |answer| {
             answer["size"] == 24 * 50 + 10
         })
         .await;
@@ -482,7 +458,7 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut nodes = start(&sqlite_url(&dir), "cf", 3, &["--manual-join"]).await;
     for node in nodes.iter_mut() {
-        command_until(node, "status", Duration::from_secs(10), |answer| {
+        node.command_until("status", Duration::from_secs(10), |answer| {
             answer["connected"].as_array().map(Vec::len) == Some(2)
         })
         .await;
@@ -492,13 +468,11 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
         nodes[1].spec.name.clone(),
         nodes[2].spec.name.clone(),
     );
-    let joined = command_until(
-        &mut nodes[0],
-        &format!("join {b}"),
-        Duration::from_secs(10),
-        |answer| answer["ok"] == "join",
-    )
-    .await;
+    let joined = nodes[0]
+        .command_until(&format!("join {b}"), Duration::from_secs(10), |answer| {
+            answer["ok"] == "join"
+        })
+        .await;
     assert!(joined["outcome"].as_str().unwrap_or("").contains("Joined"));
     // a and b list {a, b}; c lists {c}: their lists disagree.
     let status = nodes[0].command("status").await;
@@ -522,19 +496,18 @@ async fn status_reports_tables_whose_member_lists_disagree_between_nodes() {
     );
     assert_eq!(status["joined"], serde_json::json!([c]), "{status}");
     // Joining c resolves it.
-    let joined = command_until(
-        &mut nodes[2],
-        &format!("join {a}"),
-        Duration::from_secs(10),
-        |answer| answer["ok"] == "join",
-    )
-    .await;
-    assert!(joined["outcome"].as_str().unwrap_or("").contains("Joined"));
-    for node in nodes.iter_mut() {
-        let status = command_until(node, "status", Duration::from_secs(5), |answer| {
-            answer["healthy"] == true
+    let joined = nodes[2]
+        .command_until(&format!("join {a}"), Duration::from_secs(10), |answer| {
+            answer["ok"] == "join"
         })
         .await;
+    assert!(joined["outcome"].as_str().unwrap_or("").contains("Joined"));
+    for node in nodes.iter_mut() {
+        let status = node
+            .command_until("status", Duration::from_secs(5), |answer| {
+                answer["healthy"] == true
+            })
+            .await;
         assert_eq!(
             status["disagreeing_tables"],
             serde_json::json!([]),

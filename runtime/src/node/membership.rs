@@ -107,8 +107,11 @@ pub struct Membership<A> {
     sessions: HashMap<SessionId, Session<A>>,
     up: BTreeMap<String, Peer<A>>,
     /// Peers whose session closed while another session to them was still being set up
-    /// (ractor keeps one of two simultaneous connections): not up, but not announced down.
-    switching: BTreeSet<String>,
+    /// (ractor keeps one of two simultaneous connections), with when: never announced down, so
+    /// still listed as up (an observer of the events must agree with [`Membership::up_nodes`]),
+    /// but with no agent to send to until the other session is ready, or down if it is not
+    /// ready within the deadline.
+    switching: BTreeMap<String, Instant>,
     /// Peers cut off by fault injection.
     cut: BTreeSet<String>,
 }
@@ -120,7 +123,7 @@ impl<A: Clone> Membership<A> {
             deadline,
             sessions: HashMap::new(),
             up: BTreeMap::new(),
-            switching: BTreeSet::new(),
+            switching: BTreeMap::new(),
             cut: BTreeSet::new(),
         }
     }
@@ -145,14 +148,15 @@ impl<A: Clone> Membership<A> {
         self.cut.iter().cloned().collect()
     }
 
-    /// The peers that are up, by name.
+    /// The peers that are up, by name, including those switching sessions.
     pub fn up_nodes(&self) -> Vec<String> {
-        self.up.keys().cloned().collect()
+        let names: BTreeSet<&String> = self.up.keys().chain(self.switching.keys()).collect();
+        names.into_iter().cloned().collect()
     }
 
-    /// Whether `name` is up.
+    /// Whether `name` is up (or switching sessions).
     pub fn is_up(&self, name: &str) -> bool {
-        self.up.contains_key(name)
+        self.up.contains_key(name) || self.switching.contains_key(name)
     }
 
     /// The agent of an up peer that is not cut off: the only way to send to a peer.
@@ -264,7 +268,7 @@ impl<A: Clone> Membership<A> {
                 last_heard: now,
             },
         );
-        if was_up.is_some() || self.switching.remove(name) {
+        if was_up.is_some() || self.switching.remove(name).is_some() {
             // A second session to the same peer replaced the first; it was never down.
             return Vec::new();
         }
@@ -293,8 +297,9 @@ impl<A: Clone> Membership<A> {
                 self.up.remove(name);
                 return match other_session {
                     Some(other) => {
-                        self.switching.insert(name.clone());
-                        self.promote(other, Instant::now())
+                        let now = Instant::now();
+                        self.switching.insert(name.clone(), now);
+                        self.promote(other, now)
                     }
                     None => vec![Action::Down {
                         name: name.clone(),
@@ -302,7 +307,7 @@ impl<A: Clone> Membership<A> {
                     }],
                 };
             }
-            if other_session.is_none() && self.switching.remove(name) {
+            if other_session.is_none() && self.switching.remove(name).is_some() {
                 return vec![Action::Down {
                     name: name.clone(),
                     reason: DownReason::ConnectionClosed,
@@ -361,6 +366,29 @@ impl<A: Clone> Membership<A> {
                 });
             }
         }
+        let stalled: Vec<String> = self
+            .switching
+            .iter()
+            .filter(|(_, since)| now.saturating_duration_since(**since) > self.deadline)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stalled {
+            self.switching.remove(&name);
+            let pending: Vec<SessionId> = self
+                .sessions
+                .iter()
+                .filter(|(_, session)| session.name.as_deref() == Some(name.as_str()))
+                .map(|(id, _)| *id)
+                .collect();
+            for session in pending {
+                self.sessions.remove(&session);
+                actions.push(Action::Disconnect(session));
+            }
+            actions.push(Action::Down {
+                name,
+                reason: DownReason::HeartbeatMissed,
+            });
+        }
         actions.extend(
             self.up
                 .iter()
@@ -372,8 +400,12 @@ impl<A: Clone> Membership<A> {
 
     /// This node stops: every peer is down.
     pub fn shutdown(&mut self) -> Vec<Action<A>> {
-        let actions = std::mem::take(&mut self.up)
+        let names: BTreeSet<String> = std::mem::take(&mut self.up)
             .into_keys()
+            .chain(std::mem::take(&mut self.switching).into_keys())
+            .collect();
+        let actions = names
+            .into_iter()
             .map(|name| Action::Down {
                 name,
                 reason: DownReason::Shutdown,
@@ -560,5 +592,49 @@ mod tests {
                 address: "127.0.0.1:7".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_peer_switching_sessions_stays_up_until_the_other_session_is_ready_or_too_late() {
+        let now = Instant::now();
+        let deadline = Duration::from_secs(5);
+        let mut membership = Membership::new(deadline);
+        ready_peer(&mut membership, 1, "b@h", now);
+        membership.session_opened(2, "127.0.0.1:2".into());
+        membership.session_named(2, "b@h".into());
+        assert!(
+            membership.session_closed(1).is_empty(),
+            "not announced down"
+        );
+        assert_eq!(membership.up_nodes(), vec!["b@h".to_string()]);
+        assert_eq!(membership.agent("b@h"), None, "no session to send on yet");
+
+        let later = Instant::now() + deadline + Duration::from_millis(1);
+        assert_eq!(
+            membership.tick(later),
+            vec![
+                Action::Disconnect(2),
+                Action::Down {
+                    name: "b@h".into(),
+                    reason: DownReason::HeartbeatMissed
+                }
+            ]
+        );
+        assert!(membership.up_nodes().is_empty());
+    }
+
+    #[test]
+    fn a_peer_switching_sessions_comes_up_on_the_other_session_without_an_event() {
+        let now = Instant::now();
+        let mut membership = Membership::new(Duration::from_secs(5));
+        ready_peer(&mut membership, 1, "b@h", now);
+        membership.session_opened(2, "127.0.0.1:2".into());
+        membership.session_named(2, "b@h".into());
+        membership.session_closed(1);
+        let mut actions = membership.session_authenticated(2, None);
+        actions.extend(membership.session_ready(2, None, now));
+        actions.extend(membership.agent_joined(2, "agent of b@h", now));
+        assert!(actions.is_empty(), "{actions:?}");
+        assert_eq!(membership.agent("b@h"), Some(&"agent of b@h"));
     }
 }
