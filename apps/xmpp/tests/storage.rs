@@ -12,7 +12,8 @@ use bream_testkit::{DatabaseFixture, TestDatabase};
 
 use bream_xmpp::sasl::secret::{PassDetails, ScramHash};
 use bream_xmpp::storage::{
-    Ask, RosterItem, Storage, StorageError, StorageOptions, Subscription, NAME_BYTES_MAX,
+    Ask, ConnectError, RosterItem, Storage, StorageError, StorageOptions, Subscription,
+    NAME_BYTES_MAX,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -723,7 +724,7 @@ async fn bad_urls_and_options_are_refused() {
         ("sqlite::memory:", "in-memory"),
     ] {
         match Storage::connect(url).await {
-            Err(StorageError::InvalidUrl { reason, .. }) => {
+            Err(StorageError::Connect(ConnectError::InvalidUrl { reason, .. })) => {
                 assert!(reason.contains(expected), "{url}: {reason}")
             }
             other => panic!("{url}: expected InvalidUrl, got {other:?}"),
@@ -756,10 +757,10 @@ async fn postgres_unreachable_fails_in_time_without_the_password() {
     assert!(
         matches!(
             error,
-            StorageError::Connect {
+            StorageError::Connect(ConnectError::Connect {
                 backend: "postgres",
                 ..
-            }
+            })
         ),
         "{error:?}"
     );

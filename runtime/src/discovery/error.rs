@@ -10,19 +10,21 @@ use std::time::Duration;
 
 /// A driver or I/O error kept as the cause of a [`DiscoveryError`].
 pub use bream_sql::BoxError;
+/// Why the registry's database could not be opened or migrated.
+pub use bream_sql::{ConnectError, MigrateError};
 
 /// Why a discovery backend could not be set up, polled or left.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
-    /// The database URL names no supported backend, or the driver rejected it.
-    #[error("discovery database URL {url:?} is not usable: {reason}")]
-    InvalidUrl {
-        /// The URL, with any password replaced by `***`.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The registry's database could not be opened: an unusable URL, or no connection within
+    /// the connect timeout.
+    #[error("discovery registry: {0}")]
+    Connect(#[from] ConnectError),
+
+    /// The schema migrations for `discovery_nodes` failed.
+    #[error("discovery registry: {0}")]
+    Migrate(#[from] MigrateError),
 
     /// A configuration value (node name, address, cluster name, expiry, ...) is not valid.
     #[error("invalid discovery setting {setting} = {value:?}: {reason}")]
@@ -33,32 +35,6 @@ pub enum DiscoveryError {
         value: String,
         /// What is wrong with it.
         reason: String,
-    },
-
-    /// The database did not accept a connection within the connect timeout.
-    #[error("could not connect to the {backend} discovery database at {url} within {timeout:?}: {source}")]
-    Connect {
-        /// `"sqlite"` or `"postgres"`.
-        backend: &'static str,
-        /// The URL, with any password replaced by `***`.
-        url: String,
-        /// The connect timeout that applied.
-        timeout: Duration,
-        /// The driver's error (a refused connection shows up as a pool timeout).
-        #[source]
-        source: BoxError,
-    },
-
-    /// The schema migrations for `discovery_nodes` failed.
-    #[error("could not migrate the {backend} discovery database at {url}: {source}")]
-    Migrate {
-        /// `"sqlite"` or `"postgres"`.
-        backend: &'static str,
-        /// The URL, with any password replaced by `***`.
-        url: String,
-        /// The migrator's error.
-        #[source]
-        source: BoxError,
     },
 
     /// A statement of a poll or a leave failed.
@@ -135,40 +111,4 @@ pub enum DiscoveryError {
         /// What is wrong with the line.
         reason: String,
     },
-}
-
-impl From<bream_sql::ConnectError> for DiscoveryError {
-    fn from(error: bream_sql::ConnectError) -> Self {
-        match error {
-            bream_sql::ConnectError::InvalidUrl { url, reason } => {
-                DiscoveryError::InvalidUrl { url, reason }
-            }
-            bream_sql::ConnectError::Connect {
-                backend,
-                url,
-                timeout,
-                source,
-            } => DiscoveryError::Connect {
-                backend,
-                url,
-                timeout,
-                source,
-            },
-            // `CreateDirectory`, which the registry's `SqliteFile::AsUrlSays` never asks for.
-            other => DiscoveryError::InvalidUrl {
-                url: String::new(),
-                reason: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<bream_sql::MigrateError> for DiscoveryError {
-    fn from(error: bream_sql::MigrateError) -> Self {
-        DiscoveryError::Migrate {
-            backend: error.backend,
-            url: error.url,
-            source: error.source,
-        }
-    }
 }

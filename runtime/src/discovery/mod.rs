@@ -75,7 +75,7 @@ pub mod static_list;
 
 use futures::future::BoxFuture;
 
-pub use error::DiscoveryError;
+pub use error::{ConnectError, DiscoveryError, MigrateError};
 pub use file::FileDiscovery;
 pub use sql::{SqlRegistry, SqlRegistryConfig};
 pub use static_list::StaticList;

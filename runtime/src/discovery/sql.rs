@@ -95,8 +95,8 @@
 //! # Outcomes
 //!
 //! [`SqlRegistry::connect`]: [`DiscoveryError::InvalidConfig`] (a name, address or duration),
-//! [`DiscoveryError::InvalidUrl`] (no or unknown scheme, the driver rejects it, an in-memory
-//! SQLite database), [`DiscoveryError::Connect`], [`DiscoveryError::Migrate`].
+//! [`DiscoveryError::Connect`] (an unusable URL: no or unknown scheme, the driver rejects it,
+//! an in-memory SQLite database; no connection in time), [`DiscoveryError::Migrate`].
 //! [`poll`](Discovery::poll): [`DiscoveryError::Query`] (any statement failed, including the
 //! commit, or no pooled connection in time), [`DiscoveryError::Timeout`],
 //! [`DiscoveryError::InvalidRow`] (a negative `node_num` in the table),

@@ -15,8 +15,8 @@ use bream_testkit::{DatabaseFixture, TestDatabase};
 use bream_runtime::discovery::file::FILE_BYTES_MAX;
 use bream_runtime::discovery::sql::{ADVISORY_LOCK_CLASS, EXPIRY_DEFAULT};
 use bream_runtime::discovery::{
-    DiscoveredNode, Discovery, DiscoveryError, FileDiscovery, SqlRegistry, SqlRegistryConfig,
-    StaticList,
+    ConnectError, DiscoveredNode, Discovery, DiscoveryError, FileDiscovery, SqlRegistry,
+    SqlRegistryConfig, StaticList,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
@@ -402,7 +402,10 @@ async fn unreachable_postgres_fails_within_the_connect_timeout() {
     );
     config.connect_timeout = Duration::from_secs(1);
     let (error, took) = connect_error(config).await;
-    assert!(matches!(error, DiscoveryError::Connect { .. }), "{error}");
+    assert!(
+        matches!(error, DiscoveryError::Connect(ConnectError::Connect { .. })),
+        "{error}"
+    );
     let message = error.to_string();
     assert!(message.contains("127.0.0.1:1"), "{message}");
     assert!(!message.contains("secret"), "password shown: {message}");
@@ -416,7 +419,10 @@ async fn unreachable_sqlite_fails_at_once() {
     let url = format!("sqlite://{}?mode=rwc", missing.display());
     let config = SqlRegistryConfig::new(url, "c", "a@test", "a.test:4370");
     let (error, took) = connect_error(config).await;
-    assert!(matches!(error, DiscoveryError::Connect { .. }), "{error}");
+    assert!(
+        matches!(error, DiscoveryError::Connect(ConnectError::Connect { .. })),
+        "{error}"
+    );
     assert!(took < Duration::from_secs(3), "took {took:?}");
 }
 
@@ -432,7 +438,10 @@ async fn bad_urls_are_clear_errors() {
         let config = SqlRegistryConfig::new(url, "c", "a@test", "a.test:4370");
         let (error, _) = connect_error(config).await;
         assert!(
-            matches!(error, DiscoveryError::InvalidUrl { .. }),
+            matches!(
+                error,
+                DiscoveryError::Connect(ConnectError::InvalidUrl { .. })
+            ),
             "{url}: {error}"
         );
         assert!(error.to_string().contains(expected), "{url}: {error}");

@@ -6,24 +6,25 @@
 //! `sqlx` stays out of this crate's public API. No variant ever holds a password: URLs are
 //! redacted before they get here, and driver errors never carry the connection string.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// A driver or I/O error kept as the cause of a [`StorageError`].
 pub use bream_sql::BoxError;
+/// Why the database could not be opened or migrated.
+pub use bream_sql::{ConnectError, MigrateError};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
-    /// The database URL names no supported backend, or the driver rejected it.
-    #[error("database URL {url:?} is not usable: {reason}")]
-    InvalidUrl {
-        /// The URL, with any password replaced by `***`.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The database could not be opened: an unusable URL, the SQLite file's directory, or no
+    /// connection within the connect timeout.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+
+    /// The schema migrations failed.
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
 
     /// A [`StorageOptions`](super::StorageOptions) value is out of range.
     #[error("invalid storage option {option} = {value}: {reason}")]
@@ -34,42 +35,6 @@ pub enum StorageError {
         value: String,
         /// What is wrong with it.
         reason: String,
-    },
-
-    /// The directory of the SQLite file could not be created.
-    #[error("could not create the database directory {path:?}: {source}")]
-    CreateDirectory {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// The database did not accept a connection within the connect timeout.
-    #[error("could not connect to the {backend} database at {url} within {timeout:?}: {source}")]
-    Connect {
-        /// `"sqlite"` or `"postgres"`.
-        backend: &'static str,
-        /// The URL, with any password replaced by `***`.
-        url: String,
-        /// The connect timeout that applied.
-        timeout: Duration,
-        /// The driver's error (a refused connection shows up as a pool timeout).
-        #[source]
-        source: BoxError,
-    },
-
-    /// The schema migrations failed.
-    #[error("could not migrate the {backend} database at {url}: {source}")]
-    Migrate {
-        /// `"sqlite"` or `"postgres"`.
-        backend: &'static str,
-        /// The URL, with any password replaced by `***`.
-        url: String,
-        /// The migrator's error.
-        #[source]
-        source: BoxError,
     },
 
     /// A statement failed (including getting a pooled connection in time, and the commit). The
@@ -149,43 +114,4 @@ pub enum StorageError {
         /// The limit.
         max: usize,
     },
-}
-
-impl From<bream_sql::ConnectError> for StorageError {
-    fn from(error: bream_sql::ConnectError) -> Self {
-        match error {
-            bream_sql::ConnectError::InvalidUrl { url, reason } => {
-                StorageError::InvalidUrl { url, reason }
-            }
-            bream_sql::ConnectError::CreateDirectory { path, source } => {
-                StorageError::CreateDirectory { path, source }
-            }
-            bream_sql::ConnectError::Connect {
-                backend,
-                url,
-                timeout,
-                source,
-            } => StorageError::Connect {
-                backend,
-                url,
-                timeout,
-                source,
-            },
-            // A variant added later: its text, with the URL already redacted.
-            other => StorageError::InvalidUrl {
-                url: String::new(),
-                reason: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<bream_sql::MigrateError> for StorageError {
-    fn from(error: bream_sql::MigrateError) -> Self {
-        StorageError::Migrate {
-            backend: error.backend,
-            url: error.url,
-            source: error.source,
-        }
-    }
 }

@@ -107,9 +107,9 @@
 //!
 //! # Outcomes
 //!
-//! [`Storage::connect`]: [`StorageError::InvalidUrl`] (no or unknown scheme, the driver rejects
-//! it, in-memory SQLite), [`StorageError::InvalidOption`], [`StorageError::CreateDirectory`],
-//! [`StorageError::Connect`], [`StorageError::Migrate`]. Every operation: [`StorageError::Query`],
+//! [`Storage::connect`]: [`StorageError::Connect`] (an unusable URL: no or unknown scheme, the
+//! driver rejects it, in-memory SQLite; the SQLite directory; no connection in time),
+//! [`StorageError::InvalidOption`], [`StorageError::Migrate`]. Every operation: [`StorageError::Query`],
 //! [`StorageError::Timeout`], [`StorageError::InvalidRow`]; writes of a user's data also
 //! [`StorageError::UserNotFound`]; and the ones named on each method.
 
@@ -129,7 +129,7 @@ use std::time::Duration;
 
 use bream_sql::{Backend, ConnectOptions, Pool, SqliteFile};
 
-pub use self::error::{BoxError, StorageError};
+pub use self::error::{BoxError, ConnectError, MigrateError, StorageError};
 pub use self::model::{Ask, OfflineMessage, RosterItem, Subscription};
 pub(crate) use self::url::url_scheme_is_supported;
 pub use self::url::{redact_url, sqlite_url_for_path};
