@@ -7,11 +7,15 @@
 
 use std::fmt;
 
+use strum::{Display, EnumIter, EnumString, IntoStaticStr};
+
 use super::NS_SASL;
 use crate::xml::Element;
 
-/// The defined SASL failure conditions, RFC 6120 §6.5.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The defined SASL failure conditions, RFC 6120 §6.5; the element name is the variant's
+/// name in kebab case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Display, EnumIter, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum SaslCondition {
     /// The client sent `<abort/>`.
     Aborted,
@@ -38,49 +42,14 @@ pub enum SaslCondition {
 }
 
 impl SaslCondition {
-    /// Every condition.
-    pub const ALL: [SaslCondition; 11] = [
-        SaslCondition::Aborted,
-        SaslCondition::AccountDisabled,
-        SaslCondition::CredentialsExpired,
-        SaslCondition::EncryptionRequired,
-        SaslCondition::IncorrectEncoding,
-        SaslCondition::InvalidAuthzid,
-        SaslCondition::InvalidMechanism,
-        SaslCondition::MalformedRequest,
-        SaslCondition::MechanismTooWeak,
-        SaslCondition::NotAuthorized,
-        SaslCondition::TemporaryAuthFailure,
-    ];
-
     /// The element name of this condition.
     pub fn name(self) -> &'static str {
-        match self {
-            SaslCondition::Aborted => "aborted",
-            SaslCondition::AccountDisabled => "account-disabled",
-            SaslCondition::CredentialsExpired => "credentials-expired",
-            SaslCondition::EncryptionRequired => "encryption-required",
-            SaslCondition::IncorrectEncoding => "incorrect-encoding",
-            SaslCondition::InvalidAuthzid => "invalid-authzid",
-            SaslCondition::InvalidMechanism => "invalid-mechanism",
-            SaslCondition::MalformedRequest => "malformed-request",
-            SaslCondition::MechanismTooWeak => "mechanism-too-weak",
-            SaslCondition::NotAuthorized => "not-authorized",
-            SaslCondition::TemporaryAuthFailure => "temporary-auth-failure",
-        }
+        self.into()
     }
 
     /// The condition for an element name.
     pub fn from_name(name: &str) -> Option<Self> {
-        SaslCondition::ALL
-            .into_iter()
-            .find(|condition| condition.name() == name)
-    }
-}
-
-impl fmt::Display for SaslCondition {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.name())
+        name.parse().ok()
     }
 }
 
@@ -138,6 +107,7 @@ impl fmt::Display for SaslFailure {
 mod tests {
     use super::*;
     use crate::xml::NamespaceContext;
+    use strum::IntoEnumIterator;
 
     #[test]
     fn failure_xml() {
@@ -154,8 +124,24 @@ mod tests {
     }
 
     #[test]
-    fn names_round_trip() {
-        for condition in SaslCondition::ALL {
+    fn names_are_rfc_6120s_and_round_trip() {
+        let rfc_6120 = [
+            "aborted",
+            "account-disabled",
+            "credentials-expired",
+            "encryption-required",
+            "incorrect-encoding",
+            "invalid-authzid",
+            "invalid-mechanism",
+            "malformed-request",
+            "mechanism-too-weak",
+            "not-authorized",
+            "temporary-auth-failure",
+        ];
+        let names: Vec<&str> = SaslCondition::iter().map(SaslCondition::name).collect();
+        assert_eq!(names, rfc_6120);
+        for condition in SaslCondition::iter() {
+            assert_eq!(condition.to_string(), condition.name());
             assert_eq!(SaslCondition::from_name(condition.name()), Some(condition));
         }
         assert_eq!(SaslCondition::from_name("nope"), None);

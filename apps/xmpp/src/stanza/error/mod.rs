@@ -48,6 +48,7 @@ pub const NS_STANZA_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 mod tests {
     use super::*;
     use crate::xml::{Element, NS_CLIENT};
+    use strum::IntoEnumIterator;
 
     #[test]
     fn errors_parse_back_from_their_elements() {
@@ -106,12 +107,11 @@ mod tests {
             "unsupported-stanza-type",
             "unsupported-version",
         ];
-        let names: Vec<&str> = StreamErrorCondition::all()
-            .iter()
-            .map(StreamErrorCondition::name)
+        let names: Vec<&str> = StreamErrorCondition::iter()
+            .map(|condition| condition.name())
             .collect();
         assert_eq!(names, stream);
-        for (condition, name) in StreamErrorCondition::all().into_iter().zip(stream) {
+        for (condition, name) in StreamErrorCondition::iter().zip(stream) {
             assert_eq!(condition.to_string(), name);
             assert_eq!(StreamErrorCondition::from_name(name, ""), Some(condition));
         }
@@ -140,12 +140,11 @@ mod tests {
             "undefined-condition",
             "unexpected-request",
         ];
-        let names: Vec<&str> = StanzaErrorCondition::all()
-            .iter()
-            .map(StanzaErrorCondition::name)
+        let names: Vec<&str> = StanzaErrorCondition::iter()
+            .map(|condition| condition.name())
             .collect();
         assert_eq!(names, stanza);
-        for (condition, name) in StanzaErrorCondition::all().into_iter().zip(stanza) {
+        for (condition, name) in StanzaErrorCondition::iter().zip(stanza) {
             assert_eq!(condition.to_string(), name);
             assert_eq!(StanzaErrorCondition::from_name(name, ""), Some(condition));
         }

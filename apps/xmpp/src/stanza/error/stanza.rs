@@ -1,15 +1,13 @@
 //! Stanza errors (RFC 6120 §8.3): the error types, the conditions, the `<error/>` element
 //! and the error reply to a stanza.
 
-use std::fmt;
-
-use strum::{EnumCount, EnumIter, EnumString, IntoEnumIterator, IntoStaticStr};
+use strum::{Display, EnumIter, EnumString, IntoStaticStr};
 
 use super::NS_STANZA_ERRORS;
 use crate::xml::{Element, NamespaceContext, NS_CLIENT};
 
 /// What the sender of a failed stanza should do (RFC 6120 §8.3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumString, IntoStaticStr)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Display, EnumString, IntoStaticStr)]
 #[strum(serialize_all = "lowercase")]
 pub enum ErrorType {
     /// Retry after providing credentials.
@@ -36,14 +34,8 @@ impl ErrorType {
     }
 }
 
-impl fmt::Display for ErrorType {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.name())
-    }
-}
-
 /// The defined stanza error conditions, RFC 6120 §8.3.3.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, EnumCount, EnumIter, EnumString, IntoStaticStr)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Display, EnumIter, EnumString, IntoStaticStr)]
 #[strum(serialize_all = "kebab-case")]
 pub enum StanzaErrorCondition {
     /// Malformed or unprocessable request. Default type: modify.
@@ -95,16 +87,6 @@ pub enum StanzaErrorCondition {
 }
 
 impl StanzaErrorCondition {
-    /// Every condition, in declaration order (`Gone` and `Redirect` without a URI).
-    pub fn all() -> [StanzaErrorCondition; StanzaErrorCondition::COUNT] {
-        let mut conditions = StanzaErrorCondition::iter();
-        std::array::from_fn(|_| {
-            conditions
-                .next()
-                .expect("EnumIter yields exactly COUNT variants")
-        })
-    }
-
     /// The element name of this condition: the variant's name in kebab case.
     pub fn name(&self) -> &'static str {
         self.into()
@@ -154,12 +136,6 @@ impl StanzaErrorCondition {
             }
             _ => element,
         }
-    }
-}
-
-impl fmt::Display for StanzaErrorCondition {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.name())
     }
 }
 
@@ -295,6 +271,7 @@ impl From<StanzaErrorCondition> for StanzaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::IntoEnumIterator;
 
     #[test]
     fn stanza_error_xml() {
@@ -316,7 +293,7 @@ mod tests {
 
     #[test]
     fn every_stanza_condition_round_trips_through_its_name_and_has_a_type() {
-        for condition in StanzaErrorCondition::all() {
+        for condition in StanzaErrorCondition::iter() {
             assert_eq!(
                 StanzaErrorCondition::from_name(condition.name(), "").as_ref(),
                 Some(&condition)

@@ -1,15 +1,13 @@
 //! Stream errors (RFC 6120 §4.9): the conditions, the `<stream:error/>` element, and the
 //! mapping from parser errors.
 
-use std::fmt;
-
-use strum::{EnumCount, EnumIter, EnumString, IntoEnumIterator, IntoStaticStr};
+use strum::{Display, EnumIter, EnumString, IntoStaticStr};
 
 use super::NS_STREAM_ERRORS;
 use crate::xml::{Element, NamespaceContext, ParseError, NS_STREAMS};
 
 /// The defined stream error conditions, RFC 6120 §4.9.3.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, EnumCount, EnumIter, EnumString, IntoStaticStr)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Display, EnumIter, EnumString, IntoStaticStr)]
 #[strum(serialize_all = "kebab-case")]
 pub enum StreamErrorCondition {
     /// XML that cannot be processed.
@@ -66,16 +64,6 @@ pub enum StreamErrorCondition {
 }
 
 impl StreamErrorCondition {
-    /// Every condition, in declaration order (`SeeOtherHost` with an empty host).
-    pub fn all() -> [StreamErrorCondition; StreamErrorCondition::COUNT] {
-        let mut conditions = StreamErrorCondition::iter();
-        std::array::from_fn(|_| {
-            conditions
-                .next()
-                .expect("EnumIter yields exactly COUNT variants")
-        })
-    }
-
     /// The element name of this condition: the variant's name in kebab case.
     pub fn name(&self) -> &'static str {
         self.into()
@@ -98,12 +86,6 @@ impl StreamErrorCondition {
             StreamErrorCondition::SeeOtherHost(host) => element.with_text(host.as_str()),
             _ => element,
         }
-    }
-}
-
-impl fmt::Display for StreamErrorCondition {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.name())
     }
 }
 
@@ -195,6 +177,7 @@ impl From<&ParseError> for StreamError {
 mod tests {
     use super::*;
     use crate::xml::{Limit, Restriction, StreamEvent, StreamParser};
+    use strum::IntoEnumIterator;
 
     #[test]
     fn stream_error_xml() {
@@ -216,7 +199,7 @@ mod tests {
 
     #[test]
     fn every_stream_condition_round_trips_through_its_name() {
-        let conditions = StreamErrorCondition::all();
+        let conditions: Vec<_> = StreamErrorCondition::iter().collect();
         for condition in &conditions {
             let parsed = StreamErrorCondition::from_name(condition.name(), "");
             assert_eq!(parsed.as_ref(), Some(condition));
