@@ -5,11 +5,10 @@
 //! logs. Conditions that tell an attacker something (unknown user versus wrong
 //! password) are all `not-authorized`, without text.
 
-use std::fmt;
-
 use strum::{Display, EnumIter, EnumString, IntoStaticStr};
 
 use super::NS_SASL;
+use crate::stanza::error::Described;
 use crate::xml::Element;
 
 /// The defined SASL failure conditions, RFC 6120 §6.5; the element name is the variant's
@@ -54,52 +53,17 @@ impl SaslCondition {
 }
 
 /// A failed authentication attempt: the condition and optional text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SaslFailure {
-    /// The defined condition.
-    pub condition: SaslCondition,
-    /// Descriptive text.
-    pub text: Option<String>,
-}
+pub type SaslFailure = Described<SaslCondition>;
 
 impl SaslFailure {
-    /// A failure without text.
-    pub fn new(condition: SaslCondition) -> Self {
-        SaslFailure {
-            condition,
-            text: None,
-        }
-    }
-
-    /// Adds descriptive text.
-    pub fn with_text(mut self, text: impl Into<String>) -> Self {
-        self.text = Some(text.into());
-        self
-    }
-
     /// `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><condition/>[<text>]</failure>`.
     pub fn to_element(&self) -> Element {
-        let mut element = Element::new("failure", NS_SASL)
-            .with_child(Element::new(self.condition.name(), NS_SASL));
-        if let Some(text) = &self.text {
-            element.push_child(Element::new("text", NS_SASL).with_text(text.as_str()));
-        }
-        element
-    }
-}
-
-impl From<SaslCondition> for SaslFailure {
-    fn from(condition: SaslCondition) -> Self {
-        SaslFailure::new(condition)
-    }
-}
-
-impl fmt::Display for SaslFailure {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.text {
-            Some(text) => write!(formatter, "{}: {text}", self.condition),
-            None => write!(formatter, "{}", self.condition),
-        }
+        self.element(
+            "failure",
+            NS_SASL,
+            Element::new(self.condition.name(), NS_SASL),
+            NS_SASL,
+        )
     }
 }
 

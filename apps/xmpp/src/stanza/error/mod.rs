@@ -33,9 +33,11 @@
 //! condition names are derived with `strum` from the variant names in kebab case, RFC 6120's
 //! element names, so no hand-written table can drift from the enums.
 
+mod described;
 mod stanza;
 mod stream;
 
+pub use self::described::Described;
 pub use self::stanza::{ErrorType, StanzaError, StanzaErrorCondition};
 pub use self::stream::{StreamError, StreamErrorCondition};
 

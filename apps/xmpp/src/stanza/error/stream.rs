@@ -3,7 +3,7 @@
 
 use strum::{Display, EnumIter, EnumString, IntoStaticStr};
 
-use super::NS_STREAM_ERRORS;
+use super::{Described, NS_STREAM_ERRORS};
 use crate::xml::{Element, NamespaceContext, ParseError, NS_STREAMS};
 
 /// The defined stream error conditions, RFC 6120 §4.9.3.
@@ -90,36 +90,17 @@ impl StreamErrorCondition {
 }
 
 /// A stream error: a condition and an optional human-readable text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StreamError {
-    /// The defined condition.
-    pub condition: StreamErrorCondition,
-    /// Descriptive text for logs and humans, not for program logic.
-    pub text: Option<String>,
-}
+pub type StreamError = Described<StreamErrorCondition>;
 
 impl StreamError {
-    /// A stream error without text.
-    pub fn new(condition: StreamErrorCondition) -> Self {
-        StreamError {
-            condition,
-            text: None,
-        }
-    }
-
-    /// Adds descriptive text.
-    pub fn with_text(mut self, text: impl Into<String>) -> Self {
-        self.text = Some(text.into());
-        self
-    }
-
     /// The `<error/>` element in the stream namespace.
     pub fn to_element(&self) -> Element {
-        let mut element = Element::new("error", NS_STREAMS).with_child(self.condition.to_element());
-        if let Some(text) = &self.text {
-            element.push_child(Element::new("text", NS_STREAM_ERRORS).with_text(text.as_str()));
-        }
-        element
+        self.element(
+            "error",
+            NS_STREAMS,
+            self.condition.to_element(),
+            NS_STREAM_ERRORS,
+        )
     }
 
     /// The XML to send inside a stream opened with the `stream` prefix:
@@ -141,12 +122,6 @@ impl StreamError {
             .find_map(|child| StreamErrorCondition::from_name(&child.name, &child.text()))?;
         let text = element.child("text", NS_STREAM_ERRORS).map(Element::text);
         Some(StreamError { condition, text })
-    }
-}
-
-impl From<StreamErrorCondition> for StreamError {
-    fn from(condition: StreamErrorCondition) -> Self {
-        StreamError::new(condition)
     }
 }
 
