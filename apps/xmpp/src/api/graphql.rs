@@ -14,7 +14,7 @@ use crate::jid::{BareJid, Jid};
 use crate::router::{IqKind, IqRequest, IqScope, Router};
 use crate::sasl::secret::PassDetails;
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError};
 use crate::xml::{Element, StreamEvent, StreamParser, NS_CLIENT, NS_STREAMS};
 
 pub(crate) type Result<T> = async_graphql::Result<T>;
@@ -34,10 +34,9 @@ pub(crate) fn storage_error(error_value: StorageError) -> async_graphql::Error {
             ErrorCode::UserExists,
             format!("User {username}@{domain} already exists"),
         ),
-        StorageError::UserNotFound { domain, username } => error(
-            ErrorCode::UserNotFound,
-            format!("User {username}@{domain} does not exist"),
-        ),
+        StorageError::UserNotFound { domain, username } => {
+            user_not_found(format_args!("{username}@{domain}"))
+        }
         StorageError::TooLong { .. } => error(ErrorCode::InvalidUsername, error_value.to_string()),
         _ => {
             tracing::warn!(error = %error_value, "GraphQL API: storage failed");
@@ -142,6 +141,49 @@ pub(crate) async fn derive_password(settings: Password, password: String) -> Res
     })
 }
 
+/// `user_not_found` for `jid`.
+pub(crate) fn user_not_found(jid: impl std::fmt::Display) -> async_graphql::Error {
+    error(
+        ErrorCode::UserNotFound,
+        format!("User {jid} does not exist"),
+    )
+}
+
+/// Sets the password of `username@domain`, both APIs' way: derived off the async threads,
+/// `user_not_found` when the account does not exist.
+pub(crate) async fn set_password(
+    storage: &Storage,
+    settings: Password,
+    domain: &str,
+    username: &str,
+    password: String,
+) -> Result<()> {
+    let details = derive_password(settings, password).await?;
+    let changed = storage
+        .set_pass_details(domain, username, &details)
+        .await
+        .map_err(storage_error)?;
+    if changed {
+        Ok(())
+    } else {
+        Err(user_not_found(format_args!("{username}@{domain}")))
+    }
+}
+
+/// Removes `username@domain` and everything stored for it; `user_not_found` when it does not
+/// exist. Closing its sessions is the caller's, with its own words.
+pub(crate) async fn remove_account(storage: &Storage, domain: &str, username: &str) -> Result<()> {
+    let existed = storage
+        .remove_user(domain, username)
+        .await
+        .map_err(storage_error)?;
+    if existed {
+        Ok(())
+    } else {
+        Err(user_not_found(format_args!("{username}@{domain}")))
+    }
+}
+
 /// Asks the module that answers `payload`'s namespace for users, as if `from`'s client had
 /// sent the iq to `to` (often `from` itself): the same checks, storage and roster pushes as
 /// over XMPP. The `from` is a bare JID, so the request never counts as one of the user's
@@ -228,10 +270,7 @@ pub(crate) async fn existing_account(
         .await
         .map_err(storage_error)?;
     if !exists {
-        return Err(error(
-            ErrorCode::UserNotFound,
-            format!("User {} does not exist", parsed.to_bare()),
-        ));
+        return Err(user_not_found(parsed.to_bare()));
     }
     Ok(parsed.to_bare())
 }

@@ -31,6 +31,7 @@ pub(crate) mod graphql;
 pub(crate) mod http;
 pub(crate) mod listener;
 pub mod roster;
+pub(crate) mod stanza;
 pub mod user;
 
 /// The `extensions.code` of an error the API answers with.

@@ -12,14 +12,12 @@ use super::personal::{
     VcardUserQuery,
 };
 use super::UserContext;
-use crate::api::graphql::{
-    error, fresh_id, parse_jid, parse_stanza, storage_error, JidScalar, Result, UserName,
-};
+use crate::api::graphql::{error, parse_jid, JidScalar, Result, UserName};
 use crate::api::roster::{self, Contact};
+use crate::api::stanza::{client_stanza, send_message, send_stanza, SendStanzaPayload};
 use crate::api::ErrorCode;
 use crate::jid::Jid;
 use crate::stanza::error::{StreamError, StreamErrorCondition};
-use crate::xml::{Element, NS_CLIENT};
 
 /// The user schema type.
 pub type UserSchema = Schema<UserQuery, UserMutation, EmptySubscription>;
@@ -150,17 +148,7 @@ impl AccountUserMutation {
     async fn unregister(&self, ctx: &Context<'_>) -> Result<String> {
         let (context, caller) = request(ctx)?;
         let (domain, username) = caller_account(caller)?;
-        let existed = context
-            .storage
-            .remove_user(domain, username)
-            .await
-            .map_err(storage_error)?;
-        if !existed {
-            return Err(error(
-                ErrorCode::UserNotFound,
-                format!("User {} does not exist", caller.0),
-            ));
-        }
+        crate::api::graphql::remove_account(&context.storage, domain, username).await?;
         let sessions = context
             .router
             .sessions()
@@ -180,19 +168,15 @@ impl AccountUserMutation {
     async fn change_password(&self, ctx: &Context<'_>, new_password: String) -> Result<String> {
         let (context, caller) = request(ctx)?;
         let (domain, username) = caller_account(caller)?;
-        let details =
-            crate::api::graphql::derive_password(context.password.clone(), new_password).await?;
-        let changed = context
-            .storage
-            .set_pass_details(domain, username, &details)
-            .await
-            .map_err(storage_error)?;
-        if !changed {
-            return Err(error(
-                ErrorCode::UserNotFound,
-                format!("User {} does not exist", caller.0),
-            ));
-        }
+        let settings = context.password.clone();
+        crate::api::graphql::set_password(
+            &context.storage,
+            settings,
+            domain,
+            username,
+            new_password,
+        )
+        .await?;
         Ok("Password changed".to_string())
     }
 }
@@ -246,13 +230,6 @@ impl SessionUserQuery {
 
 // ---- stanza -------------------------------------------------------------------------
 
-/// Send stanza payload
-#[derive(SimpleObject)]
-pub(crate) struct SendStanzaPayload {
-    /// Stanza id
-    id: Option<async_graphql::ID>,
-}
-
 /// A stanza as XML text (MongooseIM's `Stanza`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
@@ -294,22 +271,7 @@ impl StanzaUserMutation {
         let (context, caller) = request(ctx)?;
         let from = sender(caller, from.as_ref().map(|from| from.0.as_str()))?;
         let to = parse_jid(&to.0)?;
-        let id = fresh_id();
-        let mut message = Element::new("message", NS_CLIENT)
-            .with_attr("type", message_type)
-            .with_attr("from", from.to_string())
-            .with_attr("to", to.to_string())
-            .with_attr("id", id.clone());
-        if let Some(subject) = subject {
-            message.push_child(Element::new("subject", NS_CLIENT).with_text(subject));
-        }
-        if let Some(body) = body {
-            message.push_child(Element::new("body", NS_CLIENT).with_text(body));
-        }
-        context.router.route(message).await;
-        Ok(SendStanzaPayload {
-            id: Some(async_graphql::ID(id)),
-        })
+        Ok(send_message(&context.router, &from, &to, message_type, subject, body).await)
     }
 }
 
@@ -347,33 +309,13 @@ impl StanzaUserMutation {
         stanza: StanzaScalar,
     ) -> Result<SendStanzaPayload> {
         let (context, caller) = request(ctx)?;
-        let mut element = parse_stanza(&stanza.0)
-            .map_err(|reason| error(ErrorCode::BadRequest, format!("Invalid stanza: {reason}")))?;
-        if element.namespace != NS_CLIENT
-            || !matches!(element.name.as_str(), "message" | "presence" | "iq")
-        {
-            return Err(error(
-                ErrorCode::BadRequest,
-                "Invalid stanza: not a message, presence or iq in jabber:client",
-            ));
-        }
+        let mut element = client_stanza(&stanza.0)?;
         let from = sender(caller, element.attr("from"))?;
         element.set_attr("from", from.to_string());
         if let Some(to) = element.attr("to").map(str::to_owned) {
             parse_jid(&to)?;
         }
-        let id = match element.attr("id") {
-            Some(id) => id.to_owned(),
-            None => {
-                let id = fresh_id();
-                element.set_attr("id", id.clone());
-                id
-            }
-        };
-        context.router.route(element).await;
-        Ok(SendStanzaPayload {
-            id: Some(async_graphql::ID(id)),
-        })
+        Ok(send_stanza(&context.router, element).await)
     }
 }
 

@@ -6,7 +6,8 @@ use async_graphql::{Context, Object, SimpleObject};
 
 use super::api;
 use crate::api::graphql::{
-    error, fresh_id, storage_error, DomainName, JidScalar, Result, UserName,
+    derive_password, error, fresh_id, remove_account, storage_error, user_not_found, DomainName,
+    JidScalar, Result, UserName,
 };
 use crate::api::ErrorCode;
 use crate::jid::{normalize_localpart, BareJid};
@@ -117,10 +118,7 @@ impl AccountAdminQuery {
             .await
             .map_err(storage_error)?
         else {
-            return Err(error(
-                ErrorCode::UserNotFound,
-                format!("User {username}@{domain} does not exist"),
-            ));
+            return Err(user_not_found(format_args!("{username}@{domain}")));
         };
         let correct = tokio::task::spawn_blocking(move || details.verify_password(&password))
             .await
@@ -161,7 +159,7 @@ impl AccountAdminMutation {
             })?,
             None => fresh_id(),
         };
-        let details = api.derive_password(password).await?;
+        let details = derive_password(api.context.password.clone(), password).await?;
         api.context
             .storage
             .register_user(&domain, &username, &details)
@@ -179,18 +177,7 @@ impl AccountAdminMutation {
         let api = api(ctx)?;
         let (domain, username) = api.account(&user.0)?;
         let jid = format!("{username}@{domain}");
-        let existed = api
-            .context
-            .storage
-            .remove_user(&domain, &username)
-            .await
-            .map_err(storage_error)?;
-        if !existed {
-            return Err(error(
-                ErrorCode::UserNotFound,
-                format!("User {jid} does not exist"),
-            ));
-        }
+        remove_account(&api.context.storage, &domain, &username).await?;
         Ok(UserPayload {
             message: format!("User {jid} successfully unregistered"),
             jid: JidScalar(jid),
@@ -207,19 +194,7 @@ impl AccountAdminMutation {
         let api = api(ctx)?;
         let (domain, username) = api.account(&user.0)?;
         let jid = format!("{username}@{domain}");
-        let details = api.derive_password(fresh_id()).await?;
-        let changed = api
-            .context
-            .storage
-            .set_pass_details(&domain, &username, &details)
-            .await
-            .map_err(storage_error)?;
-        if !changed {
-            return Err(error(
-                ErrorCode::UserNotFound,
-                format!("User {jid} does not exist"),
-            ));
-        }
+        api.set_password(&domain, &username, fresh_id()).await?;
         let bare = BareJid::new(Some(&username), &domain)
             .map_err(|reason| error(ErrorCode::BadRequest, reason.to_string()))?;
         for entry in api.user_sessions(&bare)? {
@@ -242,19 +217,7 @@ impl AccountAdminMutation {
         let api = api(ctx)?;
         let (domain, username) = api.account(&user.0)?;
         let jid = format!("{username}@{domain}");
-        let details = api.derive_password(new_password).await?;
-        let changed = api
-            .context
-            .storage
-            .set_pass_details(&domain, &username, &details)
-            .await
-            .map_err(storage_error)?;
-        if !changed {
-            return Err(error(
-                ErrorCode::UserNotFound,
-                format!("User {jid} does not exist"),
-            ));
-        }
+        api.set_password(&domain, &username, new_password).await?;
         Ok(UserPayload {
             message: "Password changed".to_string(),
             jid: JidScalar(jid),

@@ -104,11 +104,16 @@ impl Api {
         Ok((domain, username.to_owned()))
     }
 
-    fn derive_password(
-        &self,
-        password: String,
-    ) -> impl std::future::Future<Output = Result<crate::sasl::secret::PassDetails>> {
-        crate::api::graphql::derive_password(self.context.password.clone(), password)
+    async fn set_password(&self, domain: &str, username: &str, password: String) -> Result<()> {
+        let settings = self.context.password.clone();
+        crate::api::graphql::set_password(
+            &self.context.storage,
+            settings,
+            domain,
+            username,
+            password,
+        )
+        .await
     }
 
     fn sessions(&self, domain: Option<&str>) -> Result<Vec<SessionEntry>> {
@@ -133,6 +138,16 @@ impl Api {
             .map_err(|reason| error(ErrorCode::InternalError, reason.to_string()))
     }
 
+    /// The session of the full JID `jid` (the newest, should two share it for a moment);
+    /// `no_session` when there is none.
+    fn session_of(&self, jid: &Jid) -> Result<SessionEntry> {
+        self.user_sessions(jid.bare())?
+            .into_iter()
+            .filter(|entry| entry.jid == *jid)
+            .max_by_key(|entry| entry.sid)
+            .ok_or_else(|| error(ErrorCode::NoSession, format!("No active session for {jid}")))
+    }
+
     /// A stanza's sender, checked: a valid JID; a local user must exist.
     async fn sender(&self, from: &str) -> Result<Jid> {
         let jid = self.jid(from)?;
@@ -145,10 +160,7 @@ impl Api {
                     .await
                     .map_err(storage_error)?;
                 if !exists {
-                    return Err(error(
-                        ErrorCode::UserNotFound,
-                        format!("User {} does not exist", jid.to_bare()),
-                    ));
+                    return Err(crate::api::graphql::user_not_found(jid.to_bare()));
                 }
             }
         }

@@ -221,18 +221,8 @@ impl SessionAdminMutation {
             ));
         }
         let reason = reason.unwrap_or_else(|| KICK_REASON_DEFAULT.to_string());
-        let sessions = api.user_sessions(jid.bare())?;
-        let Some(entry) = sessions
-            .iter()
-            .filter(|entry| entry.jid == jid)
-            .max_by_key(|entry| entry.sid)
-        else {
-            return Err(error(
-                ErrorCode::NoSession,
-                format!("No active session for {jid}"),
-            ));
-        };
-        Ok(api.kick(entry, &reason))
+        let entry = api.session_of(&jid)?;
+        Ok(api.kick(&entry, &reason))
     }
 
     /// Set presence of a session. User JID should contain resource
@@ -258,17 +248,7 @@ impl SessionAdminMutation {
                 })
             })
             .transpose()?;
-        let sessions = api.user_sessions(jid.bare())?;
-        let Some(entry) = sessions
-            .iter()
-            .filter(|entry| entry.jid == jid)
-            .max_by_key(|entry| entry.sid)
-        else {
-            return Err(error(
-                ErrorCode::NoSession,
-                format!("No active session for {jid}"),
-            ));
-        };
+        let entry = api.session_of(&jid)?;
         let mut presence = Element::new("presence", NS_CLIENT).with_attr("from", jid.to_string());
         if let Some(presence_type) = presence_type.attribute() {
             presence.set_attr("type", presence_type);

@@ -2,19 +2,12 @@
 //! `priv/graphql/schemas/admin/stanza.gql`): messages and arbitrary stanzas sent through
 //! [`Router::route`](crate::router::Router::route), like any stanza.
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, Object};
 
 use super::{api, Api};
-use crate::api::graphql::{error, fresh_id, parse_stanza, JidScalar, Result, XmlElement};
+use crate::api::graphql::{error, JidScalar, Result, XmlElement};
+use crate::api::stanza::{client_stanza, send_message, send_stanza, SendStanzaPayload};
 use crate::api::ErrorCode;
-use crate::xml::{Element, NS_CLIENT};
-
-/// Send stanza payload
-#[derive(SimpleObject)]
-pub(crate) struct SendStanzaPayload {
-    /// Stanza id
-    id: Option<async_graphql::ID>,
-}
 
 /// Sending stanzas through the normal routing path.
 pub(crate) struct StanzaAdminMutation;
@@ -30,22 +23,7 @@ impl StanzaAdminMutation {
     ) -> Result<SendStanzaPayload> {
         let from = api.sender(from).await?;
         let to = api.jid(to)?;
-        let id = fresh_id();
-        let mut message = Element::new("message", NS_CLIENT)
-            .with_attr("type", message_type)
-            .with_attr("from", from.to_string())
-            .with_attr("to", to.to_string())
-            .with_attr("id", id.clone());
-        if let Some(subject) = subject {
-            message.push_child(Element::new("subject", NS_CLIENT).with_text(subject));
-        }
-        if let Some(body) = body {
-            message.push_child(Element::new("body", NS_CLIENT).with_text(body));
-        }
-        api.context.router.route(message).await;
-        Ok(SendStanzaPayload {
-            id: Some(async_graphql::ID(id)),
-        })
+        Ok(send_message(&api.context.router, &from, &to, message_type, subject, body).await)
     }
 }
 
@@ -83,16 +61,7 @@ impl StanzaAdminMutation {
         stanza: XmlElement,
     ) -> Result<SendStanzaPayload> {
         let api = api(ctx)?;
-        let mut element = parse_stanza(&stanza.0)
-            .map_err(|reason| error(ErrorCode::BadRequest, format!("Invalid stanza: {reason}")))?;
-        if element.namespace != NS_CLIENT
-            || !matches!(element.name.as_str(), "message" | "presence" | "iq")
-        {
-            return Err(error(
-                ErrorCode::BadRequest,
-                "Invalid stanza: not a message, presence or iq in jabber:client",
-            ));
-        }
+        let element = client_stanza(&stanza.0)?;
         let Some(from) = element.attr("from").map(str::to_owned) else {
             return Err(error(
                 ErrorCode::BadRequest,
@@ -103,17 +72,6 @@ impl StanzaAdminMutation {
         if let Some(to) = element.attr("to").map(str::to_owned) {
             api.jid(&to)?;
         }
-        let id = match element.attr("id") {
-            Some(id) => id.to_owned(),
-            None => {
-                let id = fresh_id();
-                element.set_attr("id", id.clone());
-                id
-            }
-        };
-        api.context.router.route(element).await;
-        Ok(SendStanzaPayload {
-            id: Some(async_graphql::ID(id)),
-        })
+        Ok(send_stanza(&api.context.router, element).await)
     }
 }
