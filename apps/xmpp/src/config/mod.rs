@@ -188,8 +188,9 @@ impl Default for General {
     }
 }
 
-/// Log levels, with MongooseIM's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// Log levels, with MongooseIM's names: in the TOML (`loglevel = "info"`) and as the admin
+/// API's `LogLevel` enum (`INFO`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     /// Nothing.

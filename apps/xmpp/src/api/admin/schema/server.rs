@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 use super::api;
 use crate::api::graphql::{error, Result};
 use crate::api::ErrorCode;
-use crate::config::LogLevel as ConfigLogLevel;
+use crate::config::LogLevel;
 
 /// Specifies status of the server
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,65 +30,6 @@ pub(crate) struct Status {
     commit_hash: Option<String>,
 }
 
-/// Logs events that equally or more severe than the configured level
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogLevel {
-    /// Do not log any events
-    None,
-    /// Log when system is unusable
-    Emergency,
-    /// Log when action must be taken immediately
-    Alert,
-    /// Log critical conditions
-    Critical,
-    /// Log error conditions
-    Error,
-    /// Log warning conditions
-    Warning,
-    /// Log normal but significant conditions
-    Notice,
-    /// Log informational messages
-    Info,
-    /// Log debug messages
-    Debug,
-    /// Log everything
-    All,
-}
-
-impl From<ConfigLogLevel> for LogLevel {
-    fn from(level: ConfigLogLevel) -> Self {
-        match level {
-            ConfigLogLevel::None => LogLevel::None,
-            ConfigLogLevel::Emergency => LogLevel::Emergency,
-            ConfigLogLevel::Alert => LogLevel::Alert,
-            ConfigLogLevel::Critical => LogLevel::Critical,
-            ConfigLogLevel::Error => LogLevel::Error,
-            ConfigLogLevel::Warning => LogLevel::Warning,
-            ConfigLogLevel::Notice => LogLevel::Notice,
-            ConfigLogLevel::Info => LogLevel::Info,
-            ConfigLogLevel::Debug => LogLevel::Debug,
-            ConfigLogLevel::All => LogLevel::All,
-        }
-    }
-}
-
-impl From<LogLevel> for ConfigLogLevel {
-    fn from(level: LogLevel) -> Self {
-        match level {
-            LogLevel::None => ConfigLogLevel::None,
-            LogLevel::Emergency => ConfigLogLevel::Emergency,
-            LogLevel::Alert => ConfigLogLevel::Alert,
-            LogLevel::Critical => ConfigLogLevel::Critical,
-            LogLevel::Error => ConfigLogLevel::Error,
-            LogLevel::Warning => ConfigLogLevel::Warning,
-            LogLevel::Notice => ConfigLogLevel::Notice,
-            LogLevel::Info => ConfigLogLevel::Info,
-            LogLevel::Debug => ConfigLogLevel::Debug,
-            LogLevel::All => ConfigLogLevel::All,
-        }
-    }
-}
-
 /// Allow admin to acquire data about the node
 pub(crate) struct ServerAdminQuery;
 
@@ -106,7 +47,7 @@ impl ServerAdminQuery {
 
     /// Get the node's current log level
     async fn get_loglevel(&self, ctx: &Context<'_>) -> Result<LogLevel> {
-        Ok(api(ctx)?.context.loglevel.get().into())
+        Ok(api(ctx)?.context.loglevel.get())
     }
 }
 
@@ -120,7 +61,7 @@ impl ServerAdminMutation {
         let api = api(ctx)?;
         api.context
             .loglevel
-            .set(level.into())
+            .set(level)
             .map_err(|reason| error(ErrorCode::NotSupported, reason))?;
         tracing::info!(?level, "log level set by the admin API");
         Ok("Log level successfully set.".to_string())
