@@ -25,10 +25,10 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::relay::Relay;
-use crate::jid::{BareJid, Jid};
+use crate::jid::Jid;
 pub(crate) use crate::router::table::SessionKey;
 use crate::router::table::SESSION_TABLE_NAME;
-use crate::router::table::{account_range, resource_range, session_key, SessionRange};
+use crate::router::table::{session_key, SessionRange};
 use crate::router::{
     DeliverError, SessionControl, SessionEntry, SessionHandle, SessionId, SessionTable,
     SessionTableError,
@@ -130,13 +130,6 @@ impl ReplicatedSessionTable {
             presence: record.presence.clone(),
         })
     }
-
-    fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.table
-            .table()
-            .select_map(range, |key, record| self.entry(key, record))
-            .map_err(|error| unavailable(ReplicationError::from(error)))
-    }
 }
 
 impl SessionTable for ReplicatedSessionTable {
@@ -192,12 +185,11 @@ impl SessionTable for ReplicatedSessionTable {
         }
     }
 
-    fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(resource_range(jid))
-    }
-
-    fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(account_range(user))
+    fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.table
+            .table()
+            .select_map(range, |key, record| self.entry(key, record))
+            .map_err(|error| unavailable(ReplicationError::from(error)))
     }
 
     fn set_presence<'a>(

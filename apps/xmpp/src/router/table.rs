@@ -59,10 +59,16 @@ pub trait SessionTable: Send + Sync + 'static {
     /// while it delivers. A backend may leave the removal to the session's
     /// own node (a replicated table removes only this node's entries).
     fn forget(&self, jid: &Jid, sid: SessionId);
+    /// The sessions whose keys fall in `range`, in key order.
+    fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError>;
     /// The sessions bound to the full JID `jid`, oldest first (normally one).
-    fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError>;
+    fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select(resource_range(jid))
+    }
     /// Every session of the account `user`, in resource order.
-    fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError>;
+    fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.select(account_range(user))
+    }
     /// Records a session's broadcast presence (`presence` is the last
     /// available one, `None` when it went unavailable); whether the session
     /// was found.
@@ -93,7 +99,7 @@ pub(crate) fn session_key(jid: &Jid, sid: SessionId) -> SessionKey {
 }
 
 /// A range of session keys, for an ordered table's range scan.
-pub(crate) type SessionRange = (Bound<SessionKey>, Bound<SessionKey>);
+pub type SessionRange = (Bound<SessionKey>, Bound<SessionKey>);
 
 /// The keys of the sessions bound to the full JID `jid`. `s + "\0"` is the smallest string
 /// greater than `s`, so `[(.., s, MIN), (.., s + "\0", MIN))` holds exactly the keys whose
@@ -144,12 +150,6 @@ impl LocalSessionTable {
         let table = Table::new(SESSION_TABLE_NAME, owner, options).map_err(unavailable)?;
         Ok(LocalSessionTable { table })
     }
-
-    fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.table
-            .select_map(range, |_, entry| Some(entry.clone()))
-            .map_err(unavailable)
-    }
 }
 
 fn unavailable(error: TableError) -> SessionTableError {
@@ -185,12 +185,10 @@ impl SessionTable for LocalSessionTable {
         }
     }
 
-    fn resource_sessions(&self, jid: &Jid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(resource_range(jid))
-    }
-
-    fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
-        self.select(account_range(user))
+    fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.table
+            .select_map(range, |_, entry| Some(entry.clone()))
+            .map_err(unavailable)
     }
 
     fn set_presence<'a>(
