@@ -10,7 +10,7 @@ use std::ops::{ControlFlow, RangeBounds};
 use hashbrown::hash_table::Entry;
 
 use super::hashed::{guard_position, HashStripe, Hashed};
-use super::Store;
+use super::{settled, Store};
 use crate::record::{Key, Value};
 
 pub(crate) struct Bags<K, V> {
@@ -164,21 +164,19 @@ impl<K: Key, V: Value> Store<K, V> for Bags<K, V> {
         init: A,
         mut step: impl FnMut(A, &K, &V) -> ControlFlow<A, A>,
     ) -> A {
-        let mut accumulator = init;
-        for stripe in 0..self.hashed.stripe_count() {
-            let stripe = self.hashed.read_stripe(stripe);
-            for (key, values) in stripe.entries.iter() {
-                if range.contains(key) {
-                    for value in values {
-                        match step(accumulator, key, value) {
-                            ControlFlow::Continue(next) => accumulator = next,
-                            ControlFlow::Break(last) => return last,
-                        }
-                    }
-                }
-            }
-        }
-        accumulator
+        settled(
+            (0..self.hashed.stripe_count()).try_fold(init, |accumulator, stripe| {
+                self.hashed
+                    .read_stripe(stripe)
+                    .entries
+                    .iter()
+                    .filter(|(key, _)| range.contains(key))
+                    .flat_map(|(key, values)| values.iter().map(move |value| (key, value)))
+                    .try_fold(accumulator, |accumulator, (key, value)| {
+                        step(accumulator, key, value)
+                    })
+            }),
+        )
     }
 
     fn select_delete<R: RangeBounds<K>>(

@@ -156,3 +156,11 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+/// The accumulator a fold ended with, whether it ran to the end or broke early: what
+/// [`Store::fold_while`] answers after `try_fold`.
+fn settled<A>(flow: ControlFlow<A, A>) -> A {
+    match flow {
+        ControlFlow::Continue(accumulator) | ControlFlow::Break(accumulator) => accumulator,
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::ops::{Bound, ControlFlow, RangeBounds};
 
 use super::lock::StripeLocks;
-use super::Store;
+use super::{settled, Store};
 use crate::record::{Key, Value};
 
 pub(crate) struct Ordered<K, V> {
@@ -157,14 +157,12 @@ impl<K: Key, V: Value> Store<K, V> for Ordered<K, V> {
             return init;
         }
         let map = self.locks.read(0);
-        let mut accumulator = init;
-        for (key, value) in map.range::<K, _>(bounds(range)) {
-            match step(accumulator, key, value) {
-                ControlFlow::Continue(next) => accumulator = next,
-                ControlFlow::Break(last) => return last,
-            }
-        }
-        accumulator
+        settled(
+            map.range::<K, _>(bounds(range))
+                .try_fold(init, |accumulator, (key, value)| {
+                    step(accumulator, key, value)
+                }),
+        )
     }
 
     fn select_delete<R: RangeBounds<K>>(

@@ -5,7 +5,7 @@ use std::ops::{ControlFlow, RangeBounds};
 use hashbrown::hash_table::Entry;
 
 use super::hashed::{guard_position, HashStripe, Hashed};
-use super::Store;
+use super::{settled, Store};
 use crate::record::{Key, Value};
 
 fn put<K: Key, V>(
@@ -148,19 +148,17 @@ impl<K: Key, V: Value> Store<K, V> for Hashed<K, V> {
         init: A,
         mut step: impl FnMut(A, &K, &V) -> ControlFlow<A, A>,
     ) -> A {
-        let mut accumulator = init;
-        for stripe in 0..self.stripe_count() {
-            let stripe = self.read_stripe(stripe);
-            for (key, value) in stripe.entries.iter() {
-                if range.contains(key) {
-                    match step(accumulator, key, value) {
-                        ControlFlow::Continue(next) => accumulator = next,
-                        ControlFlow::Break(last) => return last,
-                    }
-                }
-            }
-        }
-        accumulator
+        settled(
+            (0..self.stripe_count()).try_fold(init, |accumulator, stripe| {
+                self.read_stripe(stripe)
+                    .entries
+                    .iter()
+                    .filter(|(key, _)| range.contains(key))
+                    .try_fold(accumulator, |accumulator, (key, value)| {
+                        step(accumulator, key, value)
+                    })
+            }),
+        )
     }
 
     fn select_delete<R: RangeBounds<K>>(
