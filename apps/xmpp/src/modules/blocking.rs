@@ -176,14 +176,11 @@ impl IqHandler for Blocking {
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
         Box::pin(async move {
-            let user = request.to.to_bare();
-            if request.from.bare() != &user {
-                return Err(StanzaError::new(StanzaErrorCondition::Forbidden));
-            }
+            let user = request.own_account()?;
             match request.kind {
                 IqKind::Get if request.payload.name == "blocklist" => {
                     self.interested.add(router, &request.from);
-                    let Some((domain, username)) = account(&user) else {
+                    let Some((domain, username)) = account(user) else {
                         return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
                     };
                     let jids = self
@@ -198,7 +195,7 @@ impl IqHandler for Blocking {
                     Ok(Some(list))
                 }
                 IqKind::Get => Err(StanzaError::new(StanzaErrorCondition::BadRequest)),
-                IqKind::Set => self.set(router, request, &user).await,
+                IqKind::Set => self.set(router, request, user).await,
             }
         })
     }

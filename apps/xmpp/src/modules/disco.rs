@@ -20,7 +20,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::router::{
-    HooksBuilder, Identity, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
+    HooksBuilder, Identity, IqHandler, IqRequest, IqResult, IqScope, Module, Router,
 };
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
 use crate::xml::Element;
@@ -69,15 +69,14 @@ struct Items {
     scope: IqScope,
 }
 
-/// The condition to refuse `request` with, if any.
-fn refusal(request: &IqRequest) -> Option<StanzaErrorCondition> {
-    if request.kind == IqKind::Set {
-        return Some(StanzaErrorCondition::FeatureNotImplemented);
-    }
+/// Refuses what neither disco handler answers: a `set`, or a `node` (the
+/// server has none).
+fn check(request: &IqRequest) -> Result<(), StanzaErrorCondition> {
+    request.get_only()?;
     if request.payload.attr("node").is_some() {
-        return Some(StanzaErrorCondition::ItemNotFound);
+        return Err(StanzaErrorCondition::ItemNotFound);
     }
-    None
+    Ok(())
 }
 
 impl IqHandler for Info {
@@ -87,9 +86,7 @@ impl IqHandler for Info {
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
         Box::pin(async move {
-            if let Some(condition) = refusal(request) {
-                return Err(StanzaError::new(condition));
-            }
+            check(request)?;
             let mut query = Element::new("query", NS_DISCO_INFO);
             for identity in router.hooks().identities(self.scope) {
                 let mut element = Element::new("identity", NS_DISCO_INFO)
@@ -115,11 +112,9 @@ impl IqHandler for Items {
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
         Box::pin(async move {
-            if let Some(condition) = refusal(request) {
-                return Err(StanzaError::new(condition));
-            }
+            check(request)?;
             let mut query = Element::new("query", NS_DISCO_ITEMS);
-            if self.scope == IqScope::User && request.from.bare() == request.to.bare() {
+            if self.scope == IqScope::User && request.is_own_account() {
                 let sessions = match router.sessions().user_sessions(request.to.bare()) {
                     Ok(sessions) => sessions,
                     Err(error) => {

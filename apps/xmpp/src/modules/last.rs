@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use super::presence::Contacts;
 use super::{account, storage_failed, unix_seconds_now};
 use crate::router::{
-    ClientSession, Flow, HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module,
+    ClientSession, Flow, HooksBuilder, IqHandler, IqRequest, IqResult, IqScope, Module,
     PresenceHook, Router, SessionHook, SessionId,
 };
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
@@ -71,7 +71,7 @@ impl Last {
         let Some((domain, username)) = account(user) else {
             return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
         };
-        let allowed = request.from.bare() == user
+        let allowed = request.is_own_account()
             || self
                 .contacts
                 .subscribers(user)
@@ -127,11 +127,7 @@ impl IqHandler for Last {
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
         Box::pin(async move {
-            if request.kind == IqKind::Set {
-                return Err(StanzaError::new(
-                    StanzaErrorCondition::FeatureNotImplemented,
-                ));
-            }
+            request.get_only()?;
             if request.to.local().is_none() {
                 let uptime = self.started.elapsed().as_secs();
                 return Ok(Some(

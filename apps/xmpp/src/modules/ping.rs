@@ -11,10 +11,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::router::{
-    HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
-};
-use crate::stanza::error::{StanzaError, StanzaErrorCondition};
+use crate::router::{HooksBuilder, IqHandler, IqRequest, IqResult, IqScope, Module, Router};
 
 /// The ping namespace, also its disco feature.
 pub const NS_PING: &str = "urn:xmpp:ping";
@@ -40,12 +37,7 @@ impl IqHandler for Ping {
         _router: &'a Router,
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
-        let result = match request.kind {
-            IqKind::Get => Ok(None),
-            IqKind::Set => Err(StanzaError::new(
-                StanzaErrorCondition::FeatureNotImplemented,
-            )),
-        };
+        let result = request.get_only().map(|()| None).map_err(Into::into);
         Box::pin(async move { result })
     }
 }

@@ -60,15 +60,10 @@ impl IqHandler for Private {
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
         Box::pin(async move {
-            if request.from.bare() != request.to.bare() {
-                return Err(StanzaError::new(StanzaErrorCondition::Forbidden));
-            }
-            let Some((domain, username)) = account(request.to.bare()) else {
+            let Some((domain, username)) = account(request.own_account()?) else {
                 return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
             };
-            if request.payload.name != "query" {
-                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
-            }
+            request.expect_payload("query")?;
             let children: Vec<&Element> = request.payload.elements().collect();
             if children.is_empty() {
                 return Err(StanzaError::new(StanzaErrorCondition::BadRequest));

@@ -56,9 +56,7 @@ impl IqHandler for Vcard {
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
         Box::pin(async move {
-            if request.payload.name != "vCard" {
-                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
-            }
+            request.expect_payload("vCard")?;
             let Some((domain, username)) = account(request.to.bare()) else {
                 return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
             };
@@ -76,7 +74,7 @@ impl IqHandler for Vcard {
                     Ok(Some(vcard))
                 }
                 IqKind::Set => {
-                    if request.from.bare() != request.to.bare() {
+                    if !request.is_own_account() {
                         return Err(StanzaError::new(StanzaErrorCondition::NotAllowed));
                     }
                     self.storage

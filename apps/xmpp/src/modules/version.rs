@@ -7,10 +7,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::router::{
-    HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
-};
-use crate::stanza::error::{StanzaError, StanzaErrorCondition};
+use crate::router::{HooksBuilder, IqHandler, IqRequest, IqResult, IqScope, Module, Router};
 use crate::xml::Element;
 
 /// The software version namespace.
@@ -52,18 +49,16 @@ impl IqHandler for Version {
         _router: &'a Router,
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
-        let result = match request.kind {
-            IqKind::Get => Ok(Some(
+        let result = request.get_only().map(|()| {
+            Some(
                 Element::new("query", NS_VERSION)
                     .with_child(Element::new("name", NS_VERSION).with_text(self.name.as_str()))
                     .with_child(
                         Element::new("version", NS_VERSION).with_text(self.version.as_str()),
                     ),
-            )),
-            IqKind::Set => Err(StanzaError::new(
-                StanzaErrorCondition::FeatureNotImplemented,
-            )),
-        };
+            )
+        });
+        let result = result.map_err(Into::into);
         Box::pin(async move { result })
     }
 }

@@ -38,8 +38,8 @@ use futures::future::BoxFuture;
 
 use super::session::ClientSession;
 use super::Router;
-use crate::jid::Jid;
-use crate::stanza::error::StanzaError;
+use crate::jid::{BareJid, Jid};
+use crate::stanza::error::{StanzaError, StanzaErrorCondition};
 use crate::xml::Element;
 
 /// Whether a hook chain goes on.
@@ -93,6 +93,48 @@ pub struct IqRequest {
     pub kind: IqKind,
     /// The one child element.
     pub payload: Element,
+}
+
+impl IqRequest {
+    // The checks below fail with a bare condition, which `?` turns into the
+    // handler's `StanzaError`: the error itself is too large to return
+    // cheaply (clippy's `result_large_err`).
+
+    /// Whether the requester asks about its own account: `to` is the
+    /// requester's bare JID (or was absent, which the router reads as that).
+    pub fn is_own_account(&self) -> bool {
+        self.from.bare() == self.to.bare()
+    }
+
+    /// The addressed account, if the requester owns it; `forbidden`
+    /// otherwise. For data only its owner may see or change (the roster,
+    /// the block list, private storage).
+    pub fn own_account(&self) -> Result<&BareJid, StanzaErrorCondition> {
+        if self.is_own_account() {
+            Ok(self.to.bare())
+        } else {
+            Err(StanzaErrorCondition::Forbidden)
+        }
+    }
+
+    /// `bad-request` unless the payload is the element `name`: the handler
+    /// was chosen by the payload's namespace alone.
+    pub fn expect_payload(&self, name: &str) -> Result<(), StanzaErrorCondition> {
+        if self.payload.name == name {
+            Ok(())
+        } else {
+            Err(StanzaErrorCondition::BadRequest)
+        }
+    }
+
+    /// `feature-not-implemented` for a `set`, for namespaces whose XEP
+    /// defines only `get` (ping, version, disco, last activity).
+    pub fn get_only(&self) -> Result<(), StanzaErrorCondition> {
+        match self.kind {
+            IqKind::Get => Ok(()),
+            IqKind::Set => Err(StanzaErrorCondition::FeatureNotImplemented),
+        }
+    }
 }
 
 /// A handler's answer: the result payload (`None` for an empty result), or

@@ -463,16 +463,11 @@ impl IqHandler for Roster {
         request: &'a IqRequest,
     ) -> BoxFuture<'a, IqResult> {
         Box::pin(async move {
-            let user = request.to.to_bare();
-            if request.from.bare() != &user {
-                return Err(StanzaError::new(StanzaErrorCondition::Forbidden));
-            }
-            if request.payload.name != "query" {
-                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
-            }
+            let user = request.own_account()?;
+            request.expect_payload("query")?;
             match request.kind {
-                IqKind::Get => self.get(router, request, &user).await,
-                IqKind::Set => self.set(router, request, &user).await,
+                IqKind::Get => self.get(router, request, user).await,
+                IqKind::Set => self.set(router, request, user).await,
             }
         })
     }
