@@ -171,22 +171,20 @@ impl Module for Offline {
 }
 
 impl PresenceHook for Offline {
-    fn user_send_presence<'a>(
-        &'a self,
-        router: &'a Router,
-        sender: &'a ClientSession,
-        presence: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            let initial_candidate = presence.attr("to").is_none()
-                && presence.attr("type").is_none()
-                && presence.name == "presence"
-                && presence.namespace == NS_CLIENT
-                && priority(presence) >= 0;
-            if initial_candidate {
-                self.deliver(router, sender).await;
-            }
-            Flow::Continue
-        })
+    async fn user_send_presence(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        presence: &Element,
+    ) -> Flow {
+        let initial_candidate = presence.attr("to").is_none()
+            && presence.attr("type").is_none()
+            && presence.name == "presence"
+            && presence.namespace == NS_CLIENT
+            && priority(presence) >= 0;
+        if initial_candidate {
+            self.deliver(router, sender).await;
+        }
+        Flow::Continue
     }
 }

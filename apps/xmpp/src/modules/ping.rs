@@ -9,8 +9,6 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
 use crate::router::{HooksBuilder, IqHandler, IqRequest, IqResult, IqScope, Module, Router};
 
 /// The ping namespace, also its disco feature.
@@ -32,12 +30,8 @@ impl Module for Ping {
 }
 
 impl IqHandler for Ping {
-    fn handle_iq<'a>(
-        &'a self,
-        _router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        let result = request.get_only().map(|()| None).map_err(Into::into);
-        Box::pin(async move { result })
+    async fn handle_iq(&self, _router: &Router, request: &IqRequest) -> IqResult {
+        request.get_only()?;
+        Ok(None)
     }
 }

@@ -13,8 +13,6 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
 use super::{account, parse_stored, storage_failed};
 use crate::router::{
     HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
@@ -50,40 +48,34 @@ impl Module for Vcard {
 }
 
 impl IqHandler for Vcard {
-    fn handle_iq<'a>(
-        &'a self,
-        _router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            request.expect_payload("vCard")?;
-            let Some((domain, username)) = account(request.to.bare()) else {
-                return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
-            };
-            match request.kind {
-                IqKind::Get => {
-                    let stored = self
-                        .storage
-                        .vcard(domain, username)
-                        .await
-                        .map_err(|error| storage_failed("vcard", &error))?;
-                    let vcard = stored
-                        .as_deref()
-                        .and_then(parse_stored)
-                        .unwrap_or_else(|| Element::new("vCard", NS_VCARD));
-                    Ok(Some(vcard))
-                }
-                IqKind::Set => {
-                    if !request.is_own_account() {
-                        return Err(StanzaError::new(StanzaErrorCondition::NotAllowed));
-                    }
-                    self.storage
-                        .set_vcard(domain, username, &request.payload.to_string())
-                        .await
-                        .map_err(|error| storage_failed("set_vcard", &error))?;
-                    Ok(None)
-                }
+    async fn handle_iq(&self, _router: &Router, request: &IqRequest) -> IqResult {
+        request.expect_payload("vCard")?;
+        let Some((domain, username)) = account(request.to.bare()) else {
+            return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
+        };
+        match request.kind {
+            IqKind::Get => {
+                let stored = self
+                    .storage
+                    .vcard(domain, username)
+                    .await
+                    .map_err(|error| storage_failed("vcard", &error))?;
+                let vcard = stored
+                    .as_deref()
+                    .and_then(parse_stored)
+                    .unwrap_or_else(|| Element::new("vCard", NS_VCARD));
+                Ok(Some(vcard))
             }
-        })
+            IqKind::Set => {
+                if !request.is_own_account() {
+                    return Err(StanzaError::new(StanzaErrorCondition::NotAllowed));
+                }
+                self.storage
+                    .set_vcard(domain, username, &request.payload.to_string())
+                    .await
+                    .map_err(|error| storage_failed("set_vcard", &error))?;
+                Ok(None)
+            }
+        }
     }
 }

@@ -457,79 +457,58 @@ impl Module for Roster {
 }
 
 impl IqHandler for Roster {
-    fn handle_iq<'a>(
-        &'a self,
-        router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            let user = request.own_account()?;
-            request.expect_payload("query")?;
-            match request.kind {
-                IqKind::Get => self.get(router, request, user).await,
-                IqKind::Set => self.set(router, request, user).await,
-            }
-        })
+    async fn handle_iq(&self, router: &Router, request: &IqRequest) -> IqResult {
+        let user = request.own_account()?;
+        request.expect_payload("query")?;
+        match request.kind {
+            IqKind::Get => self.get(router, request, user).await,
+            IqKind::Set => self.set(router, request, user).await,
+        }
     }
 }
 
 impl PresenceHook for Roster {
-    fn user_send_presence<'a>(
-        &'a self,
-        router: &'a Router,
-        sender: &'a ClientSession,
-        presence: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            let presence_type = presence.attr("type");
-            let Some(to) = presence.attr("to") else {
-                if presence_type.is_none() {
-                    self.deliver_pending(router, sender).await;
-                }
-                return Flow::Continue;
-            };
-            let Some(kind) = SubscriptionKind::from_type(presence_type) else {
-                return Flow::Continue;
-            };
-            let Ok(to) = to.parse::<Jid>() else {
-                return Flow::Continue;
-            };
-            self.outbound_subscription(router, sender, kind, presence, &to)
-                .await;
-            Flow::Stop
-        })
+    async fn user_send_presence(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        presence: &Element,
+    ) -> Flow {
+        let presence_type = presence.attr("type");
+        let Some(to) = presence.attr("to") else {
+            if presence_type.is_none() {
+                self.deliver_pending(router, sender).await;
+            }
+            return Flow::Continue;
+        };
+        let Some(kind) = SubscriptionKind::from_type(presence_type) else {
+            return Flow::Continue;
+        };
+        let Ok(to) = to.parse::<Jid>() else {
+            return Flow::Continue;
+        };
+        self.outbound_subscription(router, sender, kind, presence, &to)
+            .await;
+        Flow::Stop
     }
 }
 
 impl InboundHook for Roster {
-    fn local_stanza<'a>(
-        &'a self,
-        router: &'a Router,
-        from: &'a Jid,
-        to: &'a Jid,
-        stanza: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            if stanza.name != "presence" {
-                return Flow::Continue;
-            }
-            let Some(kind) = SubscriptionKind::from_type(stanza.attr("type")) else {
-                return Flow::Continue;
-            };
-            self.inbound_subscription(router, kind, from, to, stanza)
-                .await
-        })
+    async fn local_stanza(&self, router: &Router, from: &Jid, to: &Jid, stanza: &Element) -> Flow {
+        if stanza.name != "presence" {
+            return Flow::Continue;
+        }
+        let Some(kind) = SubscriptionKind::from_type(stanza.attr("type")) else {
+            return Flow::Continue;
+        };
+        self.inbound_subscription(router, kind, from, to, stanza)
+            .await
     }
 }
 
 impl SessionHook for Roster {
-    fn session_closed<'a>(
-        &'a self,
-        _router: &'a Router,
-        session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
+    async fn session_closed(&self, _router: &Router, session: &ClientSession) {
         self.interested.remove(session.sid);
-        Box::pin(async {})
     }
 }
 
