@@ -104,6 +104,34 @@ pub(crate) fn session_entry(router: &Router, session: &ClientSession) -> Option<
     }
 }
 
+/// A session sending its initial presence (RFC 6121 §4.2.2): bound, of a
+/// local account, and not yet available. Offline messages and pending
+/// subscription requests are delivered to it then; the modules that do so
+/// run before the presence module, which marks the session available.
+pub(crate) struct InitialPresence {
+    /// The session's account.
+    pub(crate) user: BareJid,
+    /// The session's table entry, to deliver to.
+    pub(crate) entry: SessionEntry,
+}
+
+impl InitialPresence {
+    /// `sender`'s, if it is not available yet; `None` for later presence, a
+    /// session gone from the table, or a JID without an account.
+    pub(crate) fn of(router: &Router, sender: &ClientSession) -> Option<InitialPresence> {
+        let user = sender.jid.to_bare();
+        account(&user)?;
+        let entry = session_entry(router, sender).filter(|entry| !entry.available)?;
+        Some(InitialPresence { user, entry })
+    }
+
+    /// `(domain, username)` of the account ([`InitialPresence::of`] checked
+    /// that it is one).
+    pub(crate) fn account(&self) -> (&str, &str) {
+        (self.user.domain(), self.user.local().unwrap_or_default())
+    }
+}
+
 /// Now, in Unix seconds (0 for a clock before 1970).
 pub(crate) fn unix_seconds_now() -> i64 {
     SystemTime::now()

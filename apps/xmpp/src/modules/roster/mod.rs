@@ -45,7 +45,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::presence::Contacts;
-use super::{account, storage_failed, Interested};
+use super::{account, storage_failed, InitialPresence, Interested};
 use crate::jid::{BareJid, Jid};
 use crate::router::{
     ClientSession, Flow, HooksBuilder, InboundHook, IqHandler, IqKind, IqRequest, IqResult,
@@ -374,17 +374,8 @@ impl Roster {
 
     /// Delivers the pending inbound requests to a session sending initial
     /// presence (§3.1.3).
-    async fn deliver_pending(&self, router: &Router, sender: &ClientSession) {
-        let user = sender.jid.to_bare();
-        let Some((domain, username)) = account(&user) else {
-            return;
-        };
-        let Some(entry) = super::session_entry(router, sender) else {
-            return;
-        };
-        if entry.available {
-            return;
-        }
+    async fn deliver_pending(&self, initial: &InitialPresence) {
+        let (domain, username) = initial.account();
         let items = match self.storage.roster_items(domain, username).await {
             Ok(items) => items,
             Err(error) => {
@@ -399,11 +390,11 @@ impl Roster {
             let mut request = Element::new("presence", NS_CLIENT)
                 .with_attr("type", "subscribe")
                 .with_attr("from", item.jid.as_str())
-                .with_attr("to", user.to_string());
+                .with_attr("to", initial.user.to_string());
             if !status.is_empty() {
                 request.push_child(Element::new("status", NS_CLIENT).with_text(status.as_str()));
             }
-            let _ = entry.handle.deliver(request);
+            let _ = initial.entry.handle.deliver(request);
         }
     }
 
@@ -477,7 +468,9 @@ impl PresenceHook for Roster {
         let presence_type = presence.attr("type");
         let Some(to) = presence.attr("to") else {
             if presence_type.is_none() {
-                self.deliver_pending(router, sender).await;
+                if let Some(initial) = InitialPresence::of(router, sender) {
+                    self.deliver_pending(&initial).await;
+                }
             }
             return Flow::Continue;
         };
