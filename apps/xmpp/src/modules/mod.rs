@@ -48,7 +48,7 @@ use parking_lot::Mutex;
 use crate::jid::{BareJid, Jid};
 use crate::router::{ClientSession, Module, Router, SessionEntry, SessionId};
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError};
 use crate::xml::{Element, StreamEvent, StreamParser, NS_CLIENT};
 
 /// The storage-free modules with their defaults, in registration order:
@@ -90,6 +90,64 @@ pub(crate) fn parse_stored(xml: &str) -> Option<Element> {
     match parser.next_event() {
         Ok(Some(StreamEvent::Stanza(element))) => Some(element),
         _ => None,
+    }
+}
+
+/// An element a user keeps on the server, one per kind: the vCard
+/// (XEP-0054), or private XML (XEP-0049), one per namespace. Both are stored
+/// with their `Display` form and read back with [`parse_stored`]; asking for
+/// one that is not stored gets the empty element asked for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UserXml {
+    /// The vCard.
+    Vcard,
+    /// Private XML, under the element's namespace.
+    Private,
+}
+
+impl UserXml {
+    /// The stored element like `asked` (for private XML, of its namespace),
+    /// or `asked`'s name and namespace, empty, when none is stored.
+    pub(crate) async fn get(
+        self,
+        storage: &Storage,
+        (domain, username): (&str, &str),
+        asked: &Element,
+    ) -> Result<Element, StanzaError> {
+        let stored = match self {
+            UserXml::Vcard => storage
+                .vcard(domain, username)
+                .await
+                .map_err(|error| storage_failed("vcard", &error)),
+            UserXml::Private => storage
+                .private_xml(domain, username, &asked.namespace)
+                .await
+                .map_err(|error| storage_failed("private_xml", &error)),
+        }?;
+        Ok(stored
+            .as_deref()
+            .and_then(parse_stored)
+            .unwrap_or_else(|| Element::new(asked.name.clone(), asked.namespace.clone())))
+    }
+
+    /// Stores `element`, replacing what was stored of its kind.
+    pub(crate) async fn set(
+        self,
+        storage: &Storage,
+        (domain, username): (&str, &str),
+        element: &Element,
+    ) -> Result<(), StanzaError> {
+        let xml = element.to_string();
+        match self {
+            UserXml::Vcard => storage
+                .set_vcard(domain, username, &xml)
+                .await
+                .map_err(|error| storage_failed("set_vcard", &error)),
+            UserXml::Private => storage
+                .set_private_xml(domain, username, &element.namespace, &xml)
+                .await
+                .map_err(|error| storage_failed("set_private_xml", &error)),
+        }
     }
 }
 

@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use super::{account, parse_stored, storage_failed};
+use super::{account, UserXml};
 use crate::router::{
     HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
 };
@@ -53,7 +53,7 @@ impl Module for Private {
 
 impl IqHandler for Private {
     async fn handle_iq(&self, _router: &Router, request: &IqRequest) -> IqResult {
-        let Some((domain, username)) = account(request.own_account()?) else {
+        let Some(account) = account(request.own_account()?) else {
             return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
         };
         request.expect_payload("query")?;
@@ -71,24 +71,14 @@ impl IqHandler for Private {
             IqKind::Get => {
                 let mut query = Element::new("query", NS_PRIVATE);
                 for child in children {
-                    let stored = self
-                        .storage
-                        .private_xml(domain, username, &child.namespace)
-                        .await
-                        .map_err(|error| storage_failed("private_xml", &error))?;
-                    let element = stored.as_deref().and_then(parse_stored).unwrap_or_else(|| {
-                        Element::new(child.name.clone(), child.namespace.clone())
-                    });
-                    query.push_child(element);
+                    let stored = UserXml::Private.get(&self.storage, account, child).await?;
+                    query.push_child(stored);
                 }
                 Ok(Some(query))
             }
             IqKind::Set => {
                 for child in children {
-                    self.storage
-                        .set_private_xml(domain, username, &child.namespace, &child.to_string())
-                        .await
-                        .map_err(|error| storage_failed("set_private_xml", &error))?;
+                    UserXml::Private.set(&self.storage, account, child).await?;
                 }
                 Ok(None)
             }
