@@ -34,7 +34,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
 use super::{account, session_entry, storage_failed, Interested};
@@ -170,118 +169,94 @@ impl Module for Blocking {
 }
 
 impl IqHandler for Blocking {
-    fn handle_iq<'a>(
-        &'a self,
-        router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            let user = request.to.to_bare();
-            if request.from.bare() != &user {
-                return Err(StanzaError::new(StanzaErrorCondition::Forbidden));
-            }
-            match request.kind {
-                IqKind::Get if request.payload.name == "blocklist" => {
-                    self.interested.add(router, &request.from);
-                    let Some((domain, username)) = account(&user) else {
-                        return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
-                    };
-                    let jids = self
-                        .storage
-                        .blocklist(domain, username)
-                        .await
-                        .map_err(|error| storage_failed("blocklist", &error))?;
-                    let mut list = Element::new("blocklist", NS_BLOCKING);
-                    for jid in jids {
-                        list.push_child(Element::new("item", NS_BLOCKING).with_attr("jid", jid));
-                    }
-                    Ok(Some(list))
+    async fn handle_iq(&self, router: &Router, request: &IqRequest) -> IqResult {
+        let user = request.own_account()?;
+        match request.kind {
+            IqKind::Get if request.payload.name == "blocklist" => {
+                self.interested.add(router, &request.from);
+                let Some((domain, username)) = account(user) else {
+                    return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
+                };
+                let jids = self
+                    .storage
+                    .blocklist(domain, username)
+                    .await
+                    .map_err(|error| storage_failed("blocklist", &error))?;
+                let mut list = Element::new("blocklist", NS_BLOCKING);
+                for jid in jids {
+                    list.push_child(Element::new("item", NS_BLOCKING).with_attr("jid", jid));
                 }
-                IqKind::Get => Err(StanzaError::new(StanzaErrorCondition::BadRequest)),
-                IqKind::Set => self.set(router, request, &user).await,
+                Ok(Some(list))
             }
-        })
+            IqKind::Get => Err(StanzaError::new(StanzaErrorCondition::BadRequest)),
+            IqKind::Set => self.set(router, request, user).await,
+        }
     }
 }
 
 impl OutboundHook for Blocking {
-    fn user_send_stanza<'a>(
-        &'a self,
-        router: &'a Router,
-        sender: &'a ClientSession,
-        stanza: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            let Some(to) = stanza.attr("to").and_then(|to| to.parse::<Jid>().ok()) else {
-                return Flow::Continue;
-            };
-            if to.bare() == sender.jid.bare() {
-                return Flow::Continue;
+    async fn user_send_stanza(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        stanza: &Element,
+    ) -> Flow {
+        let Some(to) = stanza.attr("to").and_then(|to| to.parse::<Jid>().ok()) else {
+            return Flow::Continue;
+        };
+        if to.bare() == sender.jid.bare() {
+            return Flow::Continue;
+        }
+        let list = self.list(sender.jid.bare()).await;
+        if !is_blocked(&list, &to) {
+            return Flow::Continue;
+        }
+        tracing::debug!(jid = %sender.jid, %to, stanza = stanza.name, "stanza to a blocked JID refused");
+        let answerable = match stanza.name.as_str() {
+            "message" => stanza.attr("type") != Some("error"),
+            "iq" => matches!(stanza.attr("type"), Some("get" | "set")),
+            _ => false,
+        };
+        if answerable {
+            let reply = StanzaError::new(StanzaErrorCondition::NotAcceptable)
+                .with_application_condition(Element::new("blocked", NS_BLOCKING_ERRORS))
+                .reply_to(stanza);
+            if let Some(entry) = session_entry(router, sender) {
+                let _ = entry.handle.deliver(reply);
             }
-            let list = self.list(sender.jid.bare()).await;
-            if !is_blocked(&list, &to) {
-                return Flow::Continue;
-            }
-            tracing::debug!(jid = %sender.jid, %to, stanza = stanza.name, "stanza to a blocked JID refused");
-            let answerable = match stanza.name.as_str() {
-                "message" => stanza.attr("type") != Some("error"),
-                "iq" => matches!(stanza.attr("type"), Some("get" | "set")),
-                _ => false,
-            };
-            if answerable {
-                let reply = StanzaError::new(StanzaErrorCondition::NotAcceptable)
-                    .with_application_condition(Element::new("blocked", NS_BLOCKING_ERRORS))
-                    .reply_to(stanza);
-                if let Some(entry) = session_entry(router, sender) {
-                    let _ = entry.handle.deliver(reply);
-                }
-            }
-            Flow::Stop
-        })
+        }
+        Flow::Stop
     }
 }
 
 impl InboundHook for Blocking {
-    fn local_stanza<'a>(
-        &'a self,
-        router: &'a Router,
-        from: &'a Jid,
-        to: &'a Jid,
-        stanza: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            if from.bare() == to.bare() {
-                return Flow::Continue;
+    async fn local_stanza(&self, router: &Router, from: &Jid, to: &Jid, stanza: &Element) -> Flow {
+        if from.bare() == to.bare() {
+            return Flow::Continue;
+        }
+        let list = self.list(to.bare()).await;
+        if is_blocked(&list, from) {
+            tracing::debug!(%from, %to, stanza = stanza.name, "stanza from a blocked JID dropped");
+            if stanza.name == "iq" && matches!(stanza.attr("type"), Some("get" | "set")) {
+                let reply =
+                    StanzaError::new(StanzaErrorCondition::ServiceUnavailable).reply_to(stanza);
+                router.route(reply).await;
             }
-            let list = self.list(to.bare()).await;
-            if is_blocked(&list, from) {
-                tracing::debug!(%from, %to, stanza = stanza.name, "stanza from a blocked JID dropped");
-                if stanza.name == "iq" && matches!(stanza.attr("type"), Some("get" | "set")) {
-                    let reply =
-                        StanzaError::new(StanzaErrorCondition::ServiceUnavailable).reply_to(stanza);
-                    router.route(reply).await;
-                }
+            return Flow::Stop;
+        }
+        if stanza.name == "presence" && router.is_local_domain(from.domain()) {
+            let list = self.list(from.bare()).await;
+            if is_blocked(&list, to) {
                 return Flow::Stop;
             }
-            if stanza.name == "presence" && router.is_local_domain(from.domain()) {
-                let list = self.list(from.bare()).await;
-                if is_blocked(&list, to) {
-                    return Flow::Stop;
-                }
-            }
-            Flow::Continue
-        })
+        }
+        Flow::Continue
     }
 }
 
 impl SessionHook for Blocking {
-    fn session_closed<'a>(
-        &'a self,
-        _router: &'a Router,
-        session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
+    async fn session_closed(&self, _router: &Router, session: &ClientSession) {
         self.interested.remove(session.sid);
-        Box::pin(async {})
     }
 }
 

@@ -17,10 +17,8 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
 use crate::router::{
-    HooksBuilder, Identity, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
+    HooksBuilder, Identity, IqHandler, IqRequest, IqResult, IqScope, Module, Router,
 };
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
 use crate::xml::Element;
@@ -69,74 +67,57 @@ struct Items {
     scope: IqScope,
 }
 
-/// The condition to refuse `request` with, if any.
-fn refusal(request: &IqRequest) -> Option<StanzaErrorCondition> {
-    if request.kind == IqKind::Set {
-        return Some(StanzaErrorCondition::FeatureNotImplemented);
-    }
+/// Refuses what neither disco handler answers: a `set`, or a `node` (the
+/// server has none).
+fn check(request: &IqRequest) -> Result<(), StanzaErrorCondition> {
+    request.get_only()?;
     if request.payload.attr("node").is_some() {
-        return Some(StanzaErrorCondition::ItemNotFound);
+        return Err(StanzaErrorCondition::ItemNotFound);
     }
-    None
+    Ok(())
 }
 
 impl IqHandler for Info {
-    fn handle_iq<'a>(
-        &'a self,
-        router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            if let Some(condition) = refusal(request) {
-                return Err(StanzaError::new(condition));
+    async fn handle_iq(&self, router: &Router, request: &IqRequest) -> IqResult {
+        check(request)?;
+        let mut query = Element::new("query", NS_DISCO_INFO);
+        for identity in router.hooks().identities(self.scope) {
+            let mut element = Element::new("identity", NS_DISCO_INFO)
+                .with_attr("category", identity.category.as_str())
+                .with_attr("type", identity.kind.as_str());
+            if let Some(name) = &identity.name {
+                element.set_attr("name", name.as_str());
             }
-            let mut query = Element::new("query", NS_DISCO_INFO);
-            for identity in router.hooks().identities(self.scope) {
-                let mut element = Element::new("identity", NS_DISCO_INFO)
-                    .with_attr("category", identity.category.as_str())
-                    .with_attr("type", identity.kind.as_str());
-                if let Some(name) = &identity.name {
-                    element.set_attr("name", name.as_str());
-                }
-                query.push_child(element);
-            }
-            for feature in router.hooks().features(self.scope) {
-                query.push_child(Element::new("feature", NS_DISCO_INFO).with_attr("var", feature));
-            }
-            Ok(Some(query))
-        })
+            query.push_child(element);
+        }
+        for feature in router.hooks().features(self.scope) {
+            query.push_child(Element::new("feature", NS_DISCO_INFO).with_attr("var", feature));
+        }
+        Ok(Some(query))
     }
 }
 
 impl IqHandler for Items {
-    fn handle_iq<'a>(
-        &'a self,
-        router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            if let Some(condition) = refusal(request) {
-                return Err(StanzaError::new(condition));
-            }
-            let mut query = Element::new("query", NS_DISCO_ITEMS);
-            if self.scope == IqScope::User && request.from.bare() == request.to.bare() {
-                let sessions = match router.sessions().user_sessions(request.to.bare()) {
-                    Ok(sessions) => sessions,
-                    Err(error) => {
-                        tracing::error!(%error, "session table unavailable");
-                        return Err(StanzaError::new(StanzaErrorCondition::InternalServerError));
-                    }
-                };
-                for session in sessions {
-                    let mut item = Element::new("item", NS_DISCO_ITEMS)
-                        .with_attr("jid", session.jid.to_string());
-                    if let Some(resource) = session.jid.resource() {
-                        item.set_attr("name", resource);
-                    }
-                    query.push_child(item);
+    async fn handle_iq(&self, router: &Router, request: &IqRequest) -> IqResult {
+        check(request)?;
+        let mut query = Element::new("query", NS_DISCO_ITEMS);
+        if self.scope == IqScope::User && request.is_own_account() {
+            let sessions = match router.sessions().user_sessions(request.to.bare()) {
+                Ok(sessions) => sessions,
+                Err(error) => {
+                    tracing::error!(%error, "session table unavailable");
+                    return Err(StanzaError::new(StanzaErrorCondition::InternalServerError));
                 }
+            };
+            for session in sessions {
+                let mut item =
+                    Element::new("item", NS_DISCO_ITEMS).with_attr("jid", session.jid.to_string());
+                if let Some(resource) = session.jid.resource() {
+                    item.set_attr("name", resource);
+                }
+                query.push_child(item);
             }
-            Ok(Some(query))
-        })
+        }
+        Ok(Some(query))
     }
 }

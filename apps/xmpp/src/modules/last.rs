@@ -19,13 +19,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
 use super::presence::Contacts;
 use super::{account, storage_failed, unix_seconds_now};
 use crate::router::{
-    ClientSession, Flow, HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module,
+    ClientSession, Flow, HooksBuilder, IqHandler, IqRequest, IqResult, IqScope, Module,
     PresenceHook, Router, SessionHook, SessionId,
 };
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
@@ -71,7 +70,7 @@ impl Last {
         let Some((domain, username)) = account(user) else {
             return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
         };
-        let allowed = request.from.bare() == user
+        let allowed = request.is_own_account()
             || self
                 .contacts
                 .subscribers(user)
@@ -121,35 +120,25 @@ impl Module for Last {
 }
 
 impl IqHandler for Last {
-    fn handle_iq<'a>(
-        &'a self,
-        router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            if request.kind == IqKind::Set {
-                return Err(StanzaError::new(
-                    StanzaErrorCondition::FeatureNotImplemented,
-                ));
-            }
-            if request.to.local().is_none() {
-                let uptime = self.started.elapsed().as_secs();
-                return Ok(Some(
-                    Element::new("query", NS_LAST).with_attr("seconds", uptime.to_string()),
-                ));
-            }
-            self.user_last(router, request).await
-        })
+    async fn handle_iq(&self, router: &Router, request: &IqRequest) -> IqResult {
+        request.get_only()?;
+        if request.to.local().is_none() {
+            let uptime = self.started.elapsed().as_secs();
+            return Ok(Some(
+                Element::new("query", NS_LAST).with_attr("seconds", uptime.to_string()),
+            ));
+        }
+        self.user_last(router, request).await
     }
 }
 
 impl PresenceHook for Last {
-    fn user_send_presence<'a>(
-        &'a self,
-        _router: &'a Router,
-        sender: &'a ClientSession,
-        presence: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
+    async fn user_send_presence(
+        &self,
+        _router: &Router,
+        sender: &ClientSession,
+        presence: &Element,
+    ) -> Flow {
         if presence.attr("to").is_none() && presence.attr("type") == Some("unavailable") {
             let status = presence
                 .child("status", NS_CLIENT)
@@ -157,41 +146,35 @@ impl PresenceHook for Last {
                 .unwrap_or_default();
             self.statuses.lock().insert(sender.sid, status);
         }
-        Box::pin(async { Flow::Continue })
+        Flow::Continue
     }
 }
 
 impl SessionHook for Last {
-    fn session_closed<'a>(
-        &'a self,
-        router: &'a Router,
-        session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let status = self
-                .statuses
-                .lock()
-                .remove(&session.sid)
-                .unwrap_or_default();
-            let user = session.jid.to_bare();
-            let Some((domain, username)) = account(&user) else {
-                return;
-            };
-            let others = router
-                .sessions()
-                .user_sessions(&user)
-                .map(|sessions| !sessions.is_empty())
-                .unwrap_or(false);
-            if others {
-                return;
-            }
-            if let Err(error) = self
-                .storage
-                .set_last_activity(domain, username, unix_seconds_now(), &status)
-                .await
-            {
-                tracing::warn!(%user, %error, "last activity not recorded");
-            }
-        })
+    async fn session_closed(&self, router: &Router, session: &ClientSession) {
+        let status = self
+            .statuses
+            .lock()
+            .remove(&session.sid)
+            .unwrap_or_default();
+        let user = session.jid.to_bare();
+        let Some((domain, username)) = account(&user) else {
+            return;
+        };
+        let others = router
+            .sessions()
+            .user_sessions(&user)
+            .map(|sessions| !sessions.is_empty())
+            .unwrap_or(false);
+        if others {
+            return;
+        }
+        if let Err(error) = self
+            .storage
+            .set_last_activity(domain, username, unix_seconds_now(), &status)
+            .await
+        {
+            tracing::warn!(%user, %error, "last activity not recorded");
+        }
     }
 }

@@ -48,7 +48,7 @@ use parking_lot::Mutex;
 use crate::jid::{BareJid, Jid};
 use crate::router::{ClientSession, Module, Router, SessionEntry, SessionId};
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError};
 use crate::xml::{Element, StreamEvent, StreamParser, NS_CLIENT};
 
 /// The storage-free modules with their defaults, in registration order:
@@ -93,6 +93,64 @@ pub(crate) fn parse_stored(xml: &str) -> Option<Element> {
     }
 }
 
+/// An element a user keeps on the server, one per kind: the vCard
+/// (XEP-0054), or private XML (XEP-0049), one per namespace. Both are stored
+/// with their `Display` form and read back with [`parse_stored`]; asking for
+/// one that is not stored gets the empty element asked for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UserXml {
+    /// The vCard.
+    Vcard,
+    /// Private XML, under the element's namespace.
+    Private,
+}
+
+impl UserXml {
+    /// The stored element like `asked` (for private XML, of its namespace),
+    /// or `asked`'s name and namespace, empty, when none is stored.
+    pub(crate) async fn get(
+        self,
+        storage: &Storage,
+        (domain, username): (&str, &str),
+        asked: &Element,
+    ) -> Result<Element, StanzaError> {
+        let stored = match self {
+            UserXml::Vcard => storage
+                .vcard(domain, username)
+                .await
+                .map_err(|error| storage_failed("vcard", &error)),
+            UserXml::Private => storage
+                .private_xml(domain, username, &asked.namespace)
+                .await
+                .map_err(|error| storage_failed("private_xml", &error)),
+        }?;
+        Ok(stored
+            .as_deref()
+            .and_then(parse_stored)
+            .unwrap_or_else(|| Element::new(asked.name.clone(), asked.namespace.clone())))
+    }
+
+    /// Stores `element`, replacing what was stored of its kind.
+    pub(crate) async fn set(
+        self,
+        storage: &Storage,
+        (domain, username): (&str, &str),
+        element: &Element,
+    ) -> Result<(), StanzaError> {
+        let xml = element.to_string();
+        match self {
+            UserXml::Vcard => storage
+                .set_vcard(domain, username, &xml)
+                .await
+                .map_err(|error| storage_failed("set_vcard", &error)),
+            UserXml::Private => storage
+                .set_private_xml(domain, username, &element.namespace, &xml)
+                .await
+                .map_err(|error| storage_failed("set_private_xml", &error)),
+        }
+    }
+}
+
 /// The table entry of a bound session, if it is still there.
 pub(crate) fn session_entry(router: &Router, session: &ClientSession) -> Option<SessionEntry> {
     match router.sessions().resource_sessions(&session.jid) {
@@ -101,6 +159,34 @@ pub(crate) fn session_entry(router: &Router, session: &ClientSession) -> Option<
             tracing::error!(%error, "session table unavailable");
             None
         }
+    }
+}
+
+/// A session sending its initial presence (RFC 6121 §4.2.2): bound, of a
+/// local account, and not yet available. Offline messages and pending
+/// subscription requests are delivered to it then; the modules that do so
+/// run before the presence module, which marks the session available.
+pub(crate) struct InitialPresence {
+    /// The session's account.
+    pub(crate) user: BareJid,
+    /// The session's table entry, to deliver to.
+    pub(crate) entry: SessionEntry,
+}
+
+impl InitialPresence {
+    /// `sender`'s, if it is not available yet; `None` for later presence, a
+    /// session gone from the table, or a JID without an account.
+    pub(crate) fn of(router: &Router, sender: &ClientSession) -> Option<InitialPresence> {
+        let user = sender.jid.to_bare();
+        account(&user)?;
+        let entry = session_entry(router, sender).filter(|entry| !entry.available)?;
+        Some(InitialPresence { user, entry })
+    }
+
+    /// `(domain, username)` of the account ([`InitialPresence::of`] checked
+    /// that it is one).
+    pub(crate) fn account(&self) -> (&str, &str) {
+        (self.user.domain(), self.user.local().unwrap_or_default())
     }
 }
 

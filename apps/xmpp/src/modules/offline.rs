@@ -28,7 +28,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::presence::priority;
-use super::{account, parse_stored, session_entry, xep0082_stamp};
+use super::{account, parse_stored, xep0082_stamp, InitialPresence};
 use crate::jid::BareJid;
 use crate::router::{
     ClientSession, Flow, HooksBuilder, IqScope, Module, OfflineError, OfflineSink, PresenceHook,
@@ -63,17 +63,9 @@ impl Offline {
         }
     }
 
-    async fn deliver(&self, router: &Router, sender: &ClientSession) {
-        let user = sender.jid.to_bare();
-        let Some((domain, username)) = account(&user) else {
-            return;
-        };
-        let Some(entry) = session_entry(router, sender) else {
-            return;
-        };
-        if entry.available {
-            return;
-        }
+    async fn deliver(&self, initial: &InitialPresence) {
+        let user = &initial.user;
+        let (domain, username) = initial.account();
         let messages = match self.storage.take_offline(domain, username).await {
             Ok(messages) => messages,
             Err(error) => {
@@ -92,7 +84,7 @@ impl Offline {
                     .with_attr("from", domain)
                     .with_attr("stamp", xep0082_stamp(stored.stored_at)),
             );
-            if entry.handle.deliver(message).is_err() {
+            if initial.entry.handle.deliver(message).is_err() {
                 tracing::info!(%user, "session gone while offline messages were delivered: storing the rest again");
                 for rest in std::iter::once(stored).chain(pending) {
                     if let Err(error) = self
@@ -171,22 +163,22 @@ impl Module for Offline {
 }
 
 impl PresenceHook for Offline {
-    fn user_send_presence<'a>(
-        &'a self,
-        router: &'a Router,
-        sender: &'a ClientSession,
-        presence: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            let initial_candidate = presence.attr("to").is_none()
-                && presence.attr("type").is_none()
-                && presence.name == "presence"
-                && presence.namespace == NS_CLIENT
-                && priority(presence) >= 0;
-            if initial_candidate {
-                self.deliver(router, sender).await;
+    async fn user_send_presence(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        presence: &Element,
+    ) -> Flow {
+        let initial_candidate = presence.attr("to").is_none()
+            && presence.attr("type").is_none()
+            && presence.name == "presence"
+            && presence.namespace == NS_CLIENT
+            && priority(presence) >= 0;
+        if initial_candidate {
+            if let Some(initial) = InitialPresence::of(router, sender) {
+                self.deliver(&initial).await;
             }
-            Flow::Continue
-        })
+        }
+        Flow::Continue
     }
 }

@@ -9,12 +9,7 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
-use crate::router::{
-    HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
-};
-use crate::stanza::error::{StanzaError, StanzaErrorCondition};
+use crate::router::{HooksBuilder, IqHandler, IqRequest, IqResult, IqScope, Module, Router};
 
 /// The ping namespace, also its disco feature.
 pub const NS_PING: &str = "urn:xmpp:ping";
@@ -35,17 +30,8 @@ impl Module for Ping {
 }
 
 impl IqHandler for Ping {
-    fn handle_iq<'a>(
-        &'a self,
-        _router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        let result = match request.kind {
-            IqKind::Get => Ok(None),
-            IqKind::Set => Err(StanzaError::new(
-                StanzaErrorCondition::FeatureNotImplemented,
-            )),
-        };
-        Box::pin(async move { result })
+    async fn handle_iq(&self, _router: &Router, request: &IqRequest) -> IqResult {
+        request.get_only()?;
+        Ok(None)
     }
 }

@@ -220,110 +220,94 @@ impl Module for Presence {
 }
 
 impl PresenceHook for Presence {
-    fn user_send_presence<'a>(
-        &'a self,
-        router: &'a Router,
-        sender: &'a ClientSession,
-        presence: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            let presence_type = presence.attr("type");
-            let Some(to) = presence.attr("to") else {
-                match presence_type {
-                    None => self.available(router, sender, presence).await,
-                    Some("unavailable") => self.unavailable(router, sender, presence).await,
-                    Some(other) => tracing::debug!(
-                        presence_type = other,
-                        "broadcast presence of this type dropped"
-                    ),
-                }
-                return Flow::Stop;
-            };
-            let Ok(to) = to.parse::<Jid>() else {
-                return Flow::Continue;
-            };
-            let mut sessions = self.sessions.lock();
-            let state = sessions.entry(sender.sid).or_default();
+    async fn user_send_presence(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        presence: &Element,
+    ) -> Flow {
+        let presence_type = presence.attr("type");
+        let Some(to) = presence.attr("to") else {
             match presence_type {
-                None if state.directed.len() < DIRECTED_PRESENCE_MAX => {
-                    state.directed.insert(to);
-                }
-                None => {
-                    tracing::warn!(jid = %sender.jid, max = DIRECTED_PRESENCE_MAX, "directed presence not remembered: DIRECTED_PRESENCE_MAX reached")
-                }
-                Some("unavailable") => {
-                    state.directed.remove(&to);
-                }
-                Some(_) => {}
+                None => self.available(router, sender, presence).await,
+                Some("unavailable") => self.unavailable(router, sender, presence).await,
+                Some(other) => tracing::debug!(
+                    presence_type = other,
+                    "broadcast presence of this type dropped"
+                ),
             }
-            Flow::Continue
-        })
+            return Flow::Stop;
+        };
+        let Ok(to) = to.parse::<Jid>() else {
+            return Flow::Continue;
+        };
+        let mut sessions = self.sessions.lock();
+        let state = sessions.entry(sender.sid).or_default();
+        match presence_type {
+            None if state.directed.len() < DIRECTED_PRESENCE_MAX => {
+                state.directed.insert(to);
+            }
+            None => {
+                tracing::warn!(jid = %sender.jid, max = DIRECTED_PRESENCE_MAX, "directed presence not remembered: DIRECTED_PRESENCE_MAX reached")
+            }
+            Some("unavailable") => {
+                state.directed.remove(&to);
+            }
+            Some(_) => {}
+        }
+        Flow::Continue
     }
 }
 
 impl InboundHook for Presence {
-    fn local_stanza<'a>(
-        &'a self,
-        router: &'a Router,
-        from: &'a Jid,
-        to: &'a Jid,
-        stanza: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            if stanza.name != "presence" || stanza.attr("type") != Some("probe") {
-                return Flow::Continue;
+    async fn local_stanza(&self, router: &Router, from: &Jid, to: &Jid, stanza: &Element) -> Flow {
+        if stanza.name != "presence" || stanza.attr("type") != Some("probe") {
+            return Flow::Continue;
+        }
+        let user = to.to_bare();
+        let allowed =
+            from.bare() == &user || self.contacts.subscribers(&user).await.contains(from.bare());
+        if !allowed {
+            return Flow::Stop;
+        }
+        let sessions = router.sessions().user_sessions(&user).unwrap_or_default();
+        for entry in sessions.iter().filter(|entry| entry.available) {
+            // The table's copy answers for sessions on other nodes too.
+            let last = self
+                .last_presence(entry.sid)
+                .or_else(|| entry.presence.clone());
+            if let Some(mut last) = last {
+                last.set_attr("from", entry.jid.to_string());
+                last.set_attr("to", from.to_string());
+                router.route(last).await;
             }
-            let user = to.to_bare();
-            let allowed = from.bare() == &user
-                || self.contacts.subscribers(&user).await.contains(from.bare());
-            if !allowed {
-                return Flow::Stop;
-            }
-            let sessions = router.sessions().user_sessions(&user).unwrap_or_default();
-            for entry in sessions.iter().filter(|entry| entry.available) {
-                // The table's copy answers for sessions on other nodes too.
-                let last = self
-                    .last_presence(entry.sid)
-                    .or_else(|| entry.presence.clone());
-                if let Some(mut last) = last {
-                    last.set_attr("from", entry.jid.to_string());
-                    last.set_attr("to", from.to_string());
-                    router.route(last).await;
-                }
-            }
-            Flow::Stop
-        })
+        }
+        Flow::Stop
     }
 }
 
 impl SessionHook for Presence {
-    fn session_closed<'a>(
-        &'a self,
-        router: &'a Router,
-        session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let state = self.sessions.lock().remove(&session.sid);
-            let Some(state) = state else {
-                return;
-            };
-            if state.last.is_none() && state.directed.is_empty() {
-                return;
+    async fn session_closed(&self, router: &Router, session: &ClientSession) {
+        let state = self.sessions.lock().remove(&session.sid);
+        let Some(state) = state else {
+            return;
+        };
+        if state.last.is_none() && state.directed.is_empty() {
+            return;
+        }
+        let unavailable = Element::new("presence", NS_CLIENT)
+            .with_attr("type", "unavailable")
+            .with_attr("from", session.jid.to_string());
+        if state.last.is_some() {
+            self.broadcast(router, session, &unavailable, &state.directed)
+                .await;
+        } else {
+            for recipient in &state.directed {
+                let mut copy = unavailable.clone();
+                copy.set_attr("to", recipient.to_string());
+                router.route(copy).await;
             }
-            let unavailable = Element::new("presence", NS_CLIENT)
-                .with_attr("type", "unavailable")
-                .with_attr("from", session.jid.to_string());
-            if state.last.is_some() {
-                self.broadcast(router, session, &unavailable, &state.directed)
-                    .await;
-            } else {
-                for recipient in &state.directed {
-                    let mut copy = unavailable.clone();
-                    copy.set_attr("to", recipient.to_string());
-                    router.route(copy).await;
-                }
-            }
-        })
+        }
     }
 }
 

@@ -17,9 +17,7 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
-use super::{account, parse_stored, storage_failed};
+use super::{account, UserXml};
 use crate::router::{
     HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
 };
@@ -54,58 +52,36 @@ impl Module for Private {
 }
 
 impl IqHandler for Private {
-    fn handle_iq<'a>(
-        &'a self,
-        _router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            if request.from.bare() != request.to.bare() {
-                return Err(StanzaError::new(StanzaErrorCondition::Forbidden));
-            }
-            let Some((domain, username)) = account(request.to.bare()) else {
-                return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
-            };
-            if request.payload.name != "query" {
-                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
-            }
-            let children: Vec<&Element> = request.payload.elements().collect();
-            if children.is_empty() {
-                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
-            }
-            if children
-                .iter()
-                .any(|child| child.namespace.is_empty() || child.namespace.starts_with("jabber:"))
-            {
-                return Err(StanzaError::new(StanzaErrorCondition::NotAcceptable));
-            }
-            match request.kind {
-                IqKind::Get => {
-                    let mut query = Element::new("query", NS_PRIVATE);
-                    for child in children {
-                        let stored = self
-                            .storage
-                            .private_xml(domain, username, &child.namespace)
-                            .await
-                            .map_err(|error| storage_failed("private_xml", &error))?;
-                        let element =
-                            stored.as_deref().and_then(parse_stored).unwrap_or_else(|| {
-                                Element::new(child.name.clone(), child.namespace.clone())
-                            });
-                        query.push_child(element);
-                    }
-                    Ok(Some(query))
+    async fn handle_iq(&self, _router: &Router, request: &IqRequest) -> IqResult {
+        let Some(account) = account(request.own_account()?) else {
+            return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
+        };
+        request.expect_payload("query")?;
+        let children: Vec<&Element> = request.payload.elements().collect();
+        if children.is_empty() {
+            return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
+        }
+        if children
+            .iter()
+            .any(|child| child.namespace.is_empty() || child.namespace.starts_with("jabber:"))
+        {
+            return Err(StanzaError::new(StanzaErrorCondition::NotAcceptable));
+        }
+        match request.kind {
+            IqKind::Get => {
+                let mut query = Element::new("query", NS_PRIVATE);
+                for child in children {
+                    let stored = UserXml::Private.get(&self.storage, account, child).await?;
+                    query.push_child(stored);
                 }
-                IqKind::Set => {
-                    for child in children {
-                        self.storage
-                            .set_private_xml(domain, username, &child.namespace, &child.to_string())
-                            .await
-                            .map_err(|error| storage_failed("set_private_xml", &error))?;
-                    }
-                    Ok(None)
-                }
+                Ok(Some(query))
             }
-        })
+            IqKind::Set => {
+                for child in children {
+                    UserXml::Private.set(&self.storage, account, child).await?;
+                }
+                Ok(None)
+            }
+        }
     }
 }

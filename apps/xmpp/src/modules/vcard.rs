@@ -13,15 +13,12 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
-use super::{account, parse_stored, storage_failed};
+use super::{account, UserXml};
 use crate::router::{
     HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
 };
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
 use crate::storage::Storage;
-use crate::xml::Element;
 
 /// The vCard namespace, also its disco feature.
 pub const NS_VCARD: &str = "vcard-temp";
@@ -50,42 +47,27 @@ impl Module for Vcard {
 }
 
 impl IqHandler for Vcard {
-    fn handle_iq<'a>(
-        &'a self,
-        _router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            if request.payload.name != "vCard" {
-                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
+    async fn handle_iq(&self, _router: &Router, request: &IqRequest) -> IqResult {
+        request.expect_payload("vCard")?;
+        let Some(account) = account(request.to.bare()) else {
+            return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
+        };
+        match request.kind {
+            IqKind::Get => {
+                let vcard = UserXml::Vcard
+                    .get(&self.storage, account, &request.payload)
+                    .await?;
+                Ok(Some(vcard))
             }
-            let Some((domain, username)) = account(request.to.bare()) else {
-                return Err(StanzaError::new(StanzaErrorCondition::ServiceUnavailable));
-            };
-            match request.kind {
-                IqKind::Get => {
-                    let stored = self
-                        .storage
-                        .vcard(domain, username)
-                        .await
-                        .map_err(|error| storage_failed("vcard", &error))?;
-                    let vcard = stored
-                        .as_deref()
-                        .and_then(parse_stored)
-                        .unwrap_or_else(|| Element::new("vCard", NS_VCARD));
-                    Ok(Some(vcard))
+            IqKind::Set => {
+                if !request.is_own_account() {
+                    return Err(StanzaError::new(StanzaErrorCondition::NotAllowed));
                 }
-                IqKind::Set => {
-                    if request.from.bare() != request.to.bare() {
-                        return Err(StanzaError::new(StanzaErrorCondition::NotAllowed));
-                    }
-                    self.storage
-                        .set_vcard(domain, username, &request.payload.to_string())
-                        .await
-                        .map_err(|error| storage_failed("set_vcard", &error))?;
-                    Ok(None)
-                }
+                UserXml::Vcard
+                    .set(&self.storage, account, &request.payload)
+                    .await?;
+                Ok(None)
             }
-        })
+        }
     }
 }

@@ -5,12 +5,7 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
-use crate::router::{
-    HooksBuilder, IqHandler, IqKind, IqRequest, IqResult, IqScope, Module, Router,
-};
-use crate::stanza::error::{StanzaError, StanzaErrorCondition};
+use crate::router::{HooksBuilder, IqHandler, IqRequest, IqResult, IqScope, Module, Router};
 use crate::xml::Element;
 
 /// The software version namespace.
@@ -47,23 +42,12 @@ impl Module for Version {
 }
 
 impl IqHandler for Version {
-    fn handle_iq<'a>(
-        &'a self,
-        _router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        let result = match request.kind {
-            IqKind::Get => Ok(Some(
-                Element::new("query", NS_VERSION)
-                    .with_child(Element::new("name", NS_VERSION).with_text(self.name.as_str()))
-                    .with_child(
-                        Element::new("version", NS_VERSION).with_text(self.version.as_str()),
-                    ),
-            )),
-            IqKind::Set => Err(StanzaError::new(
-                StanzaErrorCondition::FeatureNotImplemented,
-            )),
-        };
-        Box::pin(async move { result })
+    async fn handle_iq(&self, _router: &Router, request: &IqRequest) -> IqResult {
+        request.get_only()?;
+        Ok(Some(
+            Element::new("query", NS_VERSION)
+                .with_child(Element::new("name", NS_VERSION).with_text(self.name.as_str()))
+                .with_child(Element::new("version", NS_VERSION).with_text(self.version.as_str())),
+        ))
     }
 }

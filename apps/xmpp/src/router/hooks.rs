@@ -32,14 +32,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
 use super::session::ClientSession;
 use super::Router;
-use crate::jid::Jid;
-use crate::stanza::error::StanzaError;
+use crate::jid::{BareJid, Jid};
+use crate::stanza::error::{StanzaError, StanzaErrorCondition};
 use crate::xml::Element;
 
 /// Whether a hook chain goes on.
@@ -95,6 +96,48 @@ pub struct IqRequest {
     pub payload: Element,
 }
 
+impl IqRequest {
+    // The checks below fail with a bare condition, which `?` turns into the
+    // handler's `StanzaError`: the error itself is too large to return
+    // cheaply (clippy's `result_large_err`).
+
+    /// Whether the requester asks about its own account: `to` is the
+    /// requester's bare JID (or was absent, which the router reads as that).
+    pub fn is_own_account(&self) -> bool {
+        self.from.bare() == self.to.bare()
+    }
+
+    /// The addressed account, if the requester owns it; `forbidden`
+    /// otherwise. For data only its owner may see or change (the roster,
+    /// the block list, private storage).
+    pub fn own_account(&self) -> Result<&BareJid, StanzaErrorCondition> {
+        if self.is_own_account() {
+            Ok(self.to.bare())
+        } else {
+            Err(StanzaErrorCondition::Forbidden)
+        }
+    }
+
+    /// `bad-request` unless the payload is the element `name`: the handler
+    /// was chosen by the payload's namespace alone.
+    pub fn expect_payload(&self, name: &str) -> Result<(), StanzaErrorCondition> {
+        if self.payload.name == name {
+            Ok(())
+        } else {
+            Err(StanzaErrorCondition::BadRequest)
+        }
+    }
+
+    /// `feature-not-implemented` for a `set`, for namespaces whose XEP
+    /// defines only `get` (ping, version, disco, last activity).
+    pub fn get_only(&self) -> Result<(), StanzaErrorCondition> {
+        match self.kind {
+            IqKind::Get => Ok(()),
+            IqKind::Set => Err(StanzaErrorCondition::FeatureNotImplemented),
+        }
+    }
+}
+
 /// A handler's answer: the result payload (`None` for an empty result), or
 /// the error to reply with.
 pub type IqResult = Result<Option<Element>, StanzaError>;
@@ -102,6 +145,75 @@ pub type IqResult = Result<Option<Element>, StanzaError>;
 /// Answers iqs of one namespace. See the module docs.
 pub trait IqHandler: Send + Sync + 'static {
     /// Handles `request`.
+    fn handle_iq(
+        &self,
+        router: &Router,
+        request: &IqRequest,
+    ) -> impl Future<Output = IqResult> + Send;
+}
+
+/// Sees presence sent by bound clients.
+pub trait PresenceHook: Send + Sync + 'static {
+    /// `sender` sent `presence` (`from` is stamped; `to` may be absent).
+    fn user_send_presence(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        presence: &Element,
+    ) -> impl Future<Output = Flow> + Send;
+}
+
+/// Sees every stanza a bound client sends, before presence hooks and routing.
+pub trait OutboundHook: Send + Sync + 'static {
+    /// `sender` sent `stanza` (`from` is stamped; `to` may be absent).
+    fn user_send_stanza(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        stanza: &Element,
+    ) -> impl Future<Output = Flow> + Send;
+}
+
+/// Sees messages, presence and iqs for local users before delivery.
+pub trait InboundHook: Send + Sync + 'static {
+    /// `stanza` from `from` is for the local user `to` (bare or full JID).
+    fn local_stanza(
+        &self,
+        router: &Router,
+        from: &Jid,
+        to: &Jid,
+        stanza: &Element,
+    ) -> impl Future<Output = Flow> + Send;
+}
+
+/// Sees sessions bound and closed.
+pub trait SessionHook: Send + Sync + 'static {
+    /// `session` bound its resource and is in the session table. Nothing by default: most
+    /// modules only clean up when a session ends.
+    fn session_opened(
+        &self,
+        _router: &Router,
+        _session: &ClientSession,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+    /// `session` ended (closed, replaced, crashed) and left the session
+    /// table. Runs once per session.
+    fn session_closed(
+        &self,
+        router: &Router,
+        session: &ClientSession,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+// The hooks as the router keeps them. The traits above return `impl Future`
+// so that a module writes `async fn`; a trait object cannot hold such a
+// method, so each has a `dyn`-compatible twin that boxes the future,
+// implemented here once for every hook and never by hand.
+
+/// [`IqHandler`] as the router keeps it, behind `dyn`.
+pub trait DynIqHandler: Send + Sync + 'static {
+    /// [`IqHandler::handle_iq`], boxed.
     fn handle_iq<'a>(
         &'a self,
         router: &'a Router,
@@ -109,9 +221,19 @@ pub trait IqHandler: Send + Sync + 'static {
     ) -> BoxFuture<'a, IqResult>;
 }
 
-/// Sees presence sent by bound clients.
-pub trait PresenceHook: Send + Sync + 'static {
-    /// `sender` sent `presence` (`from` is stamped; `to` may be absent).
+impl<T: IqHandler> DynIqHandler for T {
+    fn handle_iq<'a>(
+        &'a self,
+        router: &'a Router,
+        request: &'a IqRequest,
+    ) -> BoxFuture<'a, IqResult> {
+        Box::pin(IqHandler::handle_iq(self, router, request))
+    }
+}
+
+/// [`PresenceHook`] as the router keeps it, behind `dyn`.
+pub(crate) trait DynPresenceHook: Send + Sync + 'static {
+    /// [`PresenceHook::user_send_presence`], boxed.
     fn user_send_presence<'a>(
         &'a self,
         router: &'a Router,
@@ -120,9 +242,22 @@ pub trait PresenceHook: Send + Sync + 'static {
     ) -> BoxFuture<'a, Flow>;
 }
 
-/// Sees every stanza a bound client sends, before presence hooks and routing.
-pub trait OutboundHook: Send + Sync + 'static {
-    /// `sender` sent `stanza` (`from` is stamped; `to` may be absent).
+impl<T: PresenceHook> DynPresenceHook for T {
+    fn user_send_presence<'a>(
+        &'a self,
+        router: &'a Router,
+        sender: &'a ClientSession,
+        presence: &'a Element,
+    ) -> BoxFuture<'a, Flow> {
+        Box::pin(PresenceHook::user_send_presence(
+            self, router, sender, presence,
+        ))
+    }
+}
+
+/// [`OutboundHook`] as the router keeps it, behind `dyn`.
+pub(crate) trait DynOutboundHook: Send + Sync + 'static {
+    /// [`OutboundHook::user_send_stanza`], boxed.
     fn user_send_stanza<'a>(
         &'a self,
         router: &'a Router,
@@ -131,9 +266,20 @@ pub trait OutboundHook: Send + Sync + 'static {
     ) -> BoxFuture<'a, Flow>;
 }
 
-/// Sees messages, presence and iqs for local users before delivery.
-pub trait InboundHook: Send + Sync + 'static {
-    /// `stanza` from `from` is for the local user `to` (bare or full JID).
+impl<T: OutboundHook> DynOutboundHook for T {
+    fn user_send_stanza<'a>(
+        &'a self,
+        router: &'a Router,
+        sender: &'a ClientSession,
+        stanza: &'a Element,
+    ) -> BoxFuture<'a, Flow> {
+        Box::pin(OutboundHook::user_send_stanza(self, router, sender, stanza))
+    }
+}
+
+/// [`InboundHook`] as the router keeps it, behind `dyn`.
+pub(crate) trait DynInboundHook: Send + Sync + 'static {
+    /// [`InboundHook::local_stanza`], boxed.
     fn local_stanza<'a>(
         &'a self,
         router: &'a Router,
@@ -143,24 +289,50 @@ pub trait InboundHook: Send + Sync + 'static {
     ) -> BoxFuture<'a, Flow>;
 }
 
-/// Sees sessions bound and closed.
-pub trait SessionHook: Send + Sync + 'static {
-    /// `session` bound its resource and is in the session table. Nothing by default: most
-    /// modules only clean up when a session ends.
+impl<T: InboundHook> DynInboundHook for T {
+    fn local_stanza<'a>(
+        &'a self,
+        router: &'a Router,
+        from: &'a Jid,
+        to: &'a Jid,
+        stanza: &'a Element,
+    ) -> BoxFuture<'a, Flow> {
+        Box::pin(InboundHook::local_stanza(self, router, from, to, stanza))
+    }
+}
+
+/// [`SessionHook`] as the router keeps it, behind `dyn`.
+pub(crate) trait DynSessionHook: Send + Sync + 'static {
+    /// [`SessionHook::session_opened`], boxed.
     fn session_opened<'a>(
         &'a self,
-        _router: &'a Router,
-        _session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-    /// `session` ended (closed, replaced, crashed) and left the session
-    /// table. Runs once per session.
+        router: &'a Router,
+        session: &'a ClientSession,
+    ) -> BoxFuture<'a, ()>;
+    /// [`SessionHook::session_closed`], boxed.
     fn session_closed<'a>(
         &'a self,
         router: &'a Router,
         session: &'a ClientSession,
     ) -> BoxFuture<'a, ()>;
+}
+
+impl<T: SessionHook> DynSessionHook for T {
+    fn session_opened<'a>(
+        &'a self,
+        router: &'a Router,
+        session: &'a ClientSession,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(SessionHook::session_opened(self, router, session))
+    }
+
+    fn session_closed<'a>(
+        &'a self,
+        router: &'a Router,
+        session: &'a ClientSession,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(SessionHook::session_closed(self, router, session))
+    }
 }
 
 /// A disco identity (XEP-0030 §3.1).
@@ -223,7 +395,7 @@ impl HooksBuilder {
 
     /// Handles iqs with a `namespace` payload in `scope`, and advertises
     /// `namespace` as a feature of the scope.
-    pub fn iq(&mut self, scope: IqScope, namespace: &str, handler: Arc<dyn IqHandler>) {
+    pub fn iq(&mut self, scope: IqScope, namespace: &str, handler: Arc<impl IqHandler>) {
         let key = (scope, namespace.to_owned());
         if self.hooks.iq.contains_key(&key) {
             tracing::error!(module = self.module, %scope, namespace, "IQ handler registered twice");
@@ -253,22 +425,22 @@ impl HooksBuilder {
     }
 
     /// Adds a presence hook.
-    pub fn presence(&mut self, hook: Arc<dyn PresenceHook>) {
+    pub fn presence(&mut self, hook: Arc<impl PresenceHook>) {
         self.hooks.presence.push(hook);
     }
 
     /// Adds an outbound hook.
-    pub fn outbound(&mut self, hook: Arc<dyn OutboundHook>) {
+    pub fn outbound(&mut self, hook: Arc<impl OutboundHook>) {
         self.hooks.outbound.push(hook);
     }
 
     /// Adds an inbound hook.
-    pub fn inbound(&mut self, hook: Arc<dyn InboundHook>) {
+    pub fn inbound(&mut self, hook: Arc<impl InboundHook>) {
         self.hooks.inbound.push(hook);
     }
 
     /// Adds a session hook.
-    pub fn session(&mut self, hook: Arc<dyn SessionHook>) {
+    pub fn session(&mut self, hook: Arc<impl SessionHook>) {
         self.hooks.session.push(hook);
     }
 }
@@ -277,13 +449,13 @@ impl HooksBuilder {
 #[derive(Default)]
 pub struct Hooks {
     modules: Vec<&'static str>,
-    iq: HashMap<(IqScope, String), Arc<dyn IqHandler>>,
+    iq: HashMap<(IqScope, String), Arc<dyn DynIqHandler>>,
     features: HashMap<IqScope, BTreeSet<String>>,
     identities: HashMap<IqScope, Vec<Identity>>,
-    pub(crate) outbound: Vec<Arc<dyn OutboundHook>>,
-    pub(crate) presence: Vec<Arc<dyn PresenceHook>>,
-    pub(crate) inbound: Vec<Arc<dyn InboundHook>>,
-    pub(crate) session: Vec<Arc<dyn SessionHook>>,
+    pub(crate) outbound: Vec<Arc<dyn DynOutboundHook>>,
+    pub(crate) presence: Vec<Arc<dyn DynPresenceHook>>,
+    pub(crate) inbound: Vec<Arc<dyn DynInboundHook>>,
+    pub(crate) session: Vec<Arc<dyn DynSessionHook>>,
 }
 
 impl Hooks {
@@ -293,7 +465,7 @@ impl Hooks {
     }
 
     /// The handler of `namespace` iqs in `scope`.
-    pub fn iq_handler(&self, scope: IqScope, namespace: &str) -> Option<&Arc<dyn IqHandler>> {
+    pub fn iq_handler(&self, scope: IqScope, namespace: &str) -> Option<&Arc<dyn DynIqHandler>> {
         self.iq.get(&(scope, namespace.to_owned()))
     }
 

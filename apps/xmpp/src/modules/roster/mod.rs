@@ -45,7 +45,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::presence::Contacts;
-use super::{account, storage_failed, Interested};
+use super::{account, storage_failed, InitialPresence, Interested};
 use crate::jid::{BareJid, Jid};
 use crate::router::{
     ClientSession, Flow, HooksBuilder, InboundHook, IqHandler, IqKind, IqRequest, IqResult,
@@ -374,17 +374,8 @@ impl Roster {
 
     /// Delivers the pending inbound requests to a session sending initial
     /// presence (§3.1.3).
-    async fn deliver_pending(&self, router: &Router, sender: &ClientSession) {
-        let user = sender.jid.to_bare();
-        let Some((domain, username)) = account(&user) else {
-            return;
-        };
-        let Some(entry) = super::session_entry(router, sender) else {
-            return;
-        };
-        if entry.available {
-            return;
-        }
+    async fn deliver_pending(&self, initial: &InitialPresence) {
+        let (domain, username) = initial.account();
         let items = match self.storage.roster_items(domain, username).await {
             Ok(items) => items,
             Err(error) => {
@@ -399,11 +390,11 @@ impl Roster {
             let mut request = Element::new("presence", NS_CLIENT)
                 .with_attr("type", "subscribe")
                 .with_attr("from", item.jid.as_str())
-                .with_attr("to", user.to_string());
+                .with_attr("to", initial.user.to_string());
             if !status.is_empty() {
                 request.push_child(Element::new("status", NS_CLIENT).with_text(status.as_str()));
             }
-            let _ = entry.handle.deliver(request);
+            let _ = initial.entry.handle.deliver(request);
         }
     }
 
@@ -457,84 +448,60 @@ impl Module for Roster {
 }
 
 impl IqHandler for Roster {
-    fn handle_iq<'a>(
-        &'a self,
-        router: &'a Router,
-        request: &'a IqRequest,
-    ) -> BoxFuture<'a, IqResult> {
-        Box::pin(async move {
-            let user = request.to.to_bare();
-            if request.from.bare() != &user {
-                return Err(StanzaError::new(StanzaErrorCondition::Forbidden));
-            }
-            if request.payload.name != "query" {
-                return Err(StanzaError::new(StanzaErrorCondition::BadRequest));
-            }
-            match request.kind {
-                IqKind::Get => self.get(router, request, &user).await,
-                IqKind::Set => self.set(router, request, &user).await,
-            }
-        })
+    async fn handle_iq(&self, router: &Router, request: &IqRequest) -> IqResult {
+        let user = request.own_account()?;
+        request.expect_payload("query")?;
+        match request.kind {
+            IqKind::Get => self.get(router, request, user).await,
+            IqKind::Set => self.set(router, request, user).await,
+        }
     }
 }
 
 impl PresenceHook for Roster {
-    fn user_send_presence<'a>(
-        &'a self,
-        router: &'a Router,
-        sender: &'a ClientSession,
-        presence: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            let presence_type = presence.attr("type");
-            let Some(to) = presence.attr("to") else {
-                if presence_type.is_none() {
-                    self.deliver_pending(router, sender).await;
+    async fn user_send_presence(
+        &self,
+        router: &Router,
+        sender: &ClientSession,
+        presence: &Element,
+    ) -> Flow {
+        let presence_type = presence.attr("type");
+        let Some(to) = presence.attr("to") else {
+            if presence_type.is_none() {
+                if let Some(initial) = InitialPresence::of(router, sender) {
+                    self.deliver_pending(&initial).await;
                 }
-                return Flow::Continue;
-            };
-            let Some(kind) = SubscriptionKind::from_type(presence_type) else {
-                return Flow::Continue;
-            };
-            let Ok(to) = to.parse::<Jid>() else {
-                return Flow::Continue;
-            };
-            self.outbound_subscription(router, sender, kind, presence, &to)
-                .await;
-            Flow::Stop
-        })
+            }
+            return Flow::Continue;
+        };
+        let Some(kind) = SubscriptionKind::from_type(presence_type) else {
+            return Flow::Continue;
+        };
+        let Ok(to) = to.parse::<Jid>() else {
+            return Flow::Continue;
+        };
+        self.outbound_subscription(router, sender, kind, presence, &to)
+            .await;
+        Flow::Stop
     }
 }
 
 impl InboundHook for Roster {
-    fn local_stanza<'a>(
-        &'a self,
-        router: &'a Router,
-        from: &'a Jid,
-        to: &'a Jid,
-        stanza: &'a Element,
-    ) -> BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            if stanza.name != "presence" {
-                return Flow::Continue;
-            }
-            let Some(kind) = SubscriptionKind::from_type(stanza.attr("type")) else {
-                return Flow::Continue;
-            };
-            self.inbound_subscription(router, kind, from, to, stanza)
-                .await
-        })
+    async fn local_stanza(&self, router: &Router, from: &Jid, to: &Jid, stanza: &Element) -> Flow {
+        if stanza.name != "presence" {
+            return Flow::Continue;
+        }
+        let Some(kind) = SubscriptionKind::from_type(stanza.attr("type")) else {
+            return Flow::Continue;
+        };
+        self.inbound_subscription(router, kind, from, to, stanza)
+            .await
     }
 }
 
 impl SessionHook for Roster {
-    fn session_closed<'a>(
-        &'a self,
-        _router: &'a Router,
-        session: &'a ClientSession,
-    ) -> BoxFuture<'a, ()> {
+    async fn session_closed(&self, _router: &Router, session: &ClientSession) {
         self.interested.remove(session.sid);
-        Box::pin(async {})
     }
 }
 
