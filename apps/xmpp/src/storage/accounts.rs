@@ -1,7 +1,9 @@
 //! Accounts: the `users` table, and removing everything a user owns.
 
 use super::NAME_BYTES_MAX;
-use super::{account, in_transaction, non_negative, on_pool, Failure, Storage, StorageError};
+use super::{
+    account, in_transaction, non_negative, on_pool, read_for_user, Failure, Storage, StorageError,
+};
 use crate::sasl::secret::PassDetails;
 
 const REGISTER: &str = "INSERT INTO users (server, username, \"password\", pass_details) \
@@ -39,21 +41,8 @@ impl Storage {
     ) -> Result<(), StorageError> {
         check_name_length("domain", domain)?;
         check_name_length("username", username)?;
-        let pass_details = pass_details.to_string();
-        let work = async {
-            let rows = on_pool!(self, |pool| {
-                sqlx::query(REGISTER)
-                    .bind(domain)
-                    .bind(username)
-                    .bind(&pass_details)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            });
-            Ok::<_, Failure>(rows)
-        };
         let inserted = self
-            .run("register_user", account(domain, username), work)
+            .write_pass_details("register_user", REGISTER, domain, username, pass_details)
             .await?;
         if inserted == 0 {
             return Err(StorageError::UserExists {
@@ -99,19 +88,14 @@ impl Storage {
 
     /// Whether the account exists.
     pub async fn user_exists(&self, domain: &str, username: &str) -> Result<bool, StorageError> {
-        let work = async {
-            let row = on_pool!(self, |pool| {
-                sqlx::query(EXISTS)
-                    .bind(domain)
-                    .bind(username)
-                    .fetch_optional(pool)
-                    .await?
-                    .is_some()
-            });
-            Ok::<_, Failure>(row)
-        };
-        self.run("user_exists", account(domain, username), work)
-            .await
+        read_for_user!(self, "user_exists", domain, username, |pool| {
+            sqlx::query(EXISTS)
+                .bind(domain)
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
+                .is_some()
+        })
     }
 
     /// The account's stored credentials; `None` when there is no such account.
@@ -123,26 +107,14 @@ impl Storage {
         domain: &str,
         username: &str,
     ) -> Result<Option<PassDetails>, StorageError> {
-        let work = async {
-            let row: Option<Option<String>> = on_pool!(self, |pool| {
-                sqlx::query_scalar(PASS_DETAILS)
-                    .bind(domain)
-                    .bind(username)
-                    .fetch_optional(pool)
-                    .await?
-            });
-            match row {
-                None => Ok(None),
-                Some(None) => Err(Failure::InvalidRow(
-                    "users.pass_details is NULL: the account has no SCRAM secrets".into(),
-                )),
-                Some(Some(text)) => text.parse::<PassDetails>().map(Some).map_err(|error| {
-                    Failure::InvalidRow(format!("users.pass_details does not parse: {error}"))
-                }),
-            }
-        };
-        self.run("pass_details", account(domain, username), work)
-            .await
+        read_for_user!(self, "pass_details", domain, username, |pool| {
+            let row: Option<Option<String>> = sqlx::query_scalar(PASS_DETAILS)
+                .bind(domain)
+                .bind(username)
+                .fetch_optional(pool)
+                .await?;
+            stored_pass_details(row)?
+        })
     }
 
     /// Replaces the account's credentials. Returns `false` when there is no such account.
@@ -152,22 +124,16 @@ impl Storage {
         username: &str,
         pass_details: &PassDetails,
     ) -> Result<bool, StorageError> {
-        let pass_details = pass_details.to_string();
-        let work = async {
-            let rows = on_pool!(self, |pool| {
-                sqlx::query(SET_PASS_DETAILS)
-                    .bind(domain)
-                    .bind(username)
-                    .bind(&pass_details)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            });
-            Ok::<_, Failure>(rows > 0)
-        };
         let changed = self
-            .run("set_pass_details", account(domain, username), work)
-            .await?;
+            .write_pass_details(
+                "set_pass_details",
+                SET_PASS_DETAILS,
+                domain,
+                username,
+                pass_details,
+            )
+            .await?
+            > 0;
         if changed {
             tracing::info!(%domain, %username, "password changed");
         }
@@ -203,6 +169,32 @@ impl Storage {
         };
         self.run("count_users", domain.to_string(), work).await
     }
+
+    /// Runs `statement`, which binds the domain, the username and the credentials, as
+    /// `operation`; how many rows it changed.
+    async fn write_pass_details(
+        &self,
+        operation: &'static str,
+        statement: &'static str,
+        domain: &str,
+        username: &str,
+        pass_details: &PassDetails,
+    ) -> Result<u64, StorageError> {
+        let pass_details = pass_details.to_string();
+        let work = async {
+            let rows = on_pool!(self, |pool| {
+                sqlx::query(statement)
+                    .bind(domain)
+                    .bind(username)
+                    .bind(&pass_details)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            });
+            Ok::<_, Failure>(rows)
+        };
+        self.run(operation, account(domain, username), work).await
+    }
 }
 
 fn check_name_length(field: &'static str, name: &str) -> Result<(), StorageError> {
@@ -214,4 +206,17 @@ fn check_name_length(field: &'static str, name: &str) -> Result<(), StorageError
         });
     }
     Ok(())
+}
+
+/// The `pass_details` column of an account's row (`None`: no such account).
+fn stored_pass_details(row: Option<Option<String>>) -> Result<Option<PassDetails>, Failure> {
+    match row {
+        None => Ok(None),
+        Some(None) => Err(Failure::InvalidRow(
+            "users.pass_details is NULL: the account has no SCRAM secrets".into(),
+        )),
+        Some(Some(text)) => text.parse::<PassDetails>().map(Some).map_err(|error| {
+            Failure::InvalidRow(format!("users.pass_details does not parse: {error}"))
+        }),
+    }
 }

@@ -356,19 +356,16 @@ macro_rules! require_user {
 macro_rules! write_for_user {
     ($storage:expr, $operation:literal, $domain:expr, $username:expr, |$transaction:ident| $body:expr) => {{
         let work = async {
-            let value = $crate::storage::in_transaction!($storage, |$transaction, dialect| {
-                $crate::storage::require_user!($transaction, dialect, $domain, $username);
-                $body
-            });
-            Ok::<_, $crate::storage::Failure>(value)
+            Ok::<_, $crate::storage::Failure>($crate::storage::in_transaction!(
+                $storage,
+                |$transaction, dialect| {
+                    $crate::storage::require_user!($transaction, dialect, $domain, $username);
+                    $body
+                }
+            ))
         };
-        $storage
-            .run(
-                $operation,
-                $crate::storage::account($domain, $username),
-                work,
-            )
-            .await
+        let account = $crate::storage::account($domain, $username);
+        $storage.run($operation, account, work).await
     }};
 }
 
@@ -377,16 +374,10 @@ macro_rules! write_for_user {
 macro_rules! read_for_user {
     ($storage:expr, $operation:literal, $domain:expr, $username:expr, |$pool:ident| $body:expr) => {{
         let work = async {
-            let value = $crate::storage::on_pool!($storage, |$pool| $body);
-            Ok::<_, $crate::storage::Failure>(value)
+            Ok::<_, $crate::storage::Failure>($crate::storage::on_pool!($storage, |$pool| $body))
         };
-        $storage
-            .run(
-                $operation,
-                $crate::storage::account($domain, $username),
-                work,
-            )
-            .await
+        let account = $crate::storage::account($domain, $username);
+        $storage.run($operation, account, work).await
     }};
 }
 
