@@ -589,4 +589,4 @@ impl SaslServer {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

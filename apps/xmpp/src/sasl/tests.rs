@@ -35,8 +35,8 @@ fn condition(step: &Step) -> Option<SaslCondition> {
     }
 }
 
-/// A SCRAM client, straight from RFC 5802 §3.
-struct ScramClient {
+/// A SCRAM client, straight from RFC 5802 §3 (the c2s stream tests use it too).
+pub(crate) struct ScramClient {
     hash: ScramHash,
     password: String,
     gs2_header: String,
@@ -45,7 +45,7 @@ struct ScramClient {
 }
 
 impl ScramClient {
-    fn new(hash: ScramHash, username: &str, password: &str, nonce: &str) -> Self {
+    pub(crate) fn new(hash: ScramHash, username: &str, password: &str, nonce: &str) -> Self {
         Self::with_gs2_header(hash, username, password, nonce, "n,,")
     }
 
@@ -66,11 +66,11 @@ impl ScramClient {
         }
     }
 
-    fn client_first(&self) -> Vec<u8> {
+    pub(crate) fn client_first(&self) -> Vec<u8> {
         format!("{}{}", self.gs2_header, self.client_first_bare).into_bytes()
     }
 
-    fn client_final(&mut self, server_first: &[u8]) -> Vec<u8> {
+    pub(crate) fn client_final(&mut self, server_first: &[u8]) -> Vec<u8> {
         let server_first = std::str::from_utf8(server_first).expect("UTF-8");
         let mut nonce = "";
         let mut salt = Vec::new();
@@ -106,7 +106,7 @@ impl ScramClient {
         format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes()
     }
 
-    fn verify_server_final(&self, additional_data: &[u8]) -> bool {
+    pub(crate) fn verify_server_final(&self, additional_data: &[u8]) -> bool {
         additional_data == format!("v={}", BASE64.encode(&self.server_signature)).as_bytes()
     }
 }
