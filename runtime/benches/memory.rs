@@ -10,8 +10,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
-use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef};
+use bream_runtime::ractor::Actor;
 use bream_runtime::supervisor::{ChildTemplate, DynamicSupervisor, DynamicSupervisorSpec};
+use bream_testkit::actor::Idle;
 
 struct Counting;
 
@@ -37,22 +38,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-struct Idle;
-
-enum IdleMsg {}
-
-bream_runtime::local_message!(IdleMsg);
-
-impl Actor for Idle {
-    type Msg = IdleMsg;
-    type State = ();
-    type Arguments = ();
-
-    async fn pre_start(&self, _: ActorRef<IdleMsg>, _: ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-}
 
 fn live() -> isize {
     LIVE_BYTES.load(Ordering::Relaxed)

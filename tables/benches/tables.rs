@@ -56,7 +56,7 @@ use std::time::Duration;
 use bream_tables::{Table, TableKind, TableOptions};
 use common::{criterion_short, scramble, time_threads, SCAN_ROWS, TABLE_ROWS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorRef};
 
 /// Counts live heap bytes, to measure bytes per entry.
 struct CountingAllocator;
@@ -86,22 +86,10 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-struct Owner;
-enum Never {}
-impl ractor::Message for Never {}
-impl Actor for Owner {
-    type Msg = Never;
-    type State = ();
-    type Arguments = ();
-    async fn pre_start(&self, _: ActorRef<Never>, _: ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-}
-
 /// A runtime and an owner for the benched tables.
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    owner: ActorRef<Never>,
+    owner: ActorRef<bream_testkit::actor::IdleMsg>,
 }
 
 impl Fixture {
@@ -112,7 +100,7 @@ impl Fixture {
             .build()
             .expect("bench runtime");
         let owner = runtime
-            .block_on(Actor::spawn(None, Owner, ()))
+            .block_on(Actor::spawn(None, bream_testkit::actor::Idle, ()))
             .expect("spawn owner")
             .0;
         Self { runtime, owner }

@@ -1,4 +1,5 @@
-//! What Bream's tests share, in one place: free ports ([`ports`]), a database per scenario on
+//! What Bream's tests share, in one place: an actor that does nothing ([`actor`]), free ports
+//! ([`ports`]), a database per scenario on
 //! SQLite and PostgreSQL with the macro that runs a scenario on both ([`database`]), waits
 //! with deadlines ([`wait`]), a guard that kills child processes ([`process`]), tracing set-up
 //! ([`logging`]), the Python interpreter of the interop and chart checks, made on first use
@@ -9,6 +10,7 @@
 //! deadline, and says what it waited for when it panics. Test code may panic: these are test
 //! helpers, and a panic with a message is how a test fails.
 
+pub mod actor;
 pub mod database;
 pub mod http;
 pub mod logging;

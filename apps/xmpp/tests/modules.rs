@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef};
+use bream_runtime::ractor::ActorRef;
 use bream_xmpp::config::modules::Modules;
 use bream_xmpp::jid::Jid;
 use bream_xmpp::router::{
@@ -25,21 +25,6 @@ use parking_lot::Mutex;
 const NS_ROSTER: &str = "jabber:iq:roster";
 
 // ---- the world -------------------------------------------------------------------
-
-struct Owner;
-
-enum Never {}
-bream_runtime::local_message!(Never);
-
-impl Actor for Owner {
-    type Msg = Never;
-    type State = ();
-    type Arguments = ();
-
-    async fn pre_start(&self, _: ActorRef<Never>, _: ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-}
 
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<Element>>>);
@@ -90,7 +75,7 @@ fn describe(stanza: &Element) -> String {
 struct World {
     router: Router,
     storage: Storage,
-    owner: ActorRef<Never>,
+    owner: ActorRef<bream_testkit::actor::IdleMsg>,
     _dir: tempfile::TempDir,
 }
 
@@ -119,7 +104,7 @@ async fn world_with(config: Modules) -> World {
             .await
             .expect("register");
     }
-    let (owner, _) = Actor::spawn(None, Owner, ()).await.expect("owner");
+    let owner = bream_testkit::actor::spawn_idle().await;
     let table = LocalSessionTable::new(&owner.get_cell()).expect("table");
     let (modules, offline) = bream_xmpp::server::modules(&config, &storage);
     let router = Router::new(

@@ -11,27 +11,7 @@ use tokio::sync::mpsc;
 /// Every wait in these tests gives up after this long.
 pub(super) const DEADLINE: Duration = Duration::from_secs(5);
 
-/// An actor that does nothing: an owner.
-pub(super) struct Idle;
-
-pub(super) enum IdleMsg {}
-impl ractor::Message for IdleMsg {}
-
-impl Actor for Idle {
-    type Msg = IdleMsg;
-    type State = ();
-    type Arguments = ();
-    async fn pre_start(&self, _: ActorRef<IdleMsg>, _: ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-}
-
-pub(super) async fn spawn_idle() -> ActorRef<IdleMsg> {
-    let (actor, _task) = Actor::spawn(None, Idle, ())
-        .await
-        .expect("spawn idle actor");
-    actor
-}
+pub(super) use bream_testkit::actor::{spawn_idle, Idle, IdleMsg};
 
 /// An heir: forwards every `Transfer` it receives to the test.
 pub(super) struct Heir;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef};
+use bream_runtime::ractor::ActorRef;
 use parking_lot::Mutex;
 
 use super::*;
@@ -13,22 +13,6 @@ use crate::modules::disco::{NS_DISCO_INFO, NS_DISCO_ITEMS};
 use crate::modules::ping::NS_PING;
 use crate::modules::version::NS_VERSION;
 use crate::xml::NS_CLIENT;
-
-/// Owns the session table in tests.
-struct Owner;
-
-enum Never {}
-bream_runtime::local_message!(Never);
-
-impl Actor for Owner {
-    type Msg = Never;
-    type State = ();
-    type Arguments = ();
-
-    async fn pre_start(&self, _: ActorRef<Never>, _: ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-}
 
 /// What a recording session received.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,7 +101,7 @@ impl OfflineSink for RecordingOffline {
 struct World {
     router: Router,
     offline: Arc<RecordingOffline>,
-    owner: ActorRef<Never>,
+    owner: ActorRef<bream_testkit::actor::IdleMsg>,
 }
 
 impl Drop for World {
@@ -127,7 +111,7 @@ impl Drop for World {
 }
 
 async fn world() -> World {
-    let (owner, _) = Actor::spawn(None, Owner, ()).await.expect("owner");
+    let owner = bream_testkit::actor::spawn_idle().await;
     let table = LocalSessionTable::new(&owner.get_cell()).expect("table");
     let accounts = Arc::new(MemoryAccounts::new());
     let details = crate::sasl::secret::PassDetails::derive(
@@ -756,7 +740,7 @@ async fn presence_to_a_bare_jid_reaches_available_resources_and_probes_need_a_co
 
 #[tokio::test]
 async fn two_handlers_for_one_namespace_are_refused() {
-    let (owner, _) = Actor::spawn(None, Owner, ()).await.expect("owner");
+    let owner = bream_testkit::actor::spawn_idle().await;
     let table = LocalSessionTable::new(&owner.get_cell()).expect("table");
     let mut modules = modules::defaults();
     modules.push(Arc::new(modules::ping::Ping));
