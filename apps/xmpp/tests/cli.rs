@@ -135,6 +135,22 @@ fn user_command<'a>(
     args
 }
 
+/// Runs bream-xmpp with `args` only (no config of an [`Env`]): its exit code, stdout and
+/// stderr.
+fn run_without_env<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn register_list_count_check_change_remove() {
     let env = Env::new();
@@ -343,12 +359,9 @@ fn bad_usage_exits_2_with_the_usage() {
             outcome.stderr
         );
     }
-    let help = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
-        .args(["ctl", "account", "--help"])
-        .output()
-        .unwrap();
-    assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("registerUser"));
+    let (code, stdout, _) = run_without_env(["ctl", "account", "--help"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("registerUser"), "{stdout}");
 }
 
 #[test]
@@ -369,20 +382,18 @@ fn a_bad_config_file_is_an_error_naming_the_key() {
         "{message}"
     );
 
-    let missing = Command::new(env!("CARGO_BIN_EXE_bream-xmpp"))
-        .args([
-            "ctl",
-            "account",
-            "countUsers",
-            "--domain",
-            "localhost",
-            "--config",
-        ])
-        .arg(env.dir.path().join("missing.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("config_error"));
+    let missing = env.dir.path().join("missing.toml");
+    let (code, _, stderr) = run_without_env([
+        "ctl".as_ref(),
+        "account".as_ref(),
+        "countUsers".as_ref(),
+        "--domain".as_ref(),
+        "localhost".as_ref(),
+        "--config".as_ref(),
+        missing.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("config_error"), "{stderr}");
 }
 
 #[test]

@@ -55,6 +55,15 @@ impl NodeProcess {
             credentials: None,
         }
     }
+
+    /// Waits for the process to exit after `cause`, and asserts it exited with status 0.
+    async fn exits_cleanly(mut self, cause: &str) {
+        let status = tokio::time::timeout(DEADLINE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} does not exit after {cause}", self.name))
+            .expect("wait");
+        assert!(status.success(), "{} exited with {status}", self.name);
+    }
 }
 
 /// Nodes of one cluster (one `cluster_name`), over one database.
@@ -241,25 +250,17 @@ heartbeat_deadline = {deadline}
 
     /// Stops node `index` with SIGTERM and waits for it to exit.
     async fn stop(&mut self, index: usize) {
-        let mut node = self.nodes[index].take().expect("node running");
+        let node = self.nodes[index].take().expect("node running");
         node.signal("TERM");
-        let status = tokio::time::timeout(DEADLINE, node.child.wait())
-            .await
-            .expect("the node exits after SIGTERM")
-            .expect("wait");
-        assert!(status.success(), "{} exited with {status}", node.name);
+        node.exits_cleanly("SIGTERM").await;
     }
 
     /// Asks node `index` to leave with `ctl server leaveCluster` and waits for it to exit.
     async fn leave_with_ctl(&mut self, index: usize) {
         let (ok, stdout, stderr) = self.ctl(index, &["ctl", "server", "leaveCluster"]).await;
         assert!(ok && stdout.contains("leaving"), "{stdout} {stderr}");
-        let mut node = self.nodes[index].take().expect("node running");
-        let status = tokio::time::timeout(DEADLINE, node.child.wait())
-            .await
-            .expect("the node exits after leaveCluster")
-            .expect("wait");
-        assert!(status.success(), "{} exited with {status}", node.name);
+        let node = self.nodes[index].take().expect("node running");
+        node.exits_cleanly("leaveCluster").await;
     }
 
     /// Kills node `index` with SIGKILL.
