@@ -30,7 +30,7 @@ use std::time::Duration;
 use futures::future::{self, BoxFuture, FutureExt};
 use tokio::io::AsyncReadExt;
 
-use super::{check_address, check_node_name};
+use super::{check_address, check_node_name, check_setting};
 use super::{DiscoveredNode, Discovery, DiscoveryError, DiscoveryPoll};
 
 /// The largest discovery file read, in bytes: far more than any cluster's list (a line is at
@@ -59,11 +59,7 @@ impl FileDiscovery {
         own_node_name: impl Into<String>,
     ) -> Result<Self, DiscoveryError> {
         let own_node_name = own_node_name.into();
-        check_node_name(&own_node_name).map_err(|reason| DiscoveryError::InvalidConfig {
-            setting: "node_name",
-            value: own_node_name.clone(),
-            reason,
-        })?;
+        check_setting("node_name", &own_node_name, check_node_name)?;
         Ok(Self {
             path: path.into(),
             own_node_name,

@@ -128,6 +128,19 @@ pub trait Discovery: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// Runs `check` on the setting `value`; its refusal as [`DiscoveryError::InvalidConfig`].
+pub(crate) fn check_setting(
+    setting: &'static str,
+    value: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Result<(), DiscoveryError> {
+    check(value).map_err(|reason| DiscoveryError::InvalidConfig {
+        setting,
+        value: value.to_owned(),
+        reason,
+    })
+}
+
 /// Checks a node name: `name@host`, one `@`, both sides non-empty, no whitespace or control
 /// characters, at most [`NAME_BYTES_MAX`] bytes. Returns why not.
 pub(crate) fn check_node_name(name: &str) -> Result<(), String> {

@@ -6,7 +6,7 @@
 
 use futures::future::{self, BoxFuture, FutureExt};
 
-use super::{check_address, check_node_name};
+use super::{check_address, check_node_name, check_setting};
 use super::{DiscoveredNode, Discovery, DiscoveryError, DiscoveryPoll};
 
 /// Discovery from a list fixed at construction.
@@ -31,25 +31,13 @@ impl StaticList {
         Address: Into<String>,
     {
         let own_node_name = own_node_name.into();
-        check_node_name(&own_node_name).map_err(|reason| DiscoveryError::InvalidConfig {
-            setting: "node_name",
-            value: own_node_name.clone(),
-            reason,
-        })?;
+        check_setting("node_name", &own_node_name, check_node_name)?;
         let mut others: Vec<DiscoveredNode> = Vec::new();
         let mut own_listed = false;
         for (name, address) in nodes {
             let (name, address) = (name.into(), address.into());
-            check_node_name(&name).map_err(|reason| DiscoveryError::InvalidConfig {
-                setting: "static node name",
-                value: name.clone(),
-                reason,
-            })?;
-            check_address(&address).map_err(|reason| DiscoveryError::InvalidConfig {
-                setting: "static node address",
-                value: address.clone(),
-                reason,
-            })?;
+            check_setting("static node name", &name, check_node_name)?;
+            check_setting("static node address", &address, check_address)?;
             let duplicate = others.iter().any(|node| node.name == name)
                 || (name == own_node_name && own_listed);
             if duplicate {
