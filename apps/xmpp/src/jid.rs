@@ -159,6 +159,41 @@ pub fn normalize_localpart(localpart: &str) -> Result<String, JidError> {
     check_length(Part::Localpart, prepared.into_owned())
 }
 
+/// Why a list of domains to serve is not usable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DomainsError {
+    /// No domain to serve.
+    #[error("no domain configured")]
+    NoDomain,
+    /// A domain that is not a valid JID domainpart.
+    #[error("invalid domain {domain:?}: {reason}")]
+    InvalidDomain {
+        /// As configured.
+        domain: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+}
+
+/// The domains a server serves, normalised ([`normalize_domain`]), in the order given, each
+/// once; at least one.
+pub fn served_domains(domains: &[String]) -> Result<Vec<String>, DomainsError> {
+    if domains.is_empty() {
+        return Err(DomainsError::NoDomain);
+    }
+    let mut prepared = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let normalized = normalize_domain(domain).map_err(|error| DomainsError::InvalidDomain {
+            domain: domain.clone(),
+            reason: error.to_string(),
+        })?;
+        if !prepared.contains(&normalized) {
+            prepared.push(normalized);
+        }
+    }
+    Ok(prepared)
+}
+
 /// Prepares and checks a domainpart: IDNA2008 / UTS #46 to U-labels (see the
 /// module docs).
 pub fn normalize_domain(domain: &str) -> Result<String, JidError> {

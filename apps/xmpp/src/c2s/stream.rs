@@ -80,7 +80,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use crate::jid::{normalize_domain, normalize_resource, Jid};
+use crate::jid::{normalize_domain, normalize_resource, served_domains, DomainsError, Jid};
 use crate::sasl::failure::{SaslCondition, SaslFailure};
 use crate::sasl::secret::PassDetails;
 use crate::sasl::{
@@ -122,17 +122,9 @@ pub enum TlsPolicy {
 /// Why a [`StreamConfig`] cannot be made.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StreamConfigError {
-    /// No domain to serve.
-    #[error("no domain configured")]
-    NoDomain,
-    /// A domain that is not a valid JID domainpart.
-    #[error("invalid domain {domain:?}: {reason}")]
-    InvalidDomain {
-        /// The domain as configured.
-        domain: String,
-        /// Why it is invalid.
-        reason: String,
-    },
+    /// No domain, or one that is not a valid JID domainpart.
+    #[error(transparent)]
+    Domains(#[from] DomainsError),
     /// No SASL mechanism to offer.
     #[error("no SASL mechanism configured")]
     NoMechanism,
@@ -166,20 +158,7 @@ impl StreamConfig {
         mechanisms: &[Mechanism],
         auth_failures_max: u32,
     ) -> Result<StreamConfig, StreamConfigError> {
-        if domains.is_empty() {
-            return Err(StreamConfigError::NoDomain);
-        }
-        let mut prepared = Vec::with_capacity(domains.len());
-        for domain in domains {
-            let normalized =
-                normalize_domain(domain).map_err(|error| StreamConfigError::InvalidDomain {
-                    domain: domain.clone(),
-                    reason: error.to_string(),
-                })?;
-            if !prepared.contains(&normalized) {
-                prepared.push(normalized);
-            }
-        }
+        let prepared = served_domains(domains)?;
         let mut offered = Vec::new();
         for mechanism in mechanisms {
             if !offered.contains(mechanism) {

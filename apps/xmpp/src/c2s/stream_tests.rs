@@ -862,11 +862,13 @@ fn config_is_validated() {
     let mechanisms = &Mechanism::ALL;
     assert_eq!(
         StreamConfig::new(&[], TlsPolicy::Off, mechanisms, 3).err(),
-        Some(StreamConfigError::NoDomain)
+        Some(StreamConfigError::Domains(DomainsError::NoDomain))
     );
     assert!(matches!(
         StreamConfig::new(&["bad domain".into()], TlsPolicy::Off, mechanisms, 3),
-        Err(StreamConfigError::InvalidDomain { .. })
+        Err(StreamConfigError::Domains(
+            DomainsError::InvalidDomain { .. }
+        ))
     ));
     assert_eq!(
         StreamConfig::new(&[DOMAIN.into()], TlsPolicy::Off, &[], 3).err(),

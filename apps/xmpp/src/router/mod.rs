@@ -77,7 +77,7 @@ pub use table::{LocalSessionTable, SessionTable, SessionTableError};
 
 use self::plan::{Plan, StanzaKind};
 use crate::c2s::accounts::Accounts;
-use crate::jid::{normalize_domain, BareJid, Jid};
+use crate::jid::{served_domains, BareJid, DomainsError, Jid};
 use crate::stanza::error::{StanzaError, StanzaErrorCondition, StreamError, StreamErrorCondition};
 use crate::xml::Element;
 
@@ -90,17 +90,9 @@ pub const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why a [`Router`] cannot be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RouterError {
-    /// No domain to serve.
-    #[error("no domain configured")]
-    NoDomain,
-    /// A domain that is not a valid JID domainpart.
-    #[error("invalid domain {domain:?}: {reason}")]
-    InvalidDomain {
-        /// As configured.
-        domain: String,
-        /// Why.
-        reason: String,
-    },
+    /// No domain, or one that is not a valid JID domainpart.
+    #[error(transparent)]
+    Domains(#[from] DomainsError),
     /// Two modules handle the same iqs.
     #[error("more than one handler for {scope} iqs in namespace {namespace}")]
     DuplicateIqHandler {
@@ -141,19 +133,7 @@ impl Router {
         offline: Arc<dyn OfflineSink>,
         modules: &[Arc<dyn Module>],
     ) -> Result<Router, RouterError> {
-        if domains.is_empty() {
-            return Err(RouterError::NoDomain);
-        }
-        let mut prepared = Vec::new();
-        for domain in domains {
-            let domain = normalize_domain(domain).map_err(|error| RouterError::InvalidDomain {
-                domain: domain.clone(),
-                reason: error.to_string(),
-            })?;
-            if !prepared.contains(&domain) {
-                prepared.push(domain);
-            }
-        }
+        let prepared = served_domains(domains)?;
         let mut builder = HooksBuilder::default();
         for module in modules {
             builder.for_module(module.name());
