@@ -104,19 +104,35 @@ pub async fn register(
     domain: &str,
     concurrency: usize,
 ) -> Registered {
+    let users = range.map(|index| format!("{prefix}{index}"));
+    register_each(users, concurrency, "command", |user| {
+        run_one(command.argv(&user, password, domain))
+    })
+    .await
+}
+
+/// Runs `register` for every user, `concurrency` at once, and counts the outcomes (`how`
+/// names the way in the errors).
+async fn register_each<F>(
+    mut users: impl Iterator<Item = String>,
+    concurrency: usize,
+    how: &str,
+    mut register: impl FnMut(String) -> F,
+) -> Registered
+where
+    F: std::future::Future<Output = Result<bool, String>> + Send + 'static,
+{
     let mut outcome = Registered::default();
     let mut running = JoinSet::new();
-    let mut users = range.into_iter();
     loop {
         while running.len() < concurrency.max(1) {
-            let Some(index) = users.next() else { break };
-            let argv = command.argv(&format!("{prefix}{index}"), password, domain);
-            running.spawn(run_one(argv));
+            let Some(user) = users.next() else { break };
+            running.spawn(register(user));
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        outcome.count(joined, "command");
+        outcome.count(joined, how);
     }
     outcome
 }
@@ -167,34 +183,24 @@ pub async fn register_in_band(
     password: &str,
     concurrency: usize,
 ) -> Registered {
-    let mut outcome = Registered::default();
-    let mut running = JoinSet::new();
-    let mut users = range.into_iter();
-    loop {
-        while running.len() < concurrency.max(1) {
-            let Some(index) = users.next() else { break };
-            let user = format!("{prefix}{index}");
-            let password = password.to_string();
-            let settings = settings.clone();
-            running.spawn(async move {
-                let account = crate::client::Account {
-                    username: &user,
-                    password: &password,
-                    resource: "",
-                    source: std::net::IpAddr::from([127, 0, 0, 1]),
-                };
-                let deadline = tokio::time::Instant::now() + REGISTER_TIMEOUT;
-                crate::client::Connection::register_in_band(&settings, &account, deadline)
-                    .await
-                    .map_err(|error| error.to_string())
-            });
+    let users = range.map(|index| format!("{prefix}{index}"));
+    register_each(users, concurrency, "in-band", |user| {
+        let password = password.to_string();
+        let settings = settings.clone();
+        async move {
+            let account = crate::client::Account {
+                username: &user,
+                password: &password,
+                resource: "",
+                source: std::net::IpAddr::from([127, 0, 0, 1]),
+            };
+            let deadline = tokio::time::Instant::now() + REGISTER_TIMEOUT;
+            crate::client::Connection::register_in_band(&settings, &account, deadline)
+                .await
+                .map_err(|error| error.to_string())
         }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        outcome.count(joined, "in-band");
-    }
-    outcome
+    })
+    .await
 }
 
 #[cfg(test)]
