@@ -289,11 +289,16 @@ impl<A: Clone> Membership<A> {
                 .iter()
                 .find(|(_, other)| other.name.as_deref() == Some(name.as_str()))
                 .map(|(id, _)| *id);
-            if self
+            let carried_up = self
                 .up
                 .get(name)
-                .is_some_and(|peer| peer.session == session)
-            {
+                .is_some_and(|peer| peer.session == session);
+            if carried_up && self.cut.contains(name) {
+                // A partition hides the peer closing the connection as it hides everything
+                // else: the peer stays listed until its heartbeat deadline passes in `tick`.
+                return Vec::new();
+            }
+            if carried_up {
                 self.up.remove(name);
                 return match other_session {
                     Some(other) => {
@@ -500,6 +505,25 @@ mod tests {
             }]
         );
         assert!(membership.session_closed(1).is_empty());
+        assert!(membership.up_nodes().is_empty());
+    }
+
+    #[test]
+    fn a_cut_peer_closing_its_session_first_still_goes_down_by_the_deadline() {
+        // The peer's deadline may pass before ours: its closing the session must not tell us.
+        let start = Instant::now();
+        let mut membership = Membership::new(Duration::from_secs(1));
+        ready_peer(&mut membership, 1, "b@h", start);
+        membership.cut("b@h");
+        assert!(membership.session_closed(1).is_empty());
+        assert_eq!(membership.up_nodes(), ["b@h"]);
+        assert_eq!(
+            membership.tick(start + Duration::from_millis(1500)),
+            vec![Action::Down {
+                name: "b@h".into(),
+                reason: DownReason::HeartbeatMissed
+            }]
+        );
         assert!(membership.up_nodes().is_empty());
     }
 
