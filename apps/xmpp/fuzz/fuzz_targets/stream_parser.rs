@@ -7,9 +7,7 @@
 #![no_main]
 
 use bream_xmpp::xml::serialize::write_stream_open;
-use bream_xmpp::xml::{
-    Element, Limits, NamespaceContext, ParseError, StreamEvent, StreamParser, NS_CLIENT,
-};
+use bream_xmpp::xml::{Element, Limits, NamespaceContext, StreamEvent, StreamParser, NS_CLIENT};
 use libfuzzer_sys::fuzz_target;
 
 /// Bounds for re-parsing a serialized stanza: escaping and generated prefix
@@ -23,30 +21,17 @@ const ROUND_TRIP_LIMITS: Limits = Limits {
     name_bytes_max: 1 << 16,
 };
 
-fn parse(limits: Limits, chunks: &[&[u8]]) -> (Vec<StreamEvent>, Option<ParseError>) {
-    let mut parser = StreamParser::with_limits(limits);
-    let mut events = Vec::new();
-    for chunk in chunks {
-        parser.feed(chunk);
-        loop {
-            match parser.next_event() {
-                Ok(Some(event)) => events.push(event),
-                Ok(None) => break,
-                Err(error) => return (events, Some(error)),
-            }
-        }
-    }
-    (events, None)
-}
-
 fn round_trip(stanza: &Element) {
     let mut document = String::new();
     write_stream_open(&mut document, NS_CLIENT, &[]);
     document.push_str(&stanza.to_xml_in(&NamespaceContext::CLIENT_STREAM));
-    let (events, error) = parse(ROUND_TRIP_LIMITS, &[document.as_bytes()]);
-    assert_eq!(error, None, "serialized stanza does not parse: {document}");
+    let outcome = StreamParser::parse_chunks(ROUND_TRIP_LIMITS, &[document.as_bytes()]);
     assert_eq!(
-        events.get(1),
+        outcome.error, None,
+        "serialized stanza does not parse: {document}"
+    );
+    assert_eq!(
+        outcome.events.get(1),
         Some(&StreamEvent::Stanza(stanza.clone())),
         "{document}"
     );
@@ -56,11 +41,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&seed, input)) = data.split_first() else {
         return;
     };
-    let whole = parse(Limits::DEFAULT, &[input]);
+    let whole = StreamParser::parse_chunks(Limits::DEFAULT, &[input]);
     let chunk_length = usize::from(seed % 16) + 1;
     let chunks: Vec<&[u8]> = input.chunks(chunk_length).collect();
-    assert_eq!(parse(Limits::DEFAULT, &chunks), whole);
-    for event in &whole.0 {
+    assert_eq!(StreamParser::parse_chunks(Limits::DEFAULT, &chunks), whole);
+    for event in &whole.events {
         if let StreamEvent::Stanza(stanza) = event {
             round_trip(stanza);
         }

@@ -29,7 +29,7 @@ mod parser_tests;
 pub use element::{Attribute, Element, Node};
 pub use error::{ParseError, Restriction};
 pub use limits::{Limit, Limits};
-pub use parser::{StreamEvent, StreamHeader, StreamParser};
+pub use parser::{ParseOutcome, StreamEvent, StreamHeader, StreamParser};
 pub use serialize::{NamespaceContext, STREAM_CLOSE};
 
 /// The stream namespace, bound to the `stream` prefix by convention.

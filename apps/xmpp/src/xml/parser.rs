@@ -203,6 +203,17 @@ fn is_xml_whitespace(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// All a parser made of a byte stream: its events in order and the error it stopped at. Checks
+/// that compare two ways of feeding the same bytes (the parser tests, the fuzz target) compare
+/// these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseOutcome {
+    /// The events, in order, up to the error if there was one.
+    pub events: Vec<StreamEvent>,
+    /// The error that stopped the stream, if it stopped.
+    pub error: Option<ParseError>,
+}
+
 impl Default for StreamParser {
     fn default() -> Self {
         StreamParser::new()
@@ -221,6 +232,32 @@ impl StreamParser {
             input: Input::default(),
             tree: TreeBuilder::new(limits),
             failure: None,
+        }
+    }
+
+    /// Feeds `chunks` one after the other to a new parser with `limits`, taking every event
+    /// each one completes.
+    pub fn parse_chunks(limits: Limits, chunks: &[&[u8]]) -> ParseOutcome {
+        let mut parser = StreamParser::with_limits(limits);
+        let mut events = Vec::new();
+        for chunk in chunks {
+            parser.feed(chunk);
+            loop {
+                match parser.next_event() {
+                    Ok(Some(event)) => events.push(event),
+                    Ok(None) => break,
+                    Err(error) => {
+                        return ParseOutcome {
+                            events,
+                            error: Some(error),
+                        }
+                    }
+                }
+            }
+        }
+        ParseOutcome {
+            events,
+            error: None,
         }
     }
 

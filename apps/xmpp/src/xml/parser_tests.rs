@@ -9,56 +9,25 @@ use super::*;
 const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
     xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>";
 
-/// What a parser made of some input: its events and the error it stopped at.
-#[derive(Clone, Debug, PartialEq)]
-struct Outcome {
-    events: Vec<StreamEvent>,
-    error: Option<ParseError>,
-}
-
-fn parse_chunks_with(limits: Limits, chunks: &[&[u8]]) -> Outcome {
-    let mut parser = StreamParser::with_limits(limits);
-    let mut events = Vec::new();
-    for chunk in chunks {
-        parser.feed(chunk);
-        loop {
-            match parser.next_event() {
-                Ok(Some(event)) => events.push(event),
-                Ok(None) => break,
-                Err(error) => {
-                    return Outcome {
-                        events,
-                        error: Some(error),
-                    }
-                }
-            }
-        }
-    }
-    Outcome {
-        events,
-        error: None,
-    }
-}
-
-fn parse(input: &str) -> Outcome {
-    parse_chunks_with(Limits::DEFAULT, &[input.as_bytes()])
+fn parse(input: &str) -> ParseOutcome {
+    StreamParser::parse_chunks(Limits::DEFAULT, &[input.as_bytes()])
 }
 
 /// Parses `input` whole, then byte by byte, checks both agree, and returns the
 /// outcome.
-fn check(input: &str) -> Outcome {
+fn check(input: &str) -> ParseOutcome {
     check_with(Limits::DEFAULT, input)
 }
 
-fn check_with(limits: Limits, input: &str) -> Outcome {
-    let whole = parse_chunks_with(limits, &[input.as_bytes()]);
+fn check_with(limits: Limits, input: &str) -> ParseOutcome {
+    let whole = StreamParser::parse_chunks(limits, &[input.as_bytes()]);
     let bytes: Vec<&[u8]> = input.as_bytes().chunks(1).collect();
-    let byte_by_byte = parse_chunks_with(limits, &bytes);
+    let byte_by_byte = StreamParser::parse_chunks(limits, &bytes);
     assert_eq!(whole, byte_by_byte, "input: {input}");
     whole
 }
 
-fn stanzas(outcome: &Outcome) -> Vec<&Element> {
+fn stanzas(outcome: &ParseOutcome) -> Vec<&Element> {
     outcome
         .events
         .iter()
@@ -411,7 +380,7 @@ fn invalid_utf8_is_not_well_formed() {
     let mut input = format!("{HEADER}<body>").into_bytes();
     input.extend_from_slice(&[0xC3, 0x28]);
     input.extend_from_slice(b"</body>");
-    let outcome = parse_chunks_with(Limits::DEFAULT, &[&input]);
+    let outcome = StreamParser::parse_chunks(Limits::DEFAULT, &[&input]);
     assert_eq!(outcome.error, Some(ParseError::malformed("invalid UTF-8")));
 }
 
@@ -420,7 +389,8 @@ fn multibyte_characters_split_across_chunks() {
     let input = format!("{HEADER}<body a='é😀'>日本語 é😀</body>");
     let bytes = input.as_bytes();
     for split in 0..bytes.len() {
-        let outcome = parse_chunks_with(Limits::DEFAULT, &[&bytes[..split], &bytes[split..]]);
+        let outcome =
+            StreamParser::parse_chunks(Limits::DEFAULT, &[&bytes[..split], &bytes[split..]]);
         assert_eq!(outcome.error, None, "split at {split}");
         let body = stanzas(&outcome)[0].clone();
         assert_eq!(body.text(), "日本語 é😀");
@@ -818,7 +788,7 @@ proptest! {
         let whole = parse(&input);
         let chunks = split_into_chunks(input.as_bytes(), &cuts);
         let chunk_refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
-        prop_assert_eq!(parse_chunks_with(Limits::DEFAULT, &chunk_refs), whole);
+        prop_assert_eq!(StreamParser::parse_chunks(Limits::DEFAULT, &chunk_refs), whole);
     }
 
     #[test]
@@ -829,7 +799,7 @@ proptest! {
         let input = serialized_stream(&stanzas);
         let chunks = split_into_chunks(input.as_bytes(), &cuts);
         let chunk_refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
-        let outcome = parse_chunks_with(Limits::DEFAULT, &chunk_refs);
+        let outcome = StreamParser::parse_chunks(Limits::DEFAULT, &chunk_refs);
         prop_assert_eq!(&outcome.error, &None, "{}", input);
         let parsed: Vec<Element> = self::stanzas(&outcome).into_iter().cloned().collect();
         prop_assert_eq!(parsed, stanzas);
@@ -847,8 +817,8 @@ proptest! {
         let chunks = split_into_chunks(&input, &cuts);
         let chunk_refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
         let small = limits(|limits| { limits.stanza_bytes_max = 64; limits.depth_max = 3; });
-        let _ = parse_chunks_with(small, &chunk_refs);
-        let _ = parse_chunks_with(Limits::DEFAULT, &chunk_refs);
+        let _ = StreamParser::parse_chunks(small, &chunk_refs);
+        let _ = StreamParser::parse_chunks(Limits::DEFAULT, &chunk_refs);
     }
 
     #[test]
@@ -866,7 +836,7 @@ proptest! {
         let whole = parse(&input);
         let chunks = split_into_chunks(input.as_bytes(), &cuts);
         let chunk_refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
-        prop_assert_eq!(parse_chunks_with(Limits::DEFAULT, &chunk_refs), whole.clone());
+        prop_assert_eq!(StreamParser::parse_chunks(Limits::DEFAULT, &chunk_refs), whole.clone());
         // Whatever the parser accepted serializes to XML that parses back to
         // the same trees (the fuzz target's third oracle).
         let accepted: Vec<Element> = stanzas(&whole).into_iter().cloned().collect();
