@@ -56,8 +56,9 @@ impl std::str::FromStr for Mechanism {
             "PLAIN" => Ok(Mechanism::Plain),
             "SCRAM-SHA-1" => Ok(Mechanism::Scram(ScramHash::Sha1)),
             "SCRAM-SHA-256" => Ok(Mechanism::Scram(ScramHash::Sha256)),
+            "SCRAM-SHA-512" => Ok(Mechanism::Scram(ScramHash::Sha512)),
             _ => Err(format!(
-                "unknown mechanism {text:?}: use plain, scram-sha-1 or scram-sha-256"
+                "unknown mechanism {text:?}: use plain, scram-sha-1, scram-sha-256 or scram-sha-512"
             )),
         }
     }

@@ -1,5 +1,7 @@
-//! The client side of SCRAM (RFC 5802; SHA-256 from RFC 7677), as a plain state machine: the
-//! caller moves messages between it and the socket.
+//! The client side of SCRAM (RFC 5802; SHA-256 from RFC 7677, SHA-512 as in
+//! draft-melnikov-scram-sha-512), as a plain state machine: the caller moves messages between
+//! it and the socket. The server's own SASL tests drive it too: it shares no code with the
+//! server's side, so the two check each other.
 //!
 //! ```
 //! use bream_load::scram::{ScramClient, ScramHash, SaltedPasswordCache};
@@ -16,7 +18,8 @@
 //! # Edges
 //!
 //! - No SASLprep: user names and passwords are used as given (load-test accounts are ASCII).
-//! - No channel binding: the gs2 header is `n,,`.
+//! - No channel binding: the gs2 header is `n,,`, or what [`ScramClient::with_gs2_header`]
+//!   is given (an authzid, the `y` flag); `c=` is that header's base64 with no binding data.
 //! - A server asking for more than [`ITERATIONS_MAX`] iterations, a nonce that does not extend
 //!   ours, bad base64 or a wrong server signature is an error, never a panic.
 //! - Salted passwords are cached per (hash, password, salt, iterations), as RFC 5802 §5.1
@@ -32,7 +35,7 @@ use base64::Engine as _;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 /// The most PBKDF2 iterations a server may ask for: far above any real setting (MongooseIM and
 /// Bream use 10000, ejabberd 4096), and it keeps a hostile server from pinning a core.
@@ -48,6 +51,8 @@ pub enum ScramHash {
     Sha1,
     /// SCRAM-SHA-256.
     Sha256,
+    /// SCRAM-SHA-512.
+    Sha512,
 }
 
 impl ScramHash {
@@ -56,6 +61,7 @@ impl ScramHash {
         match self {
             ScramHash::Sha1 => "SCRAM-SHA-1",
             ScramHash::Sha256 => "SCRAM-SHA-256",
+            ScramHash::Sha512 => "SCRAM-SHA-512",
         }
     }
 
@@ -63,6 +69,7 @@ impl ScramHash {
         match self {
             ScramHash::Sha1 => hmac_bytes::<Hmac<Sha1>>(key, data),
             ScramHash::Sha256 => hmac_bytes::<Hmac<Sha256>>(key, data),
+            ScramHash::Sha512 => hmac_bytes::<Hmac<Sha512>>(key, data),
         }
     }
 
@@ -70,20 +77,20 @@ impl ScramHash {
         match self {
             ScramHash::Sha1 => Sha1::digest(data).to_vec(),
             ScramHash::Sha256 => Sha256::digest(data).to_vec(),
+            ScramHash::Sha512 => Sha512::digest(data).to_vec(),
         }
     }
 
     fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
             ScramHash::Sha1 => {
-                let mut output = [0u8; 20];
-                pbkdf2::pbkdf2_hmac::<Sha1>(password, salt, iterations, &mut output);
-                output.to_vec()
+                pbkdf2::pbkdf2_hmac_array::<Sha1, 20>(password, salt, iterations).to_vec()
             }
             ScramHash::Sha256 => {
-                let mut output = [0u8; 32];
-                pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut output);
-                output.to_vec()
+                pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations).to_vec()
+            }
+            ScramHash::Sha512 => {
+                pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(password, salt, iterations).to_vec()
             }
         }
     }
@@ -170,6 +177,8 @@ pub struct ScramClient {
     hash: ScramHash,
     password: String,
     client_nonce: String,
+    /// `n,,` unless the caller chose another.
+    gs2_header: String,
     client_first_bare: String,
     /// Set by `client_final`: the signature the server must prove.
     server_signature_expected: Option<Vec<u8>>,
@@ -184,11 +193,24 @@ impl ScramClient {
 
     /// A client with the given nonce (tests use RFC 5802's).
     pub fn with_nonce(hash: ScramHash, username: &str, password: &str, nonce: &str) -> Self {
+        Self::with_gs2_header(hash, username, password, nonce, "n,,")
+    }
+
+    /// A client that opens with `gs2_header` (`y,,`, or `n,a=AUTHZID,`) instead of `n,,`:
+    /// what a server must accept or refuse beyond the plain case.
+    pub fn with_gs2_header(
+        hash: ScramHash,
+        username: &str,
+        password: &str,
+        nonce: &str,
+        gs2_header: &str,
+    ) -> Self {
         let escaped = username.replace('=', "=3D").replace(',', "=2C");
         ScramClient {
             hash,
             password: password.to_string(),
             client_nonce: nonce.to_string(),
+            gs2_header: gs2_header.to_string(),
             client_first_bare: format!("n={escaped},r={nonce}"),
             server_signature_expected: None,
         }
@@ -196,7 +218,7 @@ impl ScramClient {
 
     /// client-first-message.
     pub fn client_first(&self) -> String {
-        format!("n,,{}", self.client_first_bare)
+        format!("{}{}", self.gs2_header, self.client_first_bare)
     }
 
     /// Parses server-first-message and returns client-final-message. PBKDF2 runs here unless
@@ -252,8 +274,8 @@ impl ScramClient {
                 salted
             }
         };
-        // "biws" is base64("n,,").
-        let without_proof = format!("c=biws,r={nonce}");
+        // "c=biws" for the usual "n,,".
+        let without_proof = format!("c={},r={nonce}", BASE64.encode(&self.gs2_header));
         let auth_message = format!("{},{text},{without_proof}", self.client_first_bare);
         let client_key = self.hash.hmac(&salted_password, b"Client Key");
         let stored_key = self.hash.hash(&client_key);
