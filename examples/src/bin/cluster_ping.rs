@@ -14,11 +14,10 @@
 //! `UP`. `--registry postgres://postgres@127.0.0.1/test` uses PostgreSQL instead; `--rounds N`
 //! stops after N rounds.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bream_runtime::discovery::{SqlRegistry, SqlRegistryConfig};
-use bream_runtime::node::{Node, NodeConfig, NodeEvent, RemoteMessage};
+use bream_examples::{start_node, NodeSetup, StartedNode};
+use bream_runtime::node::RemoteMessage;
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use clap::Parser;
 
@@ -91,33 +90,24 @@ impl Actor for Pong {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
-    let name = format!("{}@127.0.0.1", options.name);
-    let address = format!("127.0.0.1:{}", options.port);
-    let registry = SqlRegistry::connect(SqlRegistryConfig::new(
-        options.registry.clone(),
-        options.cluster.clone(),
-        name.clone(),
-        address.clone(),
-    ))
-    .await?;
-    let node = Node::start(
-        NodeConfig::new(name.clone(), address.parse()?, options.cookie.clone()),
-        Some(Arc::new(registry)),
+    let StartedNode {
+        node,
+        name,
+        address,
+    } = start_node(
+        NodeSetup {
+            name: &options.name,
+            port: options.port,
+            registry: &options.registry,
+            cluster: &options.cluster,
+            cookie: &options.cookie,
+        },
+        |_| {},
     )
     .await?;
     let (pong, _) = Actor::spawn(None, Pong { node: name.clone() }, ()).await?;
     node.register_global(&format!("ping@{name}"), &pong)?;
     println!("{name} started on {address}, registry {}", options.registry);
-
-    let mut events = node.subscribe();
-    tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            match event {
-                NodeEvent::Up { node } => println!("UP   {node}"),
-                NodeEvent::Down { node, reason } => println!("DOWN {node} ({reason})"),
-            }
-        }
-    });
 
     let mut round = 0;
     loop {

@@ -34,8 +34,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bream_runtime::discovery::{SqlRegistry, SqlRegistryConfig};
-use bream_runtime::node::{Node, NodeConfig, NodeEvent};
+use bream_examples::{start_node, NodeSetup, StartedNode};
 use bream_tables::replicated::{
     ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService, ServiceConfig,
 };
@@ -72,31 +71,27 @@ type Kv = ReplicatedTable<String, String>;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
-    let name = format!("{}@127.0.0.1", options.name);
-    let address = format!("127.0.0.1:{}", options.port);
-    let registry = SqlRegistry::connect(SqlRegistryConfig::new(
-        options.registry.clone(),
-        options.cluster.clone(),
-        name.clone(),
-        address.clone(),
-    ))
+    let StartedNode {
+        node,
+        name,
+        address,
+    } = start_node(
+        NodeSetup {
+            name: &options.name,
+            port: options.port,
+            registry: &options.registry,
+            cluster: &options.cluster,
+            cookie: &options.cookie,
+        },
+        |config| {
+            // Notice a frozen peer within a second (a killed one is noticed at once: its
+            // socket closes).
+            config.heartbeat_interval = Duration::from_millis(200);
+            config.heartbeat_deadline = Duration::from_secs(1);
+            config.poll_interval_starting = Duration::from_millis(200);
+        },
+    )
     .await?;
-    let mut config = NodeConfig::new(name.clone(), address.parse()?, options.cookie.clone());
-    // Notice a frozen peer within a second (a killed one is noticed at once: its socket closes).
-    config.heartbeat_interval = Duration::from_millis(200);
-    config.heartbeat_deadline = Duration::from_secs(1);
-    config.poll_interval_starting = Duration::from_millis(200);
-    let node = Node::start(config, Some(Arc::new(registry))).await?;
-
-    let mut events = node.subscribe();
-    tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            match event {
-                NodeEvent::Up { node } => println!("UP {node}"),
-                NodeEvent::Down { node, reason } => println!("DOWN {node} ({reason})"),
-            }
-        }
-    });
 
     let table: Kv = ReplicatedTable::start(&node, "kv", table_options()).await?;
     for seed in &options.seed {
