@@ -63,22 +63,13 @@ impl<S: BuildHasher + Default> Striped<S> {
 impl<S: BuildHasher + Default + Sync + Send> Candidate for Striped<S> {
     fn insert(&self, key: u64, value: u64) {
         let hash = self.hasher.hash_one(key);
-        let mut stripe = self.stripes[(hash.rotate_left(32) >> self.shift) as usize]
-            .0
-            .write();
-        match stripe.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(*k)) {
-            hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().1 = value,
-            hashbrown::hash_table::Entry::Vacant(entry) => {
-                entry.insert((key, value));
-            }
-        }
+        let mut stripe = self.stripes[stripe_of(hash, self.shift)].0.write();
+        upsert(&mut stripe, &self.hasher, hash, key, value);
     }
     fn lookup(&self, key: u64) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
-        let stripe = self.stripes[(hash.rotate_left(32) >> self.shift) as usize]
-            .0
-            .read();
-        stripe.find(hash, |(k, _)| *k == key).map(|(_, v)| *v)
+        let stripe = self.stripes[stripe_of(hash, self.shift)].0.read();
+        find(&stripe, hash, key)
     }
 }
 
@@ -100,23 +91,39 @@ impl StripedReadMostly {
 impl Candidate for StripedReadMostly {
     fn insert(&self, key: u64, value: u64) {
         let hash = self.hasher.hash_one(key);
-        let mut stripe = self
-            .locks
-            .write((hash.rotate_left(32) >> self.shift) as usize);
-        match stripe.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(*k)) {
-            hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().1 = value,
-            hashbrown::hash_table::Entry::Vacant(entry) => {
-                entry.insert((key, value));
-            }
-        }
+        let mut stripe = self.locks.write(stripe_of(hash, self.shift));
+        upsert(&mut stripe, &self.hasher, hash, key, value);
     }
     fn lookup(&self, key: u64) -> Option<u64> {
         let hash = self.hasher.hash_one(key);
-        let stripe = self
-            .locks
-            .read((hash.rotate_left(32) >> self.shift) as usize);
-        stripe.find(hash, |(k, _)| *k == key).map(|(_, v)| *v)
+        let stripe = self.locks.read(stripe_of(hash, self.shift));
+        find(&stripe, hash, key)
     }
+}
+
+/// The stripe a hash falls in, from the bits below the middle (31 downwards): the table inside
+/// the stripe indexes by the lowest bits and tags by the top seven, so neither is skewed.
+fn stripe_of(hash: u64, shift: u32) -> usize {
+    (hash.rotate_left(32) >> shift) as usize
+}
+
+fn upsert(
+    stripe: &mut hashbrown::HashTable<(u64, u64)>,
+    hasher: &impl BuildHasher,
+    hash: u64,
+    key: u64,
+    value: u64,
+) {
+    match stripe.entry(hash, |(k, _)| *k == key, |(k, _)| hasher.hash_one(*k)) {
+        hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().1 = value,
+        hashbrown::hash_table::Entry::Vacant(entry) => {
+            entry.insert((key, value));
+        }
+    }
+}
+
+fn find(stripe: &hashbrown::HashTable<(u64, u64)>, hash: u64, key: u64) -> Option<u64> {
+    stripe.find(hash, |(k, _)| *k == key).map(|(_, v)| *v)
 }
 
 struct BTreeReadMostly(lock::StripeLocks<BTreeMap<u64, u64>>);
