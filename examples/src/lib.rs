@@ -11,18 +11,27 @@ use std::sync::Arc;
 use bream_runtime::discovery::{SqlRegistry, SqlRegistryConfig};
 use bream_runtime::node::{Node, NodeConfig, NodeEvent};
 
-/// Where a clustered example's node lives and how it finds the others.
-pub struct NodeSetup<'a> {
+/// Where a clustered example's node lives and how it finds the others: the command-line
+/// options both clustered examples take (`#[command(flatten)]`). What is not given defaults
+/// to the example's own name: registry `sqlite://EXAMPLE.db?mode=rwc`, cluster `EXAMPLE`,
+/// cookie `EXAMPLE-cookie`.
+#[derive(clap::Args)]
+pub struct NodeArgs {
     /// Short node name; the node is `NAME@127.0.0.1`.
-    pub name: &'a str,
+    #[arg(long)]
+    pub name: String,
     /// Port for node-to-node traffic.
+    #[arg(long)]
     pub port: u16,
-    /// The registry all nodes share.
-    pub registry: &'a str,
-    /// The cluster's name in the registry.
-    pub cluster: &'a str,
-    /// Cookie (all nodes must agree).
-    pub cookie: &'a str,
+    /// The registry all nodes share (default: an SQLite file named after the example).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// The cluster's name in the registry (default: the example's name).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Cookie, which all nodes must agree on (default: the example's name and `-cookie`).
+    #[arg(long)]
+    pub cookie: Option<String>,
 }
 
 /// A started node with its full name and address.
@@ -33,25 +42,36 @@ pub struct StartedNode {
     pub name: String,
     /// `127.0.0.1:PORT`.
     pub address: String,
+    /// The registry's URL.
+    pub registry: String,
 }
 
 /// Registers the node in the SQL registry and starts it with the config `tune` adjusts (an
 /// example that wants a faster failure detector sets its heartbeat there); then prints every
 /// `UP` and `DOWN` the node sees, as both examples' readers and tests follow them.
 pub async fn start_node(
-    setup: NodeSetup<'_>,
+    args: &NodeArgs,
+    example: &str,
     tune: impl FnOnce(&mut NodeConfig),
 ) -> anyhow::Result<StartedNode> {
-    let name = format!("{}@127.0.0.1", setup.name);
-    let address = format!("127.0.0.1:{}", setup.port);
+    let name = format!("{}@127.0.0.1", args.name);
+    let address = format!("127.0.0.1:{}", args.port);
+    let registry_url = args
+        .registry
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{example}.db?mode=rwc"));
     let registry = SqlRegistry::connect(SqlRegistryConfig::new(
-        setup.registry.to_string(),
-        setup.cluster.to_string(),
+        registry_url.clone(),
+        args.cluster.clone().unwrap_or_else(|| example.to_string()),
         name.clone(),
         address.clone(),
     ))
     .await?;
-    let mut config = NodeConfig::new(name.clone(), address.parse()?, setup.cookie.to_string());
+    let cookie = args
+        .cookie
+        .clone()
+        .unwrap_or_else(|| format!("{example}-cookie"));
+    let mut config = NodeConfig::new(name.clone(), address.parse()?, cookie);
     tune(&mut config);
     let node = Node::start(config, Some(Arc::new(registry))).await?;
     let mut events = node.subscribe();
@@ -67,5 +87,6 @@ pub async fn start_node(
         node,
         name,
         address,
+        registry: registry_url,
     })
 }

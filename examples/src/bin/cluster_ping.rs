@@ -16,28 +16,15 @@
 
 use std::time::{Duration, Instant};
 
-use bream_examples::{start_node, NodeSetup, StartedNode};
+use bream_examples::{start_node, NodeArgs, StartedNode};
 use bream_runtime::node::RemoteMessage;
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use clap::Parser;
 
 #[derive(Parser)]
 struct Options {
-    /// Short node name; the node is `NAME@127.0.0.1`.
-    #[arg(long)]
-    name: String,
-    /// Port for node-to-node traffic.
-    #[arg(long)]
-    port: u16,
-    /// The registry all nodes share.
-    #[arg(long, default_value = "sqlite://cluster_ping.db?mode=rwc")]
-    registry: String,
-    /// The cluster's name in the registry.
-    #[arg(long, default_value = "cluster_ping")]
-    cluster: String,
-    /// Cookie (all nodes must agree).
-    #[arg(long, default_value = "cluster-ping-cookie")]
-    cookie: String,
+    #[command(flatten)]
+    node: NodeArgs,
     /// Stop after this many ping rounds (default: run until ctrl-c).
     #[arg(long)]
     rounds: Option<u64>,
@@ -94,20 +81,11 @@ async fn main() -> anyhow::Result<()> {
         node,
         name,
         address,
-    } = start_node(
-        NodeSetup {
-            name: &options.name,
-            port: options.port,
-            registry: &options.registry,
-            cluster: &options.cluster,
-            cookie: &options.cookie,
-        },
-        |_| {},
-    )
-    .await?;
+        registry,
+    } = start_node(&options.node, "cluster_ping", |_| {}).await?;
     let (pong, _) = Actor::spawn(None, Pong { node: name.clone() }, ()).await?;
     node.register_global(&format!("ping@{name}"), &pong)?;
-    println!("{name} started on {address}, registry {}", options.registry);
+    println!("{name} started on {address}, registry {registry}");
 
     let mut round = 0;
     loop {

@@ -34,7 +34,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bream_examples::{start_node, NodeSetup, StartedNode};
+use bream_examples::{start_node, NodeArgs, StartedNode};
 use bream_tables::replicated::{
     ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService, ServiceConfig,
 };
@@ -43,21 +43,8 @@ use tokio::io::AsyncBufReadExt;
 
 #[derive(Parser)]
 struct Options {
-    /// Short node name; the node is `NAME@127.0.0.1`.
-    #[arg(long)]
-    name: String,
-    /// Port for node-to-node traffic.
-    #[arg(long)]
-    port: u16,
-    /// The registry all nodes share.
-    #[arg(long, default_value = "sqlite://replicated_kv.db?mode=rwc")]
-    registry: String,
-    /// The cluster's name in the registry.
-    #[arg(long, default_value = "replicated_kv")]
-    cluster: String,
-    /// Cookie (all nodes must agree).
-    #[arg(long, default_value = "replicated-kv-cookie")]
-    cookie: String,
+    #[command(flatten)]
+    node: NodeArgs,
     /// Records `KEY=VALUE` put in this node's copy before it joins the others.
     #[arg(long)]
     seed: Vec<String>,
@@ -75,22 +62,14 @@ async fn main() -> anyhow::Result<()> {
         node,
         name,
         address,
-    } = start_node(
-        NodeSetup {
-            name: &options.name,
-            port: options.port,
-            registry: &options.registry,
-            cluster: &options.cluster,
-            cookie: &options.cookie,
-        },
-        |config| {
-            // Notice a frozen peer within a second (a killed one is noticed at once: its
-            // socket closes).
-            config.heartbeat_interval = Duration::from_millis(200);
-            config.heartbeat_deadline = Duration::from_secs(1);
-            config.poll_interval_starting = Duration::from_millis(200);
-        },
-    )
+        registry,
+    } = start_node(&options.node, "replicated_kv", |config| {
+        // Notice a frozen peer within a second (a killed one is noticed at once: its
+        // socket closes).
+        config.heartbeat_interval = Duration::from_millis(200);
+        config.heartbeat_deadline = Duration::from_secs(1);
+        config.poll_interval_starting = Duration::from_millis(200);
+    })
     .await?;
 
     let table: Kv = ReplicatedTable::start(&node, "kv", table_options()).await?;
@@ -110,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     );
     service.register(&table);
     tokio::spawn(watch_members(table.clone()));
-    println!("STARTED {name} on {address}, registry {}", options.registry);
+    println!("STARTED {name} on {address}, registry {registry}");
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
