@@ -18,7 +18,7 @@
 //! # Edges
 //!
 //! - No SASLprep: user names and passwords are used as given (load-test accounts are ASCII).
-//! - No channel binding: the gs2 header is `n,,`, or what [`ScramClient::with_gs2_header`]
+//! - No channel binding: the gs2 header is `n,,`, or what [`ScramClient::gs2_header`]
 //!   is given (an authzid, the `y` flag); `c=` is that header's base64 with no binding data.
 //! - A server asking for more than [`ITERATIONS_MAX`] iterations, a nonce that does not extend
 //!   ours, bad base64 or a wrong server signature is an error, never a panic.
@@ -193,27 +193,22 @@ impl ScramClient {
 
     /// A client with the given nonce (tests use RFC 5802's).
     pub fn with_nonce(hash: ScramHash, username: &str, password: &str, nonce: &str) -> Self {
-        Self::with_gs2_header(hash, username, password, nonce, "n,,")
-    }
-
-    /// A client that opens with `gs2_header` (`y,,`, or `n,a=AUTHZID,`) instead of `n,,`:
-    /// what a server must accept or refuse beyond the plain case.
-    pub fn with_gs2_header(
-        hash: ScramHash,
-        username: &str,
-        password: &str,
-        nonce: &str,
-        gs2_header: &str,
-    ) -> Self {
         let escaped = username.replace('=', "=3D").replace(',', "=2C");
         ScramClient {
             hash,
             password: password.to_string(),
             client_nonce: nonce.to_string(),
-            gs2_header: gs2_header.to_string(),
+            gs2_header: "n,,".to_string(),
             client_first_bare: format!("n={escaped},r={nonce}"),
             server_signature_expected: None,
         }
+    }
+
+    /// Opens with `gs2_header` (`y,,`, or `n,a=AUTHZID,`) instead of `n,,`: what a server
+    /// must accept or refuse beyond the plain case.
+    pub fn gs2_header(mut self, gs2_header: &str) -> Self {
+        self.gs2_header = gs2_header.to_string();
+        self
     }
 
     /// client-first-message.

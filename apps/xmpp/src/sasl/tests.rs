@@ -41,25 +41,19 @@ pub(crate) struct ScramClient(bream_load::scram::ScramClient);
 
 impl ScramClient {
     pub(crate) fn new(hash: ScramHash, username: &str, password: &str, nonce: &str) -> Self {
-        Self::with_gs2_header(hash, username, password, nonce, "n,,")
-    }
-
-    fn with_gs2_header(
-        hash: ScramHash,
-        username: &str,
-        password: &str,
-        nonce: &str,
-        gs2_header: &str,
-    ) -> Self {
         let hash = match hash {
             ScramHash::Sha1 => bream_load::scram::ScramHash::Sha1,
             ScramHash::Sha256 => bream_load::scram::ScramHash::Sha256,
             ScramHash::Sha512 => bream_load::scram::ScramHash::Sha512,
             other => panic!("no client for {other}"),
         };
-        ScramClient(bream_load::scram::ScramClient::with_gs2_header(
-            hash, username, password, nonce, gs2_header,
+        ScramClient(bream_load::scram::ScramClient::with_nonce(
+            hash, username, password, nonce,
         ))
+    }
+
+    fn gs2_header(self, gs2_header: &str) -> Self {
+        ScramClient(self.0.gs2_header(gs2_header))
     }
 
     pub(crate) fn client_first(&self) -> Vec<u8> {
@@ -229,7 +223,7 @@ fn scram_user_without_a_secret_for_the_hash_fails() {
 #[test]
 fn scram_gs2_flags() {
     let details = stored("pw");
-    let client = ScramClient::with_gs2_header(ScramHash::Sha1, "alice", "pw", "abc", "y,,");
+    let client = ScramClient::new(ScramHash::Sha1, "alice", "pw", "abc").gs2_header("y,,");
     let (step, verified) = scram_exchange(Mechanism::ScramSha1, Some(&details), client);
     assert!(
         matches!(step, Step::Success(_)) && verified,
@@ -244,13 +238,8 @@ fn scram_gs2_flags() {
 #[test]
 fn scram_authzid() {
     let details = stored("pw");
-    let own = ScramClient::with_gs2_header(
-        ScramHash::Sha256,
-        "alice",
-        "pw",
-        "abc",
-        "n,a=alice@example.com,",
-    );
+    let own = ScramClient::new(ScramHash::Sha256, "alice", "pw", "abc")
+        .gs2_header("n,a=alice@example.com,");
     let (step, verified) = scram_exchange(Mechanism::ScramSha256, Some(&details), own);
     assert!(matches!(step, Step::Success(_)) && verified, "{step:?}");
     for authzid in [
