@@ -149,22 +149,6 @@ impl AdminClient {
         body: String,
     ) -> Result<ApiResponse, ClientError> {
         let address = self.address;
-        match tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(method, target, body)).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(ClientError::Timeout {
-                address,
-                timeout: CLIENT_TIMEOUT,
-            }),
-        }
-    }
-
-    async fn exchange(
-        &self,
-        method: Method,
-        target: String,
-        body: String,
-    ) -> Result<ApiResponse, ClientError> {
-        let address = self.address;
         let mut request = Request::builder()
             .method(method)
             .uri(target)
@@ -182,36 +166,49 @@ impl AdminClient {
                 address,
                 reason: error.to_string(),
             })?;
-        let stream = TcpStream::connect(address)
-            .await
-            .map_err(|source| ClientError::NotRunning { address, source })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        match tokio::time::timeout(CLIENT_TIMEOUT, exchange(address, request)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(ClientError::Timeout {
+                address,
+                timeout: CLIENT_TIMEOUT,
+            }),
+        }
+    }
+}
+
+/// Connects to `address`, sends `request` and reads the whole response (JSON).
+async fn exchange(
+    address: SocketAddr,
+    request: Request<Full<Bytes>>,
+) -> Result<ApiResponse, ClientError> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|source| ClientError::NotRunning { address, source })?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|error| http_error(address, &error))?;
+    // The connection does the reading and writing; it ends once the response is read and
+    // `sender` is dropped (and the server closes, as asked).
+    let response = async move {
+        let response = sender
+            .send_request(request)
             .await
             .map_err(|error| http_error(address, &error))?;
-        // The connection does the reading and writing; it ends once the response is read and
-        // `sender` is dropped (and the server closes, as asked).
-        let response = async move {
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|error| http_error(address, &error))?;
-            let status = response.status().as_u16();
-            let bytes = Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
-                .collect()
-                .await
-                .map_err(|error| body_error(address, error.as_ref()))?
-                .to_bytes();
-            Ok((status, bytes))
-        };
-        let (response, _closed) = tokio::join!(response, connection);
-        let (status, bytes) = response?;
-        let body =
-            serde_json::from_slice(&bytes).map_err(|error| ClientError::InvalidResponse {
-                address,
-                reason: format!("HTTP {status} with a body that is not JSON: {error}"),
-            })?;
-        Ok(ApiResponse { status, body })
-    }
+        let status = response.status().as_u16();
+        let bytes = Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
+            .collect()
+            .await
+            .map_err(|error| body_error(address, error.as_ref()))?
+            .to_bytes();
+        Ok((status, bytes))
+    };
+    let (response, _closed) = tokio::join!(response, connection);
+    let (status, bytes) = response?;
+    let body = serde_json::from_slice(&bytes).map_err(|error| ClientError::InvalidResponse {
+        address,
+        reason: format!("HTTP {status} with a body that is not JSON: {error}"),
+    })?;
+    Ok(ApiResponse { status, body })
 }
 
 /// `text` percent-encoded for a URL query value: everything but RFC 3986's unreserved
