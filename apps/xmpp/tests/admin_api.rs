@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -253,7 +252,7 @@ async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn without_credentials_only_loopback() {
     let node = Node::start().await;
-    let router = Arc::clone(node.0.router());
+    let router = node.0.router();
     let context = AdminContext::new(&Config::default(), node.0.storage.clone(), router);
     let open = admin::serve(
         AdminApiSettings {

@@ -10,4 +10,5 @@ mod interop;
 mod metrics;
 mod modules;
 mod storage;
+mod supervision;
 mod user_api;

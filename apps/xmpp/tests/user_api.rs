@@ -41,7 +41,7 @@ impl Node {
         self.0.c2s_addr()
     }
 
-    fn router(&self) -> &Arc<Router> {
+    fn router(&self) -> Arc<Router> {
         self.0.router()
     }
 

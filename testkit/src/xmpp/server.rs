@@ -157,8 +157,8 @@ impl TestServer {
     }
 
     /// The router.
-    pub fn router(&self) -> &Arc<Router> {
-        self.server().router()
+    pub fn router(&self) -> Arc<Router> {
+        self.server().router().expect("the c2s part runs")
     }
 
     /// The running server.
@@ -198,6 +198,15 @@ impl TestServer {
     /// Registers `username` at `localhost` with `password`.
     pub async fn register(&self, username: &str, password: &str) {
         register(&self.storage, &self.config, username, password).await;
+    }
+
+    /// Runs the server as `bream-xmpp start` does ([`Server::run`]) until a signal, a stop
+    /// request, or its tree giving up; what `run` returned, the error with its causes.
+    pub async fn run(mut self) -> Result<(), String> {
+        match self.server.take() {
+            Some(server) => server.run().await.map_err(|error| format!("{error:#}")),
+            None => Ok(()),
+        }
     }
 
     /// Stops the server as `bream-xmpp start` does on SIGTERM (the storage is closed too).

@@ -186,6 +186,11 @@ impl Cluster {
         self.cleanup.set_router(router);
     }
 
+    /// The relay actor: its end is the cluster's (the server's tree restarts the cluster part).
+    pub fn relay_cell(&self) -> bream_runtime::ractor::ActorCell {
+        self.relay_actor.get_cell()
+    }
+
     /// This node.
     pub fn node(&self) -> &Node {
         &self.node

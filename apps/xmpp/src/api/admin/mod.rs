@@ -204,6 +204,9 @@ pub struct AdminContext {
     pub loglevel: Arc<dyn LogLevelControl>,
     /// The cluster this node is part of; `None` when it runs alone.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Where `server { stop }` is told: the server's own channel, so a request survives a
+    /// restart of the API.
+    pub stop: watch::Sender<bool>,
 }
 
 impl AdminContext {
@@ -218,6 +221,7 @@ impl AdminContext {
             node_name: config.general.node_name.clone(),
             loglevel: Arc::new(FixedLogLevel(config.general.loglevel)),
             cluster: None,
+            stop: watch::channel(false).0,
         }
     }
 
@@ -282,7 +286,8 @@ pub async fn serve(
             address: settings.bind,
         });
     }
-    let (stop_sender, stop) = watch::channel(false);
+    let stop = context.stop.subscribe();
+    let stop_sender = context.stop.clone();
     let schema = build_schema(context, stop_sender);
     let app = http::app(schema, settings.credentials);
     let listener = HttpListener::bind(settings.bind, app, "graphql_admin")
@@ -293,15 +298,6 @@ pub async fn serve(
         })?;
     tracing::info!(address = %listener.local_addr(), path = GRAPHQL_PATH, "admin GraphQL API listening");
     Ok(AdminApiHandle { listener, stop })
-}
-
-/// Resolves when `api`'s [`AdminApiHandle::stop_requested`] does; never for `None` (no API,
-/// so no one can ask). For a `select!` beside the stop signals.
-pub async fn stop_requested(api: Option<&AdminApiHandle>) {
-    match api {
-        Some(api) => api.stop_requested().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Starts the admin API as `[listen.graphql_admin]` says; `Ok(None)` when it is disabled.

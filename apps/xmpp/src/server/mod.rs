@@ -1,37 +1,41 @@
 //! The running server: what `bream-xmpp start` runs once the configuration is loaded and the
 //! storage is open and migrated.
 //!
-//! [`Server::start`] maps the [`Config`] onto the c2s settings, builds the modules the
-//! `[modules]` section switches on (see [`modules`]) and starts every part in dependency
-//! order; [`run`] is that, then a wait for a stop signal, then [`Server::stop`].
+//! [`Server::start`] maps the [`Config`] onto the parts, builds the modules the `[modules]`
+//! section switches on (see [`modules`]) and starts the node's supervision tree (see
+//! [`tree`]): an [`Application`] whose root starts every part in dependency order and stops
+//! them in reverse. [`run`] is that, then a wait for a stop signal or `server { stop }`, then
+//! the tree's ordered shutdown.
+
+mod part;
+pub mod tree;
+
+use std::sync::Arc;
+
+use bream_runtime::application::{AppExit, Application};
+use bream_runtime::supervisor::SupervisorRef;
 
 use crate::cluster::{Cluster, ClusterSettings, DiscoveryBackend};
 use crate::config::Config;
 use crate::storage::Storage;
+use tree::{Inputs, Live};
 
 /// Runs the server until ctrl-c, SIGTERM or the admin API's `server { stop }`, then stops it
 /// in order and closes the storage.
 ///
-/// Errors: a part did not start ([`Server::start`]); the stop signal could not be installed.
+/// Errors: a part did not start ([`Server::start`]); the tree gave up after too many restarts
+/// ([`tree::RESTARTS_MAX`]), which the caller turns into a non-zero exit.
 pub async fn run(config: Config, storage: Storage) -> anyhow::Result<()> {
-    let server = Server::start(config, storage).await?;
-    let stopped = tokio::select! {
-        stopped = shutdown_signal() => stopped,
-        () = server.stop_requested() => Ok(()),
-    };
-    server.stop().await;
-    stopped?;
-    Ok(())
+    Server::start(config, storage).await?.run().await
 }
 
 /// A started server: every listener bound and serving, the cluster joined when configured.
 /// Tests start the real server through it (with port 0 everywhere, then ask for the bound
 /// addresses) instead of wiring the parts themselves.
 pub struct Server {
-    running: Running,
-    router: std::sync::Arc<crate::router::Router>,
-    ready: tokio::sync::watch::Sender<bool>,
-    readiness: tokio::task::JoinHandle<()>,
+    application: Application,
+    live: Arc<Live>,
+    storage: Storage,
 }
 
 impl std::fmt::Debug for Server {
@@ -46,128 +50,127 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// How much longer than the c2s close the whole tree's stop may take before the rest is
+/// killed (the cluster's leave, the listeners' drains).
+const TREE_SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Server {
-    /// Maps `config` onto the parts and starts them in dependency order: metrics and health
-    /// (so `/health/live` answers while the rest starts), the cluster membership, the c2s
-    /// listeners and router, the admin API, the user API. Readiness turns true once the
-    /// listeners are up and, in a cluster, every table has joined every node.
+    /// Starts the node's tree (see [`tree`]): metrics and health (so `/health/live` answers
+    /// while the rest starts), the cluster membership, the c2s listeners and router, the admin
+    /// API, the user API, readiness. Readiness turns true once the listeners are up and, in a
+    /// cluster, every table has joined every node.
     ///
     /// Errors: any part that cannot start (an address in use, a certificate that cannot be
-    /// read, a cluster that cannot be joined); what had started is stopped again first.
+    /// read, a cluster that cannot be joined); what had started is stopped again and the
+    /// storage closed first.
     pub async fn start(config: Config, storage: Storage) -> anyhow::Result<Server> {
-        use std::sync::Arc;
-
-        let settings = c2s_settings(&config);
-        let mut running = Running {
-            storage: Some(storage.clone()),
-            ..Running::default()
-        };
-        let (ready, ready_receiver) = tokio::sync::watch::channel(false);
-        match crate::metrics::exporter::start_from_config(&config, ready_receiver).await {
-            Ok(metrics) => running.metrics = metrics,
-            Err(error) => return running.fail(error.into()).await,
-        }
+        let live = Live::new();
         let built = modules_and_contacts(&config.modules, &storage);
-        if let Some(cluster_settings) = cluster_settings(&config) {
-            match Cluster::start(cluster_settings, Arc::clone(&built.contacts)).await {
-                Ok(cluster) => running.cluster = Some(Arc::new(cluster)),
-                Err(error) => return running.fail(error.context("cannot join the cluster")).await,
+        let shutdown_timeout = config.general.shutdown_timeout + TREE_SHUTDOWN_MARGIN;
+        let inputs = Arc::new(Inputs {
+            config,
+            storage: storage.clone(),
+            built,
+            live: Arc::clone(&live),
+        });
+        match Application::start(tree::spec(inputs)).await {
+            Ok(application) => Ok(Server {
+                application: application.shutdown_timeout(shutdown_timeout),
+                live,
+                storage,
+            }),
+            Err(error) => {
+                storage.close().await;
+                Err(anyhow::anyhow!("{error}"))
             }
         }
-        let mut services = crate::c2s::Services::new(Arc::new(storage.clone()), built.offline)
-            .with_modules(built.modules);
-        if let Some(cluster) = &running.cluster {
-            services = services.with_session_table(cluster.session_table());
-        }
-        let c2s = match crate::c2s::serve(settings, services).await {
-            Ok(c2s) => c2s,
-            Err(error) => return running.fail(error.into()).await,
+    }
+
+    /// Runs until ctrl-c, SIGTERM or `server { stop }`, then stops the tree in order and closes
+    /// the storage.
+    ///
+    /// Errors: the root supervisor gave up (restart intensity reached): every part has been
+    /// stopped, the cluster left (its registry row is gone), and the storage closed.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let live = Arc::clone(&self.live);
+        let stop = async move {
+            tokio::select! {
+                () = bream_runtime::application::shutdown_signal() => {}
+                () = stop_requested(&live) => {}
+            }
+            tracing::info!("stopping: closing client sessions");
         };
-        let router = Arc::clone(c2s.router());
-        running.c2s = Some(c2s);
-        if let Some(cluster) = &running.cluster {
-            cluster.attach(&router);
+        let exit = self.application.run_until(stop).await;
+        self.storage.close().await;
+        match exit {
+            AppExit::Stopped => Ok(()),
+            AppExit::RootExited(reason) => Err(anyhow::anyhow!(
+                "the supervision tree gave up ({reason}): too many restarts"
+            )),
         }
-        let mut admin_context =
-            crate::api::admin::AdminContext::new(&config, storage.clone(), Arc::clone(&router));
-        if let Some(cluster) = &running.cluster {
-            admin_context = admin_context.with_cluster(Arc::clone(cluster));
-        }
-        match crate::api::admin::start_from_config(&config, admin_context).await {
-            Ok(admin) => running.admin = admin,
-            Err(error) => return running.fail(error.into()).await,
-        }
-        let user_context =
-            crate::api::user::UserContext::new(&config, storage.clone(), Arc::clone(&router));
-        match crate::api::user::start_from_config(&config, user_context).await {
-            Ok(user) => running.user = user,
-            Err(error) => return running.fail(error.into()).await,
-        }
-        let readiness = tokio::spawn(track_readiness(running.cluster.clone(), ready.clone()));
-        Ok(Server {
-            running,
-            router,
-            ready,
-            readiness,
-        })
     }
 
-    /// The c2s listeners' addresses, in `[[listen.c2s]]` order (real ports where 0 was asked).
+    /// The c2s listeners' addresses, in `[[listen.c2s]]` order (real ports where 0 was asked);
+    /// empty while the c2s part is not running.
     pub fn c2s_addrs(&self) -> Vec<std::net::SocketAddr> {
-        self.running
-            .c2s
-            .as_ref()
-            .map(|c2s| c2s.local_addrs().to_vec())
-            .unwrap_or_default()
+        self.live.c2s_addrs()
     }
 
-    /// The admin API's address; `None` when it is disabled.
+    /// The admin API's address; `None` when it is disabled (or not running).
     pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
-        self.running.admin.as_ref().map(|admin| admin.local_addr())
+        self.live.admin_addr()
     }
 
-    /// The user API's address; `None` when it is disabled.
+    /// The user API's address; `None` when it is disabled (or not running).
     pub fn user_addr(&self) -> Option<std::net::SocketAddr> {
-        self.running.user.as_ref().map(|user| user.local_addr())
+        self.live.user_addr()
     }
 
-    /// The metrics and health listener's address; `None` when it is disabled.
+    /// The metrics and health listener's address; `None` when it is disabled (or not running).
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-        self.running
-            .metrics
-            .as_ref()
-            .map(|metrics| metrics.local_addr())
+        self.live.metrics_addr()
     }
 
-    /// The router every session and API routes through.
-    pub fn router(&self) -> &std::sync::Arc<crate::router::Router> {
-        &self.router
+    /// The router every session and API routes through; `None` while the c2s part restarts.
+    pub fn router(&self) -> Option<Arc<crate::router::Router>> {
+        self.live.router()
     }
 
-    /// The c2s listeners and their sessions.
-    pub fn c2s(&self) -> Option<&crate::c2s::C2sServer> {
-        self.running.c2s.as_ref()
+    /// The cluster, when the node is in one and its part runs.
+    pub fn cluster(&self) -> Option<Arc<Cluster>> {
+        self.live.cluster()
+    }
+
+    /// The root of the node's supervision tree.
+    pub fn supervisor(&self) -> &SupervisorRef {
+        self.application.root()
     }
 
     /// Resolves when an administrator asked the node to stop (`mutation { server { stop } }`);
     /// never when there is no admin API.
     pub async fn stop_requested(&self) {
-        crate::api::admin::stop_requested(self.running.admin.as_ref()).await
+        stop_requested(&self.live).await
     }
 
-    /// The graceful stop: not ready, no new clients, every session closed with
+    /// The graceful stop: not ready, no new API requests, every session closed with
     /// `system-shutdown` (its record leaves the table on every node), then the node leaves the
     /// tables and the registry, and the storage is closed.
     pub async fn stop(self) {
         tracing::info!("stopping: closing client sessions");
-        self.readiness.abort();
-        self.ready.send_replace(false);
-        self.running.stop().await;
+        self.application.stop().await;
+        self.storage.close().await;
+    }
+}
+
+async fn stop_requested(live: &Live) {
+    let mut stop = live.stop.subscribe();
+    if stop.wait_for(|requested| *requested).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
 /// The c2s settings `config` describes.
-fn c2s_settings(config: &Config) -> crate::c2s::C2sSettings {
+pub(crate) fn c2s_settings(config: &Config) -> crate::c2s::C2sSettings {
     use std::net::SocketAddr;
 
     use crate::c2s::{C2sSettings, CertificateFiles, ListenerSettings, TlsMode};
@@ -208,71 +211,6 @@ fn c2s_settings(config: &Config) -> crate::c2s::C2sSettings {
     // read-only): the self-signed certificate, if any, is made in memory.
     settings.certificate_on_disk = config.internal_databases.cets.is_none();
     settings
-}
-
-/// What [`Server::start`] has started so far, stopped in the right order on the way out
-/// (also when a later part fails to start).
-#[derive(Default)]
-struct Running {
-    storage: Option<Storage>,
-    metrics: Option<crate::metrics::exporter::MetricsHandle>,
-    cluster: Option<std::sync::Arc<Cluster>>,
-    c2s: Option<crate::c2s::C2sServer>,
-    admin: Option<crate::api::admin::AdminApiHandle>,
-    user: Option<crate::api::user::UserApiHandle>,
-}
-
-impl Running {
-    /// Stops the APIs, the client sessions (system-shutdown), the cluster
-    /// membership, metrics, then closes the database.
-    async fn stop(self) {
-        if let Some(user) = self.user {
-            user.shutdown().await;
-        }
-        if let Some(c2s) = self.c2s {
-            c2s.shutdown().await;
-        }
-        if let Some(cluster) = &self.cluster {
-            cluster.leave().await;
-        }
-        if let Some(admin) = self.admin {
-            admin.shutdown().await;
-        }
-        if let Some(metrics) = self.metrics {
-            metrics.shutdown().await;
-        }
-        if let Some(storage) = self.storage {
-            storage.close().await;
-        }
-    }
-
-    /// Stops what started, and returns `error`.
-    async fn fail<T>(self, error: anyhow::Error) -> anyhow::Result<T> {
-        self.stop().await;
-        Err(error)
-    }
-}
-
-/// How often readiness is recomputed in a cluster.
-const READINESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Keeps `ready` true while the node can take clients: at once when it runs
-/// alone; in a cluster, while every table has joined every node discovered.
-async fn track_readiness(
-    cluster: Option<std::sync::Arc<Cluster>>,
-    ready: tokio::sync::watch::Sender<bool>,
-) {
-    let Some(cluster) = cluster else {
-        ready.send_replace(true);
-        return std::future::pending().await;
-    };
-    loop {
-        let now_ready = cluster.status().await.ready;
-        if ready.send_replace(now_ready) != now_ready {
-            tracing::info!(ready = now_ready, "readiness changed");
-        }
-        tokio::time::sleep(READINESS_INTERVAL).await;
-    }
 }
 
 /// The cluster settings of `config`: `None` when `[internal_databases.cets]`
@@ -386,24 +324,5 @@ pub fn modules_and_contacts(
         modules,
         offline: offline_sink,
         contacts,
-    }
-}
-
-/// Waits for ctrl-c (SIGINT) or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).
-///
-/// Errors: a signal handler could not be installed.
-pub async fn shutdown_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut terminate = signal(SignalKind::terminate())?;
-        tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => interrupted,
-            _ = terminate.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
     }
 }
