@@ -17,7 +17,7 @@
 //! - [`cluster`]: the server as a cluster: replicated session table, per-node relays, node-down
 //!   cleanup;
 //! - [`config`]: the TOML configuration with MongooseIM's sections, every key with a default;
-//! - [`server`]: the node's supervision tree, which starts all of the above in dependency order
+//! - [`server`]: the node's supervision tree, which starts all of the above in dependency order;
 //! - [`api`]: the user and admin GraphQL APIs and `ctl`'s client for them;
 //! - [`metrics`]: Prometheus metrics and health checks;
 //! - [`cli`]: `bream-xmpp start | migrate | ctl …`.
