@@ -158,6 +158,9 @@ connection.url = "{url}"
 backend = "rdbms"
 cluster_name = "{cluster_name}"
 heartbeat_deadline = {deadline}
+
+[debug]
+fault_injection = true
 "#,
             name = self.node_name(index),
             domain = self.domain,
@@ -976,4 +979,94 @@ async fn pods_with_the_chart_s_environment_form_the_cluster_and_follow_scaling()
         .map(|pod| pod.name.clone())
         .collect();
     assert_eq!(remaining, ["bream@bream-0", "bream@bream-1"]);
+}
+
+fn tree_entry<'a>(tree: &'a Value, name: &str) -> Option<&'a Value> {
+    if tree["name"] == name {
+        return Some(tree);
+    }
+    tree["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|child| tree_entry(child, name))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cluster_part_rejoins_and_cut_links_heal_through_ctl_debug() {
+    let mut cluster = TestCluster::new("debug").await;
+    cluster.start_joined(0..2).await;
+    cluster.register_all(&["alice", "bob"]).await;
+    let mut bob = cluster.login(1, "bob", "b").await;
+
+    let (ok, stdout, stderr) = cluster.ctl(0, &["ctl", "debug", "supervisionTree"]).await;
+    assert!(ok, "{stderr}");
+    let tree: Value = serde_json::from_str(stdout.trim()).expect("one line of JSON");
+    let part = tree_entry(&tree, "bream_xmpp/cluster").unwrap_or_else(|| panic!("{tree}"));
+    assert_eq!(part["restarts"], 0, "{part}");
+
+    // Node 0's cluster part dies: it leaves, starts again under the same name and rejoins;
+    // the parts after it (c2s, the APIs) restart with it.
+    let kill = [
+        "ctl",
+        "debug",
+        "killProcess",
+        "--name",
+        "bream_xmpp/cluster",
+    ];
+    let (ok, stdout, stderr) = cluster.ctl(0, &kill).await;
+    assert!(ok, "{stdout} {stderr}");
+    let started = Instant::now();
+    cluster.wait_joined().await;
+    let rejoined_in = started.elapsed();
+    let (ok, stdout, stderr) = cluster.ctl(0, &["ctl", "debug", "supervisionTree"]).await;
+    assert!(ok, "{stderr}");
+    let tree: Value = serde_json::from_str(stdout.trim()).expect("one line of JSON");
+    assert_eq!(
+        tree_entry(&tree, "bream_xmpp/cluster").expect("the cluster part")["restarts"],
+        1,
+        "{tree}"
+    );
+    let mut alice = cluster.login(0, "alice", "a").await;
+    alice.message(&bob.jid.clone(), "after the restart").await;
+    bob.expect_body(&cluster.jid("alice"), "after the restart")
+        .await;
+    eprintln!("the cluster part rejoined in {rejoined_in:?}");
+
+    // A cut link is a partition: each side drops the other's sessions; heal merges them back.
+    let peer = cluster.node_name(1);
+    let (ok, stdout, stderr) = cluster
+        .ctl(0, &["ctl", "debug", "cutLink", "--node", &peer])
+        .await;
+    assert!(ok, "{stdout} {stderr}");
+    let node0 = cluster.node(0);
+    eventually("node 0 drops bob's session", DEADLINE, || async {
+        sessions(node0).await == vec![alice.jid.clone()]
+    })
+    .await;
+    let node1 = cluster.node(1);
+    eventually("node 1 drops alice's session", DEADLINE, || async {
+        sessions(node1).await == vec![bob.jid.clone()]
+    })
+    .await;
+    let (ok, stdout, stderr) = cluster
+        .ctl(0, &["ctl", "debug", "healLink", "--node", &peer])
+        .await;
+    assert!(ok, "{stdout} {stderr}");
+    cluster.wait_joined().await;
+    let mut both = vec![alice.jid.clone(), bob.jid.clone()];
+    both.sort();
+    for index in 0..2 {
+        let node = cluster.node(index);
+        eventually(
+            "both sessions listed once after the heal",
+            DEADLINE,
+            || async { sessions(node).await == both },
+        )
+        .await;
+    }
+    let (ok, _, stderr) = cluster
+        .ctl(0, &["ctl", "debug", "healLink", "--node", &peer])
+        .await;
+    assert!(!ok && stderr.contains("not_found"), "{stderr}");
 }

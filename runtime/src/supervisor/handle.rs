@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 
 use super::events::SupervisorEvent;
 use super::server::SupervisorMsg;
-use super::spec::{ChildId, ChildKind, ChildSpec, Restart, StartError};
+use super::spec::{ChildId, ChildKind, ChildSpec, Restart, StartError, Strategy};
 use crate::call::{call_timeout, CallError};
 
 /// How long a request to a supervisor may take. OTP waits forever; a request here may have to
@@ -73,6 +73,8 @@ pub struct ChildInfo {
     pub kind: ChildKind,
     /// Its restart type.
     pub restart: Restart,
+    /// How many times it was started again after its first start.
+    pub restarts: u32,
 }
 
 /// The answer of `count_children`.
@@ -180,6 +182,11 @@ impl SupervisorRef {
     /// The children, in start order.
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
         self.request(SupervisorMsg::WhichChildren).await
+    }
+
+    /// The supervisor's name and strategy.
+    pub async fn describe(&self) -> Result<(String, Strategy), SupervisorError> {
+        self.request(SupervisorMsg::Describe).await
     }
 
     /// How many children there are, by kind.

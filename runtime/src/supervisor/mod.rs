@@ -52,6 +52,7 @@ pub mod plan;
 mod server;
 mod shutdown;
 mod spec;
+mod tree;
 
 pub use dynamic::{ChildTemplate, DynamicSupervisor, DynamicSupervisorSpec};
 pub use events::{SupervisorEvent, EVENTS_CAPACITY};
@@ -65,3 +66,4 @@ pub use spec::{
     ChildId, ChildKind, ChildSpec, Restart, Shutdown, StartError, StartFn, Strategy,
     SupervisorSpec, RESTARTS_MAX_DEFAULT, RESTART_PERIOD_DEFAULT, SHUTDOWN_WORKER_DEFAULT,
 };
+pub use tree::{supervision_tree, ProcessNode, TREE_CHILDREN_MAX};

@@ -41,6 +41,8 @@ pub enum SupervisorMsg {
     WhichChildren(RpcReplyPort<Vec<ChildInfo>>),
     /// `supervisor:count_children/1`.
     CountChildren(RpcReplyPort<ChildCounts>),
+    /// The supervisor's name and strategy (what observer shows beside the children).
+    Describe(RpcReplyPort<(String, Strategy)>),
     /// The event channel, for a handle made from a bare actor reference.
     Events(RpcReplyPort<broadcast::Sender<SupervisorEvent>>),
     /// Internal: start again the children whose restart failed.
@@ -59,6 +61,8 @@ struct Child {
     id: ChildId,
     spec: ChildSpec,
     actor: Option<ActorCell>,
+    /// Times it was started again after its first start.
+    restarts: u32,
 }
 
 /// A supervisor's state: its children in start order, and indexes into them.
@@ -129,6 +133,7 @@ impl SupervisorState {
                 id,
                 spec,
                 actor: None,
+                restarts: 0,
             },
         );
         seq
@@ -185,6 +190,9 @@ impl SupervisorState {
         self.by_actor.insert(actor.get_id(), seq);
         if let Some(child) = self.children.get_mut(&seq) {
             child.actor = Some(actor.clone());
+            if restarted {
+                child.restarts = child.restarts.saturating_add(1);
+            }
         }
         let event = if restarted {
             SupervisorEvent::ChildRestarted {
@@ -498,9 +506,13 @@ impl Actor for Supervisor {
                         actor: child.actor.clone(),
                         kind: child.spec.kind,
                         restart: child.spec.restart,
+                        restarts: child.restarts,
                     })
                     .collect();
                 let _ = reply.send(children);
+            }
+            SupervisorMsg::Describe(reply) => {
+                let _ = reply.send((state.name.clone(), state.strategy));
             }
             SupervisorMsg::CountChildren(reply) => {
                 let mut counts = ChildCounts::default();

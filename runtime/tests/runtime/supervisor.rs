@@ -534,3 +534,65 @@ async fn fault_injection_panics_delays_and_drops() {
     plain.stop(None);
     supervisor.shutdown(DEADLINE).await;
 }
+
+#[tokio::test]
+async fn the_tree_view_names_every_process_by_path_with_restarts_and_grafts() {
+    let log = Log::default();
+    let inner = SupervisorSpec::new("inner")
+        .strategy(Strategy::OneForAll)
+        .child(probe("leaf", &log));
+    let spec = SupervisorSpec::new("root")
+        .strategy(Strategy::RestForOne)
+        .intensity(10, Duration::from_secs(5))
+        .child(probe("first", &log))
+        .child(ChildSpec::supervisor("inner", inner))
+        .child(probe("owner", &log));
+    let mut events = spec.subscribe();
+    let root = Supervisor::start(spec).await.expect("start");
+    let owned = Supervisor::start(SupervisorSpec::new("owned").child(probe("below", &log)))
+        .await
+        .expect("start owned");
+    let grafts = std::collections::HashMap::from([("app/owner".to_string(), owned.clone())]);
+
+    fault::kill(&child(&root, "first").await.get_cell()).expect("kill");
+    // rest_for_one: the later ones come back after it; `owner` is the last.
+    events_until(
+        &mut events,
+        |event| matches!(event, SupervisorEvent::ChildRestarted { child, .. } if child == "owner"),
+    )
+    .await;
+
+    let tree = supervision_tree(&root, "app", &grafts).await.expect("tree");
+    let names: Vec<&str> = tree
+        .flatten()
+        .iter()
+        .map(|node| node.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "app",
+            "app/first",
+            "app/inner",
+            "app/inner/leaf",
+            "app/owner",
+            "app/owner/owned",
+            "app/owner/owned/below"
+        ]
+    );
+    assert_eq!(tree.strategy, Some(Strategy::RestForOne));
+    let inner = tree.find("app/inner").expect("inner");
+    assert_eq!(inner.strategy, Some(Strategy::OneForAll));
+    assert_eq!(inner.kind, ChildKind::Supervisor);
+    assert_eq!(inner.restarts, 1);
+    assert_eq!(tree.find("app/first").expect("first").restarts, 1);
+    assert_eq!(tree.find("app/inner/leaf").expect("leaf").restarts, 0);
+    assert!(tree.find("app/firs").is_none());
+    assert!(tree
+        .find("app/owner/owned/below")
+        .expect("below")
+        .actor
+        .is_some());
+    owned.shutdown(DEADLINE).await;
+    root.shutdown(DEADLINE).await;
+}

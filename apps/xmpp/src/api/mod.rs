@@ -77,6 +77,10 @@ pub enum ErrorCode {
     Unauthorized,
     /// HTTP level: too many requests at once (status 503).
     Overloaded,
+    /// A `debug` operation on a node without `[debug] fault_injection = true`.
+    FaultInjectionDisabled,
+    /// A process name the node's supervision tree does not show.
+    NoSuchProcess,
 }
 
 impl ErrorCode {
@@ -100,6 +104,8 @@ impl ErrorCode {
             ErrorCode::ParseError => "parse_error",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Overloaded => "overloaded",
+            ErrorCode::FaultInjectionDisabled => "fault_injection_disabled",
+            ErrorCode::NoSuchProcess => "no_such_process",
         }
     }
 }

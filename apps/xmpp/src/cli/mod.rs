@@ -11,6 +11,7 @@
 //! bream-xmpp ctl session listSessions|countSessions|kickUser ...
 //! bream-xmpp ctl cets systemInfo|tableInfo
 //! bream-xmpp ctl server status|leaveCluster|stop
+//! bream-xmpp ctl debug supervisionTree|killProcess|panicProcess|delayMessages|dropMessages|cutLink|healLink
 //! bream-xmpp ctl graphql '{ stat { globalStats { onlineUsers } } }'
 //! bream-xmpp migrate [--config FILE]
 //! ```
@@ -56,6 +57,7 @@
 
 mod account;
 mod cluster;
+mod debug;
 mod graphql;
 pub mod output;
 mod session;
@@ -67,6 +69,7 @@ use clap::{Parser, Subcommand};
 
 pub use self::account::AccountCommand;
 pub use self::cluster::{CetsCommand, ServerCommand};
+pub use self::debug::DebugCommand;
 use self::output::{CtlError, ErrorCode};
 pub use self::session::SessionCommand;
 use crate::config::Config;
@@ -137,6 +140,12 @@ pub enum Category {
         /// The command.
         #[command(subcommand)]
         command: ServerCommand,
+    },
+    /// A running node's supervision tree and fault injection ([debug] fault_injection)
+    Debug {
+        /// The command.
+        #[command(subcommand)]
+        command: DebugCommand,
     },
     /// Send a raw query to the running node's admin GraphQL API; prints the whole response
     Graphql {
@@ -233,6 +242,7 @@ fn ctl(config_path: Option<&Path>, category: Category) -> ExitCode {
             Category::Session { command } => session::run(&config, command).await,
             Category::Cets { command } => cluster::run_cets(&config, command).await,
             Category::Server { command } => cluster::run_server(&config, command).await,
+            Category::Debug { command } => debug::run(&config, command).await,
             Category::Graphql { query } => graphql::run(&config, &query).await,
         }
     })

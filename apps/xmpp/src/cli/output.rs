@@ -51,6 +51,12 @@ pub enum ErrorCode {
     NotSupported,
     /// The admin API refused the credentials in `[listen.graphql_admin]`.
     Unauthorized,
+    /// A `debug` command on a node without `[debug] fault_injection = true`.
+    FaultInjectionDisabled,
+    /// A process name the node's supervision tree does not show.
+    NoSuchProcess,
+    /// Something named that does not exist (a link that is not cut, a peer not connected).
+    NotFound,
     /// Any other error the admin API answered with (its code is in the message).
     ApiError,
 }
@@ -72,6 +78,9 @@ impl ErrorCode {
             ErrorCode::NoSession => "no_session",
             ErrorCode::NotSupported => "not_supported",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::FaultInjectionDisabled => "fault_injection_disabled",
+            ErrorCode::NoSuchProcess => "no_such_process",
+            ErrorCode::NotFound => "not_found",
             ErrorCode::ApiError => "api_error",
         }
     }
@@ -91,6 +100,9 @@ impl ErrorCode {
             ErrorCode::NoSession,
             ErrorCode::NotSupported,
             ErrorCode::Unauthorized,
+            ErrorCode::FaultInjectionDisabled,
+            ErrorCode::NoSuchProcess,
+            ErrorCode::NotFound,
         ]
         .into_iter()
         .find(|known| known.as_str() == code)

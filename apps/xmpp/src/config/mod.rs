@@ -116,6 +116,20 @@ pub struct Config {
     pub acl: toml::Table,
     /// `[access]`: accepted as written; not yet interpreted.
     pub access: toml::Table,
+    /// `[debug]`: switches for test authors and operators debugging a node (no MongooseIM
+    /// counterpart).
+    pub debug: Debug,
+}
+
+/// `[debug]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Debug {
+    /// `fault_injection`: whether the admin API's `debug` category (and `ctl debug`) may kill,
+    /// crash, delay or cut the node's processes. Default false. Anyone holding the admin
+    /// API's credentials can then break the node at will: turn it on only on test and
+    /// staging nodes.
+    pub fault_injection: bool,
 }
 
 impl Default for Config {
@@ -133,6 +147,7 @@ impl Default for Config {
             ]),
             acl: toml::Table::new(),
             access: toml::Table::new(),
+            debug: Debug::default(),
         }
     }
 }

@@ -75,7 +75,10 @@ impl Server {
         });
         match Application::start(tree::spec(inputs)).await {
             Ok(application) => Ok(Server {
-                application: application.shutdown_timeout(shutdown_timeout),
+                application: {
+                    *live.root.write() = Some(application.root().clone());
+                    application.shutdown_timeout(shutdown_timeout)
+                },
                 live,
                 storage,
             }),
@@ -139,6 +142,11 @@ impl Server {
     /// The cluster, when the node is in one and its part runs.
     pub fn cluster(&self) -> Option<Arc<Cluster>> {
         self.live.cluster()
+    }
+
+    /// The node's processes by their names in the tree (what `debug` shows).
+    pub fn processes(&self) -> tree::Processes {
+        tree::Processes::new(&self.live)
     }
 
     /// The root of the node's supervision tree.

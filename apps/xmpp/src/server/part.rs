@@ -8,6 +8,11 @@
 //! is linked to it (an Erlang link, [`bream_runtime::link`]), so its crash is the owner's,
 //! which the supervisor restarts, and a killed owner (whose `post_stop` does not run) takes the
 //! part's actor down with it instead of leaking it.
+//!
+//! A killed owner's `post_stop` does not run, so what the part holds outside actors (a bound
+//! port, the node's registry row and listener) would outlive it and make the restart fail
+//! ("address in use"). The part therefore lives in a slot shared by every instance of its
+//! owner: a new instance first stops what a killed one left there, then starts its own.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,11 +38,13 @@ pub(crate) type StartPart<P> = Arc<dyn Fn() -> BoxFuture<'static, anyhow::Result
 /// A worker child `id` owning the part `start` makes; `shutdown` bounds its stop.
 pub(crate) fn part_child<P: Part>(id: &str, shutdown: Shutdown, start: StartPart<P>) -> ChildSpec {
     let name = id.to_string();
+    let slot: Slot<P> = Arc::new(tokio::sync::Mutex::new(None));
     ChildSpec::actor(
         id,
         move || Owner::<P> {
             name: name.clone(),
             start: Arc::clone(&start),
+            slot: Arc::clone(&slot),
         },
         || (),
     )
@@ -49,21 +56,30 @@ pub(crate) enum OwnerMsg {}
 
 bream_runtime::local_message!(OwnerMsg);
 
+/// Where the running part is, for whichever instance of its owner comes next.
+type Slot<P> = Arc<tokio::sync::Mutex<Option<P>>>;
+
 struct Owner<P> {
     name: String,
     start: StartPart<P>,
+    slot: Slot<P>,
 }
 
 impl<P: Part> Actor for Owner<P> {
     type Msg = OwnerMsg;
-    type State = Option<P>;
+    type State = ();
     type Arguments = ();
 
     async fn pre_start(
         &self,
         myself: ActorRef<OwnerMsg>,
         (): (),
-    ) -> Result<Option<P>, ActorProcessingErr> {
+    ) -> Result<(), ActorProcessingErr> {
+        let leftover = self.slot.lock().await.take();
+        if let Some(leftover) = leftover {
+            tracing::warn!(part = %self.name, "stopping what a killed instance left running");
+            leftover.stop().await;
+        }
         let part = (self.start)().await.map_err(|error| format!("{error:#}"))?;
         if let Some(watched) = part.watched() {
             if let Err(error) = bream_runtime::link::link(&myself.get_cell(), &watched) {
@@ -72,15 +88,17 @@ impl<P: Part> Actor for Owner<P> {
             }
         }
         tracing::debug!(part = %self.name, "part started");
-        Ok(Some(part))
+        *self.slot.lock().await = Some(part);
+        Ok(())
     }
 
     async fn post_stop(
         &self,
         _: ActorRef<OwnerMsg>,
-        part: &mut Option<P>,
+        (): &mut (),
     ) -> Result<(), ActorProcessingErr> {
-        if let Some(part) = part.take() {
+        let part = self.slot.lock().await.take();
+        if let Some(part) = part {
             part.stop().await;
             tracing::debug!(part = %self.name, "part stopped");
         }

@@ -33,7 +33,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bream_runtime::ractor::ActorCell;
-use bream_runtime::supervisor::{Shutdown, Strategy, SupervisorSpec};
+use bream_runtime::supervisor::{
+    supervision_tree, ProcessNode, Shutdown, Strategy, SupervisorRef, SupervisorSpec,
+};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
@@ -77,6 +79,10 @@ pub(crate) struct Live {
     admin_addr: RwLock<Option<SocketAddr>>,
     user_addr: RwLock<Option<SocketAddr>>,
     metrics_addr: RwLock<Option<SocketAddr>>,
+    /// The tree's root, once the application started.
+    pub(crate) root: RwLock<Option<SupervisorRef>>,
+    /// The c2s part's own supervisor, grafted under the part in the tree's view.
+    c2s_supervisor: RwLock<Option<SupervisorRef>>,
 }
 
 impl Live {
@@ -91,6 +97,8 @@ impl Live {
             admin_addr: RwLock::new(None),
             user_addr: RwLock::new(None),
             metrics_addr: RwLock::new(None),
+            root: RwLock::new(None),
+            c2s_supervisor: RwLock::new(None),
         })
     }
 
@@ -116,6 +124,28 @@ impl Live {
 
     pub(crate) fn metrics_addr(&self) -> Option<SocketAddr> {
         *self.metrics_addr.read()
+    }
+}
+
+/// The node's processes, by the names of its supervision tree: what the admin API's `debug`
+/// category shows and breaks.
+#[derive(Clone)]
+pub struct Processes(Arc<Live>);
+
+impl Processes {
+    pub(crate) fn new(live: &Arc<Live>) -> Processes {
+        Processes(Arc::clone(live))
+    }
+
+    /// The tree as it is now, the c2s part's own supervisor under the part; `None` before the
+    /// root has started or once it has stopped.
+    pub async fn tree(&self) -> Option<ProcessNode> {
+        let root = self.0.root.read().clone()?;
+        let mut grafts = std::collections::HashMap::new();
+        if let Some(c2s) = self.0.c2s_supervisor.read().clone() {
+            grafts.insert(format!("{ROOT_NAME}/c2s"), c2s);
+        }
+        supervision_tree(&root, ROOT_NAME, &grafts).await.ok()
     }
 }
 
@@ -245,6 +275,7 @@ async fn start_c2s(inputs: Arc<Inputs>) -> anyhow::Result<C2sPart> {
     }
     *live.router.write() = Some(Arc::clone(c2s.router()));
     *live.c2s_addrs.write() = c2s.local_addrs().to_vec();
+    *live.c2s_supervisor.write() = Some(c2s.supervisor().clone());
     Ok(C2sPart(c2s, Arc::clone(live)))
 }
 
@@ -255,6 +286,7 @@ impl Part for C2sPart {
 
     async fn stop(self) {
         self.1.c2s_addrs.write().clear();
+        *self.1.c2s_supervisor.write() = None;
         self.0.shutdown().await;
     }
 }
@@ -278,6 +310,7 @@ async fn start_admin(inputs: Arc<Inputs>) -> anyhow::Result<AdminPart> {
     );
     context.started_at = live.started_at;
     context.stop = live.stop.clone();
+    context.processes = Some(Processes::new(live));
     if let Some(cluster) = live.cluster() {
         context = context.with_cluster(cluster);
     }

@@ -207,6 +207,10 @@ pub struct AdminContext {
     /// Where `server { stop }` is told: the server's own channel, so a request survives a
     /// restart of the API.
     pub stop: watch::Sender<bool>,
+    /// The node's processes, for the `debug` category; `None` outside a running server.
+    pub processes: Option<crate::server::tree::Processes>,
+    /// `[debug] fault_injection`: whether `debug` mutations may break processes.
+    pub fault_injection: bool,
 }
 
 impl AdminContext {
@@ -222,6 +226,8 @@ impl AdminContext {
             loglevel: Arc::new(FixedLogLevel(config.general.loglevel)),
             cluster: None,
             stop: watch::channel(false).0,
+            processes: None,
+            fault_injection: config.debug.fault_injection,
         }
     }
 

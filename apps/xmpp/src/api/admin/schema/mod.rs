@@ -4,13 +4,14 @@
 //! This module holds the roots, [`AdminQuery`] and [`AdminMutation`], whose fields are the
 //! categories, and the argument checks every category shares. Each category is its own
 //! module, as MongooseIM's schema files: [`account`], [`session`], [`stanza`], [`roster`],
-//! [`stat`], [`server`] and [`cets`].
+//! [`stat`], [`server`] and [`cets`]; [`debug`] is Bream's own.
 //!
 //! Every argument from the request is checked here and refused with an error value carrying
 //! an [`ErrorCode`]; nothing a request sends can panic a resolver.
 
 mod account;
 mod cets;
+mod debug;
 mod roster;
 mod server;
 mod session;
@@ -199,6 +200,10 @@ impl AdminQuery {
     async fn cets(&self) -> cets::CetsAdminQuery {
         cets::CetsAdminQuery
     }
+    /// The node's supervision tree (needs [debug] fault_injection)
+    async fn debug(&self) -> debug::DebugAdminQuery {
+        debug::DebugAdminQuery
+    }
 }
 
 /// Every admin mutation, by category.
@@ -225,5 +230,9 @@ impl AdminMutation {
     /// Server info and management
     async fn server(&self) -> server::ServerAdminMutation {
         server::ServerAdminMutation
+    }
+    /// Fault injection (needs [debug] fault_injection)
+    async fn debug(&self) -> debug::DebugAdminMutation {
+        debug::DebugAdminMutation
     }
 }
