@@ -182,7 +182,7 @@ fn local_event(inner: &Arc<NodeInner>, event: LocalEvent, now: Instant) {
                     .session_address(session)
                     .map(str::to_string);
                 let peer = state.membership.session_name(session).map(str::to_string);
-                let actions = state.membership.session_closed(session);
+                let actions = state.membership.session_closed(session, Instant::now());
                 // A connection that lost ractor's duplicate-session election leads to a peer
                 // all the same: its pending connect completes when that peer is up.
                 if let (Some(address), Some(peer), true) = (address, peer, actions.is_empty()) {

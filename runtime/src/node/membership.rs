@@ -278,8 +278,8 @@ impl<A: Clone> Membership<A> {
         }]
     }
 
-    /// A session closed.
-    pub fn session_closed(&mut self, session: SessionId) -> Vec<Action<A>> {
+    /// A session closed at `now` (a peer left switching sessions is timed from then).
+    pub fn session_closed(&mut self, session: SessionId, now: Instant) -> Vec<Action<A>> {
         let Some(entry) = self.sessions.remove(&session) else {
             return Vec::new();
         };
@@ -302,7 +302,6 @@ impl<A: Clone> Membership<A> {
                 self.up.remove(name);
                 return match other_session {
                     Some(other) => {
-                        let now = Instant::now();
                         self.switching.insert(name.clone(), now);
                         self.promote(other, now)
                     }
@@ -481,7 +480,7 @@ mod tests {
             ]
         );
         // The cut session's close event later changes nothing.
-        assert!(membership.session_closed(1).is_empty());
+        assert!(membership.session_closed(1, Instant::now()).is_empty());
         assert_eq!(membership.up_nodes(), ["chatty@h"]);
     }
 
@@ -504,7 +503,7 @@ mod tests {
                 reason: DownReason::HeartbeatMissed
             }]
         );
-        assert!(membership.session_closed(1).is_empty());
+        assert!(membership.session_closed(1, Instant::now()).is_empty());
         assert!(membership.up_nodes().is_empty());
     }
 
@@ -515,7 +514,7 @@ mod tests {
         let mut membership = Membership::new(Duration::from_secs(1));
         ready_peer(&mut membership, 1, "b@h", start);
         membership.cut("b@h");
-        assert!(membership.session_closed(1).is_empty());
+        assert!(membership.session_closed(1, Instant::now()).is_empty());
         assert_eq!(membership.up_nodes(), ["b@h"]);
         assert_eq!(
             membership.tick(start + Duration::from_millis(1500)),
@@ -537,7 +536,7 @@ mod tests {
         assert!(!actions
             .iter()
             .any(|action| matches!(action, Action::Up { .. })));
-        assert!(membership.session_closed(1).is_empty());
+        assert!(membership.session_closed(1, Instant::now()).is_empty());
         assert!(membership.up_nodes().is_empty());
         assert!(membership.heal("b@h"));
         assert!(!membership.heal("b@h"));
@@ -557,7 +556,7 @@ mod tests {
         let mut membership = Membership::new(Duration::from_secs(5));
         ready_peer(&mut membership, 1, "b@h", now);
         assert_eq!(
-            membership.session_closed(1),
+            membership.session_closed(1, Instant::now()),
             vec![Action::Down {
                 name: "b@h".into(),
                 reason: DownReason::ConnectionClosed
@@ -572,7 +571,7 @@ mod tests {
         membership.session_opened(1, "127.0.0.1:1".into());
         membership.session_named(1, "b@h".into());
         assert_eq!(
-            membership.session_closed(1),
+            membership.session_closed(1, Instant::now()),
             vec![Action::Refused {
                 address: "127.0.0.1:1".into(),
                 reason: RefusedReason::CookieRefused
@@ -580,7 +579,7 @@ mod tests {
         );
         membership.session_opened(2, "127.0.0.1:2".into());
         assert_eq!(
-            membership.session_closed(2),
+            membership.session_closed(2, Instant::now()),
             vec![Action::Refused {
                 address: "127.0.0.1:2".into(),
                 reason: RefusedReason::HandshakeFailed
@@ -596,7 +595,7 @@ mod tests {
         membership.session_opened(2, "127.0.0.1:2".into());
         membership.session_named(2, "b@h".into());
         assert!(
-            membership.session_closed(2).is_empty(),
+            membership.session_closed(2, Instant::now()).is_empty(),
             "the loser of ractor's election"
         );
         assert!(membership.is_up("b@h"));
@@ -607,7 +606,7 @@ mod tests {
         let now = Instant::now();
         let mut membership = Membership::new(Duration::from_secs(5));
         ready_peer(&mut membership, 1, "b@h", now);
-        membership.session_closed(1);
+        membership.session_closed(1, Instant::now());
         let actions = ready_peer(&mut membership, 7, "b@h", now);
         assert_eq!(
             actions,
@@ -627,7 +626,7 @@ mod tests {
         membership.session_opened(2, "127.0.0.1:2".into());
         membership.session_named(2, "b@h".into());
         assert!(
-            membership.session_closed(1).is_empty(),
+            membership.session_closed(1, Instant::now()).is_empty(),
             "not announced down"
         );
         assert_eq!(membership.up_nodes(), vec!["b@h".to_string()]);
@@ -654,7 +653,7 @@ mod tests {
         ready_peer(&mut membership, 1, "b@h", now);
         membership.session_opened(2, "127.0.0.1:2".into());
         membership.session_named(2, "b@h".into());
-        membership.session_closed(1);
+        membership.session_closed(1, Instant::now());
         let mut actions = membership.session_authenticated(2, None);
         actions.extend(membership.session_ready(2, None, now));
         actions.extend(membership.agent_joined(2, "agent of b@h", now));

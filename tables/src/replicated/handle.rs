@@ -362,7 +362,7 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
         let op = LeaderOp::InsertNew(key.clone(), value);
         match self.leader(&key, op).await? {
             Reply::InsertedNew(inserted) => Ok(inserted),
-            other => Err(self.unexpected(other)),
+            other => Err(self.unexpected("insert_new", other)),
         }
     }
 
@@ -375,7 +375,7 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
         let op = LeaderOp::InsertNewOrLookup(key.clone(), value);
         match self.leader(&key, op).await? {
             Reply::InsertedOrFound { inserted, values } => Ok((inserted, values)),
-            other => Err(self.unexpected(other)),
+            other => Err(self.unexpected("insert_new_or_lookup", other)),
         }
     }
 
@@ -385,11 +385,15 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
         self.leader(&key, op).await.map(|_| ())
     }
 
-    fn unexpected(&self, reply: Reply<V>) -> ReplicationError {
-        // A reply of the wrong kind is a broken invariant of the protocol.
-        tracing::error!(table = %self.name, "unexpected reply kind");
-        let _ = reply;
-        self.server_down()
+    /// A reply of the wrong kind to `request`: a broken invariant of the protocol. The caller
+    /// gets it as such (not as a server that is down, which it would retry or re-route).
+    fn unexpected(&self, request: &'static str, reply: Reply<V>) -> ReplicationError {
+        tracing::error!(table = %self.name, request, reply = reply.kind(), "protocol invariant broken: reply of the wrong kind");
+        ReplicationError::UnexpectedReply {
+            table: self.name.to_string(),
+            request,
+            reply: reply.kind().to_string(),
+        }
     }
 
     /// Pauses writes here until the guard drops (nested pauses stack).
@@ -418,7 +422,7 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
         for server in self.servers.iter() {
             match self.call_to(server, request()).await? {
                 Reply::Paused(pause) => guard.pauses.push((server.clone(), pause)),
-                other => return Err(self.unexpected(other)),
+                other => return Err(self.unexpected("pause", other)),
             }
         }
         Ok(guard)
@@ -437,7 +441,7 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
             match reply? {
                 Reply::Joined(JoinOutcome::AlreadyJoined) => {}
                 Reply::Joined(joined) => outcome = joined,
-                other => return Err(self.unexpected(other)),
+                other => return Err(self.unexpected("join", other)),
             }
         }
         Ok(outcome)

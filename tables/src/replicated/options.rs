@@ -87,6 +87,17 @@ pub enum ReplicationError {
         /// Why.
         reason: String,
     },
+    /// The server answered with a reply of the wrong kind: a broken invariant of the protocol
+    /// (a bug), reported as such rather than as a server that is down.
+    #[error("table {table}: protocol invariant broken: {reply} is not an answer to {request}")]
+    UnexpectedReply {
+        /// The table.
+        table: String,
+        /// What was asked.
+        request: &'static str,
+        /// What came back.
+        reply: String,
+    },
 }
 
 /// Options of a replicated table; each has a default.

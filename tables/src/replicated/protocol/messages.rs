@@ -84,6 +84,20 @@ pub enum Reply<V> {
     Joined(JoinOutcome),
 }
 
+impl<V> Reply<V> {
+    /// The reply's kind, for errors that must not print values.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Written => "Written",
+            Reply::InsertedNew(_) => "InsertedNew",
+            Reply::InsertedOrFound { .. } => "InsertedOrFound",
+            Reply::Paused(_) => "Paused",
+            Reply::Unpaused => "Unpaused",
+            Reply::Joined(_) => "Joined",
+        }
+    }
+}
+
 /// How a join ended well.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JoinOutcome {
