@@ -1070,3 +1070,208 @@ async fn a_killed_cluster_part_rejoins_and_cut_links_heal_through_ctl_debug() {
         .await;
     assert!(!ok && stderr.contains("not_found"), "{stderr}");
 }
+
+/// The longest a node may take to be healthy again after one injected fault.
+const RECOVERY_BOUND: Duration = Duration::from_secs(15);
+
+/// The seed of the chaos test's random sequence (printed, so a failure can be replayed).
+const CHAOS_SEED: u64 = 0x0b12_ea11;
+
+/// Steps of the chaos test's random sequence.
+const CHAOS_STEPS: usize = 50;
+
+/// A name of node 0's tree, found again in the tree as it is now (the c2s subtree's name
+/// changes with every restart of the c2s part).
+fn resolve(tree: &Value, target: &str) -> Option<String> {
+    let mut names = Vec::new();
+    collect_names(tree, &mut names);
+    match target {
+        "c2s subtree" => names
+            .into_iter()
+            .find(|name| name.starts_with("bream_xmpp/c2s/") && name.matches('/').count() == 2),
+        "listener" | "sessions" => names.into_iter().find(|name| {
+            name.starts_with("bream_xmpp/c2s/")
+                && name.matches('/').count() == 3
+                && name
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|last| last.starts_with(target))
+        }),
+        part => Some(format!("bream_xmpp/{part}")),
+    }
+}
+
+fn collect_names(tree: &Value, names: &mut Vec<String>) {
+    if let Some(name) = tree["name"].as_str() {
+        names.push(name.to_string());
+    }
+    for child in tree["children"].as_array().into_iter().flatten() {
+        collect_names(child, names);
+    }
+}
+
+/// The entries one of whose restart counts a kill of `name` raises: its own, or the c2s
+/// part's when the kill escalated (the c2s subtree is linked to the part's owner, and its own
+/// supervisor allows OTP's default of one restart in five seconds).
+fn restarted_entries(name: &str) -> Vec<String> {
+    if name.starts_with("bream_xmpp/c2s/") {
+        vec![name.to_string(), "bream_xmpp/c2s".to_string()]
+    } else {
+        vec![name.to_string()]
+    }
+}
+
+fn restarts(tree: &Value, name: &str) -> u64 {
+    tree_entry(tree, name)
+        .and_then(|entry| entry["restarts"].as_u64())
+        .unwrap_or(0)
+}
+
+async fn debug_tree(cluster: &TestCluster, index: usize) -> Option<Value> {
+    let (ok, stdout, _) = cluster
+        .ctl(index, &["ctl", "debug", "supervisionTree"])
+        .await;
+    if !ok {
+        return None;
+    }
+    serde_json::from_str(stdout.trim()).ok()
+}
+
+/// Kills `target` on node 0, then checks what the chaos test promises: the killed child came
+/// back (its restart count went up), the cluster is healthy again within [`RECOVERY_BOUND`],
+/// no session is listed twice on any node, and bob and carol (on nodes 1 and 2) kept chatting.
+/// How long the recovery took.
+async fn chaos_step(
+    cluster: &TestCluster,
+    target: &str,
+    bob: &mut Client,
+    carol: &mut Client,
+    round: usize,
+) -> Duration {
+    let before = debug_tree(cluster, 0).await.expect("node 0 answers");
+    let name = resolve(&before, target).unwrap_or_else(|| panic!("no {target} in {before}"));
+    let watched = restarted_entries(&name);
+    let counts_before: Vec<u64> = watched
+        .iter()
+        .map(|entry| restarts(&before, entry))
+        .collect();
+    let (ok, stdout, stderr) = cluster
+        .ctl(0, &["ctl", "debug", "killProcess", "--name", &name])
+        .await;
+    assert!(ok, "kill {name}: {stdout} {stderr}");
+    let started = Instant::now();
+    eventually(&format!("{name} restarted"), RECOVERY_BOUND, || async {
+        match debug_tree(cluster, 0).await {
+            Some(tree) => watched
+                .iter()
+                .zip(&counts_before)
+                .any(|(entry, before)| restarts(&tree, entry) > *before),
+            None => false,
+        }
+    })
+    .await;
+    cluster.wait_joined().await;
+    let recovered = started.elapsed();
+    assert!(
+        recovered < RECOVERY_BOUND,
+        "{name}: healthy again only after {recovered:?}"
+    );
+    for index in 0..3 {
+        let listed = sessions(cluster.node(index)).await;
+        let unique: BTreeSet<&String> = listed.iter().collect();
+        assert_eq!(
+            unique.len(),
+            listed.len(),
+            "a session listed twice: {listed:?}"
+        );
+    }
+    let text = format!("round {round} after {name}");
+    bob.message(&carol.jid.clone(), &text).await;
+    carol.expect_body(&cluster.jid("bob"), &text).await;
+    carol.message(&bob.jid.clone(), &text).await;
+    bob.expect_body(&cluster.jid("carol"), &text).await;
+    recovered
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_every_part_of_a_node_killed_in_turn_then_a_seeded_random_sequence() {
+    use rand::{Rng, SeedableRng};
+
+    let mut cluster = TestCluster::new("chaos").await;
+    cluster.start_joined(0..3).await;
+    cluster.register_all(&["bob", "carol"]).await;
+    let mut bob = cluster.login(1, "bob", "b").await;
+    let mut carol = cluster.login(2, "carol", "c").await;
+    let targets = [
+        "metrics",
+        "cluster",
+        "c2s",
+        "c2s subtree",
+        "sessions",
+        "listener",
+        "graphql_admin",
+        "graphql_user",
+        "readiness",
+    ];
+    // Every step restarts at most one child of the root (an escalation from the c2s subtree
+    // is one restart of the c2s part): at most RESTARTS_MAX steps in any RESTART_PERIOD keep
+    // the root from giving up, which a test of its own covers.
+    let mut pacer = Pacer::default();
+    let mut slowest: Vec<(String, Duration)> = Vec::new();
+    for (round, target) in targets.iter().enumerate() {
+        pacer.wait_for_room().await;
+        let took = chaos_step(&cluster, target, &mut bob, &mut carol, round).await;
+        slowest.push((target.to_string(), took));
+    }
+    eprintln!("chaos: recovery per child of node 0's tree: {slowest:?}");
+    let mut random = rand::rngs::StdRng::seed_from_u64(CHAOS_SEED);
+    let mut longest = Duration::ZERO;
+    for round in 0..CHAOS_STEPS {
+        let target = targets[random.random_range(0..targets.len())];
+        pacer.wait_for_room().await;
+        let took = chaos_step(
+            &cluster,
+            target,
+            &mut bob,
+            &mut carol,
+            targets.len() + round,
+        )
+        .await;
+        longest = longest.max(took);
+    }
+    eprintln!(
+        "chaos: {CHAOS_STEPS} random kills (seed {CHAOS_SEED:#x}), longest recovery {longest:?}"
+    );
+}
+
+/// Spaces the chaos test's kills so the root's restart intensity is never reached.
+#[derive(Default)]
+struct Pacer {
+    steps: std::collections::VecDeque<Instant>,
+}
+
+impl Pacer {
+    /// Waits until one more step keeps at most `RESTARTS_MAX` in any `RESTART_PERIOD` (with a
+    /// margin for the time between the kill and the restart the root counts), and records it.
+    async fn wait_for_room(&mut self) {
+        use bream_xmpp::server::tree::{RESTARTS_MAX, RESTART_PERIOD};
+        let window = RESTART_PERIOD + Duration::from_secs(1);
+        let allowed = usize::try_from(RESTARTS_MAX)
+            .unwrap_or(1)
+            .saturating_sub(1)
+            .max(1);
+        while self.steps.len() >= allowed {
+            let Some(oldest) = self.steps.front().copied() else {
+                break;
+            };
+            let free_at = oldest + window;
+            if Instant::now() >= free_at {
+                self.steps.pop_front();
+            } else {
+                // Pacing to a rate, not waiting for an event: the window has to pass.
+                tokio::time::sleep_until(free_at.into()).await;
+            }
+        }
+        self.steps.push_back(Instant::now());
+    }
+}
