@@ -78,7 +78,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use rand::RngCore;
+use crate::random::Randomness;
 
 use crate::jid::{normalize_domain, normalize_resource, served_domains, DomainsError, Jid};
 use crate::sasl::failure::{SaslCondition, SaslFailure};
@@ -147,6 +147,9 @@ pub struct StreamConfig {
     /// listeners of a server: the fake salts shown to unknown users must be
     /// the same on every port, or comparing them would reveal who exists.
     sasl: Vec<SaslConfig>,
+    /// Where stream ids and generated resources come from (the SASL configurations hold the
+    /// same source for their nonces).
+    random: Randomness,
 }
 
 impl StreamConfig {
@@ -181,7 +184,21 @@ impl StreamConfig {
             mechanisms: offered,
             auth_failures_max,
             sasl,
+            random: Randomness::system(),
         })
+    }
+
+    /// The same configuration drawing every random byte (stream ids, resources, the SASL
+    /// unknown-user keys and nonces) from `random`: [`Randomness::seeded`] makes a stream
+    /// reproducible.
+    pub fn with_randomness(mut self, random: Randomness) -> StreamConfig {
+        self.sasl = self
+            .domains
+            .iter()
+            .map(|domain| SaslConfig::with_randomness(domain, random.clone()))
+            .collect();
+        self.random = random;
+        self
     }
 
     /// The same configuration for a listener with another TLS policy (the
@@ -449,7 +466,7 @@ impl Stream {
 
     fn header_xml(&self, domain: &str, to: Option<&str>) -> String {
         let mut id_bytes = [0u8; STREAM_ID_BYTES];
-        rand::rng().fill_bytes(&mut id_bytes);
+        self.config.random.fill(&mut id_bytes);
         let id = hex(&id_bytes);
         let mut attrs = vec![("from", domain), ("id", id.as_str())];
         if let Some(to) = to {
@@ -763,7 +780,7 @@ impl Stream {
             },
             None => {
                 let mut bytes = [0u8; RESOURCE_RANDOM_BYTES];
-                rand::rng().fill_bytes(&mut bytes);
+                self.config.random.fill(&mut bytes);
                 hex(&bytes)
             }
         };
