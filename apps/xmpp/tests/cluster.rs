@@ -1295,3 +1295,41 @@ impl Pacer {
         self.steps.push_back(Instant::now());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carbons_reach_the_accounts_resources_on_other_nodes() {
+    use super::sessions::{carbon, enable_carbons};
+
+    let mut cluster = TestCluster::new("carbons").await;
+    cluster.start_joined(0..2).await;
+    cluster.register_all(&["alice", "bob"]).await;
+    let mut phone = cluster.login(0, "alice", "phone").await;
+    let mut laptop = cluster.login(1, "alice", "laptop").await;
+    let mut bob = cluster.login(0, "bob", "desk").await;
+    enable_carbons(&mut laptop).await;
+    let alice = cluster.jid("alice");
+
+    // The laptop (node 1) enabled carbons; node 0 sees that in the replicated session table.
+    bob.message(&format!("{alice}/phone"), "to the phone").await;
+    phone.expect_body(&cluster.jid("bob"), "to the phone").await;
+    laptop
+        .expect("a received carbon from node 0", |element| {
+            carbon(element, "received").is_some_and(|inner| {
+                inner
+                    .child("body", "jabber:client")
+                    .is_some_and(|body| body.text() == "to the phone")
+            })
+        })
+        .await;
+    phone.message(&cluster.jid("bob"), "from the phone").await;
+    bob.expect_body(&alice, "from the phone").await;
+    laptop
+        .expect("a sent carbon from node 0", |element| {
+            carbon(element, "sent").is_some_and(|inner| {
+                inner
+                    .child("body", "jabber:client")
+                    .is_some_and(|body| body.text() == "from the phone")
+            })
+        })
+        .await;
+}

@@ -134,3 +134,14 @@ fn slixmpp_gets_offline_messages_on_login() {
     let result = server.scenario(&["offline", "alice", "secret", "bob", "hunter2"]);
     assert_eq!(result["from"], "alice@localhost");
 }
+
+#[test]
+fn slixmpp_resources_see_each_others_conversations_through_carbons() {
+    let server = Server::start();
+    server.register("alice", "secret");
+    server.register("bob", "hunter2");
+    let result = server.scenario(&["carbons", "alice", "secret", "bob", "hunter2"]);
+    assert_eq!(result["received carbon from"], "bob@localhost/b");
+    assert_eq!(result["sent carbon to"], "bob@localhost");
+    assert_eq!(result["stanza-id by"], "alice@localhost");
+}

@@ -9,6 +9,7 @@ mod cluster;
 mod interop;
 mod metrics;
 mod modules;
+mod sessions;
 mod storage;
 mod supervision;
 mod user_api;

@@ -52,6 +52,8 @@ pub struct Modules {
     pub mod_version: ModVersion,
     /// Blocking (XEP-0191).
     pub mod_blocking: Switch,
+    /// Message carbons (XEP-0280).
+    pub mod_carboncopy: Switch,
 }
 
 impl Modules {
