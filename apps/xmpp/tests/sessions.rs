@@ -147,7 +147,7 @@ async fn carbons_copy_received_and_sent_messages_to_the_other_enabled_resources(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn carbons_are_in_disco_and_a_bad_request_is_refused() {
+async fn carbons_and_stanza_ids_are_in_disco_and_a_bad_carbons_request_is_refused() {
     let server = server().await;
     let mut phone =
         TestClient::login_available(server.c2s_addr(), "juliet", PASSWORD, "phone").await;
@@ -164,6 +164,7 @@ async fn carbons_are_in_disco_and_a_bad_request_is_refused() {
         .filter_map(|feature| feature.attr("var"))
         .collect();
     assert!(features.contains(&NS_CARBONS), "{features:?}");
+    assert!(features.contains(&NS_SID), "{features:?}");
     phone
         .send("<iq type='get' id='get'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
         .await;
