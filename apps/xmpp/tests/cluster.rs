@@ -1220,6 +1220,7 @@ async fn chaos_every_part_of_a_node_killed_in_turn_then_a_seeded_random_sequence
         "cluster/cluster_sup/node/discovery",
         "cluster/cluster_sup/session_table",
         "cluster/cluster_sup/session_table/shard_0",
+        "cluster/cluster_sup/caps_table/shard_0",
         "cluster/cluster_sup/relay",
         // Panics, in processes that get messages of their own accord: the agent's heartbeat
         // ticks, the table server's status requests (the readiness part asks twice a second).
