@@ -352,3 +352,85 @@ async fn a_clients_capabilities_are_learnt_once_per_verification_string() {
     assert_eq!(next.attr("id"), Some("after-caps"), "{next}");
     server.stop().await;
 }
+
+async fn registration_server() -> TestServer {
+    TestServer::builder()
+        .users(["juliet", "romeo"])
+        .configure(|config| {
+            config.modules.mod_register.enabled = true;
+            config.modules.mod_register.password_strength = 40;
+        })
+        .start()
+        .await
+}
+
+/// Sends `payload` as an iq set for the own account and returns the answer.
+async fn register_iq(client: &mut TestClient, id: &str, kind: &str, payload: &str) -> Element {
+    client
+        .send(&format!(
+            "<iq type='{kind}' id='{id}'><query xmlns='jabber:iq:register'>{payload}</query></iq>"
+        ))
+        .await;
+    client
+        .expect("the registration answer", |element| {
+            element.attr("id") == Some(id)
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_user_changes_the_password_in_band_and_cancels_the_account() {
+    let server = registration_server().await;
+    let addr = server.c2s_addr();
+    let mut juliet = TestClient::login_available(addr, "juliet", PASSWORD, "phone").await;
+    let mut laptop = TestClient::login_available(addr, "juliet", PASSWORD, "laptop").await;
+
+    let info = register_iq(&mut juliet, "get", "get", "").await;
+    let query = info.elements().next().expect("query");
+    assert!(
+        query.child("registered", "jabber:iq:register").is_some(),
+        "{info}"
+    );
+
+    // Too weak for password_strength = 40 (8 lower-case letters are about 37.6 bits).
+    let weak = register_iq(
+        &mut juliet,
+        "weak",
+        "set",
+        "<username>juliet</username><password>abcdefgh</password>",
+    )
+    .await;
+    assert!(weak.to_string().contains("not-acceptable"), "{weak}");
+    let other = register_iq(
+        &mut juliet,
+        "other",
+        "set",
+        "<username>romeo</username><password>Strong-Pass-42</password>",
+    )
+    .await;
+    assert!(other.to_string().contains("not-authorized"), "{other}");
+    let changed = register_iq(
+        &mut juliet,
+        "change",
+        "set",
+        "<username>juliet</username><password>Strong-Pass-42</password>",
+    )
+    .await;
+    assert_eq!(changed.attr("type"), Some("result"), "{changed}");
+    let mut again = TestClient::connect(addr).await;
+    again.open().await;
+    let success = again.auth_plain("juliet", "Strong-Pass-42").await;
+    assert_eq!(success.name, "success", "{success}");
+
+    // Cancelling: the result, then every session of the account ends with not-authorized,
+    // and the account is gone.
+    let cancelled = register_iq(&mut juliet, "cancel", "set", "<remove/>").await;
+    assert_eq!(cancelled.attr("type"), Some("result"), "{cancelled}");
+    juliet.expect_stream_error("not-authorized").await;
+    laptop.expect_stream_error("not-authorized").await;
+    let mut gone = TestClient::connect(addr).await;
+    gone.open().await;
+    let failure = gone.auth_plain("juliet", "Strong-Pass-42").await;
+    assert_eq!(failure.name, "failure", "{failure}");
+    server.stop().await;
+}

@@ -233,6 +233,22 @@ impl SessionTable for ReplicatedSessionTable {
         })
     }
 
+    fn carbon_sessions(
+        &self,
+        user: &crate::jid::BareJid,
+    ) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.table
+            .table()
+            .select_map(crate::router::table::account_range(user), |key, record| {
+                if record.features.carbons {
+                    self.entry(key, record)
+                } else {
+                    None
+                }
+            })
+            .map_err(|error| unavailable(ReplicationError::from(error)))
+    }
+
     fn set_features<'a>(
         &'a self,
         jid: &'a Jid,

@@ -56,10 +56,21 @@ pub struct Modules {
     pub mod_carboncopy: Switch,
     /// Learning clients' capabilities (XEP-0115).
     pub mod_caps: Switch,
+    /// In-band registration (XEP-0077); off by default.
+    pub mod_register: ModRegister,
 }
 
 impl Modules {
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
+        for rule in &self.mod_register.ip_access {
+            if rule.address.parse::<ipnet::IpNet>().is_err() {
+                return Err(Invalid::new(
+                    "modules.mod_register.ip_access.address",
+                    &rule.address,
+                    "not an address with a prefix length (10.0.0.0/8, ::1/128)",
+                ));
+            }
+        }
         let ping = &self.mod_ping;
         check_nonzero(
             "modules.mod_ping.ping_interval",
@@ -186,4 +197,80 @@ impl Default for ModVersion {
             os_info: false,
         }
     }
+}
+
+/// Registrations from one address per `registration_timeout` (ejabberd's default).
+pub const REGISTRATION_TIMEOUT_DEFAULT: Duration = Duration::from_secs(600);
+
+/// `[modules.mod_register]`.
+///
+/// ```toml
+/// [modules.mod_register]
+/// enabled = true
+/// ip_access = [
+///   { address = "127.0.0.0/8", policy = "allow" },
+///   { address = "10.0.0.0/8", policy = "deny" },
+/// ]
+/// password_strength = 32
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModRegister {
+    /// Default `false`: accounts are made by the operator (`ctl`, GraphQL).
+    pub enabled: bool,
+    /// Who may register: `all` (default) or `none` (only password changes and cancellation).
+    pub access: RegisterAccess,
+    /// Address rules, the first match deciding; with an `allow` rule, unmatched addresses are
+    /// refused. Default: none (every address).
+    pub ip_access: Vec<IpAccess>,
+    /// Seconds before the same address may register another account; 0: no limit. Default
+    /// 600.
+    #[serde(deserialize_with = "seconds")]
+    pub registration_timeout: Duration,
+    /// Minimum estimated password entropy in bits (MongooseIM's); 0 accepts any non-empty
+    /// password. Default 0.
+    pub password_strength: u32,
+}
+
+impl Default for ModRegister {
+    fn default() -> Self {
+        ModRegister {
+            enabled: false,
+            access: RegisterAccess::All,
+            ip_access: Vec::new(),
+            registration_timeout: REGISTRATION_TIMEOUT_DEFAULT,
+            password_strength: 0,
+        }
+    }
+}
+
+/// `modules.mod_register.access`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterAccess {
+    /// Anyone the other rules admit.
+    #[default]
+    All,
+    /// Nobody.
+    None,
+}
+
+/// One rule of `modules.mod_register.ip_access`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpAccess {
+    /// An address with a prefix length: `127.0.0.0/8`, `::1/128`.
+    pub address: String,
+    /// What a match means.
+    pub policy: IpPolicy,
+}
+
+/// Allow or deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpPolicy {
+    /// Admitted.
+    Allow,
+    /// Refused.
+    Deny,
 }

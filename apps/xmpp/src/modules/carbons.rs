@@ -19,8 +19,9 @@
 //!   `<no-copy/>`. Messages between an account's own resources are not copied either: both
 //!   ends already see them.
 //!
-//! Cost: a sent message reads the sender's sessions once more (one range scan of the session
-//! table, local); a received one nothing more, the router hands the sessions over.
+//! Cost: a sent message scans the sender's sessions once more (one range scan of the local
+//! session table that copies only the carbon-enabled ones); a received one nothing more, the
+//! router hands the sessions over.
 
 use std::sync::Arc;
 
@@ -109,17 +110,14 @@ impl OutboundHook for Carbons {
             return Flow::Continue;
         }
         let user = sender.jid.to_bare();
-        let sessions = match router.sessions().user_sessions(&user) {
+        let sessions = match router.sessions().carbon_sessions(&user) {
             Ok(sessions) => sessions,
             Err(error) => {
                 tracing::error!(%error, "session table unavailable: no sent carbons");
                 return Flow::Continue;
             }
         };
-        for entry in sessions
-            .iter()
-            .filter(|entry| entry.features.carbons && entry.sid != sender.sid)
-        {
+        for entry in sessions.iter().filter(|entry| entry.sid != sender.sid) {
             // A session that just went away misses its copy, as it would the message.
             let _ = entry.handle.deliver(copy("sent", stanza, &entry.jid));
         }

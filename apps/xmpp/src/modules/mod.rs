@@ -23,7 +23,9 @@
 //!   [`OfflineSink`](crate::router::OfflineSink), and delivery on initial
 //!   presence);
 //! - [`vcard`]: XEP-0054; [`private`]: XEP-0049; [`last`]: XEP-0012;
-//! - [`blocking`]: XEP-0191, with its enforcement on stanzas in and out.
+//! - [`blocking`]: XEP-0191, with its enforcement on stanzas in and out;
+//! - [`register`]: XEP-0077 in-band registration (off by default): password
+//!   change and cancellation for signed-in users, and the policy for sign-ups.
 //!
 //! Order matters where hooks consume stanzas: [`server::run`](crate::server::run)
 //! registers blocking first (it drops what a block list forbids before anyone
@@ -41,6 +43,7 @@ pub mod offline;
 pub mod ping;
 pub mod presence;
 pub mod private;
+pub mod register;
 pub mod roster;
 pub mod vcard;
 pub mod version;

@@ -69,6 +69,13 @@ pub trait SessionTable: Send + Sync + 'static {
     fn user_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
         self.select(account_range(user))
     }
+    /// The sessions of `user` that enabled carbons. On the path of every message a client
+    /// sends, so a backend should skip the others without copying them.
+    fn carbon_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        let mut sessions = self.user_sessions(user)?;
+        sessions.retain(|entry| entry.features.carbons);
+        Ok(sessions)
+    }
     /// Records a session's broadcast presence (`presence` is the last
     /// available one, `None` when it went unavailable); whether the session
     /// was found.
@@ -196,6 +203,14 @@ impl SessionTable for LocalSessionTable {
     fn select(&self, range: SessionRange) -> Result<Vec<SessionEntry>, SessionTableError> {
         self.table
             .select_map(range, |_, entry| Some(entry.clone()))
+            .map_err(unavailable)
+    }
+
+    fn carbon_sessions(&self, user: &BareJid) -> Result<Vec<SessionEntry>, SessionTableError> {
+        self.table
+            .select_map(account_range(user), |_, entry| {
+                entry.features.carbons.then(|| entry.clone())
+            })
             .map_err(unavailable)
     }
 

@@ -65,7 +65,7 @@ impl Server {
     /// storage closed first.
     pub async fn start(config: Config, storage: Storage) -> anyhow::Result<Server> {
         let live = Live::new();
-        let built = modules_and_contacts(&config.modules, &storage);
+        let built = modules_and_contacts(&config.modules, &storage, &config.auth.password);
         let shutdown_timeout = config.general.shutdown_timeout + TREE_SHUTDOWN_MARGIN;
         let inputs = Arc::new(Inputs {
             config,
@@ -258,7 +258,7 @@ pub fn modules(
     Vec<std::sync::Arc<dyn crate::router::Module>>,
     std::sync::Arc<dyn crate::router::OfflineSink>,
 ) {
-    let built = modules_and_contacts(config, storage);
+    let built = modules_and_contacts(config, storage, &crate::config::auth::Password::default());
     (built.modules, built.offline)
 }
 
@@ -277,12 +277,13 @@ pub struct BuiltModules {
 pub fn modules_and_contacts(
     config: &crate::config::modules::Modules,
     storage: &Storage,
+    password: &crate::config::auth::Password,
 ) -> BuiltModules {
     use std::sync::Arc;
 
     use crate::modules::{
-        blocking, caps, carbons, disco, last, offline, ping, presence, private, roster, vcard,
-        version,
+        blocking, caps, carbons, disco, last, offline, ping, presence, private, register, roster,
+        vcard, version,
     };
     use crate::router::{Module, NoOfflineStorage, OfflineSink};
 
@@ -295,6 +296,13 @@ pub fn modules_and_contacts(
     }
     if config.mod_caps.enabled {
         modules.push(Arc::new(caps::Caps::default()));
+    }
+    if config.mod_register.enabled {
+        modules.push(Arc::new(register::Register::new(
+            storage.clone(),
+            password.clone(),
+            &config.mod_register,
+        )));
     }
     let contacts: Arc<dyn presence::Contacts> = if config.mod_roster.enabled {
         let roster = Arc::new(roster::Roster::new(
