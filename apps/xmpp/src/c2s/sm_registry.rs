@@ -249,11 +249,14 @@ mod tests {
             memory.lookup(&id, start + Duration::from_secs(59), config()),
             SmLookup::Stale { user: alice(), h: 7 }
         );
-        // Past geriatric: never answered, purged at the next due purge.
+        // Past geriatric: never answered, purged at the next due purge (the last was at
+        // 59 s, repeat_after is 10 s).
         assert_eq!(
             memory.lookup(&id, start + Duration::from_secs(61), config()),
             SmLookup::Unknown
         );
+        assert_eq!(memory.entries.len(), 1);
+        memory.lookup(&id, start + Duration::from_secs(69), config());
         assert!(memory.entries.is_empty());
         assert_eq!(
             memory.lookup(&SmId::random(), start, config()),

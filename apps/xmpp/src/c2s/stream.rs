@@ -647,8 +647,8 @@ impl Stream {
         let unexpected = || Action::Send(sm::failed(StanzaErrorCondition::UnexpectedRequest, None));
         match (element.name.as_str(), self.sm.as_mut()) {
             ("enable", None) => {
+                // Only called with stream management configured.
                 let Some(config) = self.config.sm.as_ref() else {
-                    actions.push(unexpected());
                     return;
                 };
                 let resumable = matches!(element.attr("resume"), Some("true" | "1"));
@@ -690,13 +690,6 @@ impl Stream {
             )));
             return;
         };
-        if self.config.sm.is_none() {
-            actions.push(Action::Send(sm::failed(
-                StanzaErrorCondition::UnexpectedRequest,
-                None,
-            )));
-            return;
-        }
         self.phase = Phase::Resuming { h };
         actions.push(Action::Resume {
             previd: SmId::from_client(previd),
@@ -834,7 +827,9 @@ impl Stream {
             // `<proceed/>` is out: the shell drops what follows until TLS is up.
             Phase::Tls => {}
             Phase::Sasl { .. } => self.on_sasl_element(&element, actions),
-            Phase::Bind if element.namespace == NS_SM => {
+            // Without stream management configured, its elements are what they were
+            // before: not-authorized before binding, unsupported-stanza-type after.
+            Phase::Bind if element.namespace == NS_SM && self.config.sm.is_some() => {
                 if element.name == "resume" {
                     self.start_resume(&element, actions);
                 } else {
@@ -848,7 +843,9 @@ impl Stream {
             Phase::Bind => self.on_bind_phase_element(&element, actions),
             // The connection parses one element at a time until bound.
             Phase::Resuming { .. } => {}
-            Phase::Bound if element.namespace == NS_SM => self.on_sm_element(&element, actions),
+            Phase::Bound if element.namespace == NS_SM && self.config.sm.is_some() => {
+                self.on_sm_element(&element, actions)
+            }
             Phase::Bound => self.on_bound_element(element, actions),
             Phase::Detached | Phase::Closed => {}
         }
@@ -1191,3 +1188,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 #[path = "stream_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "stream_sm_tests.rs"]
+mod sm_tests;
