@@ -10,5 +10,6 @@ mod interop;
 mod metrics;
 mod modules;
 mod storage;
+mod stream_management;
 mod supervision;
 mod user_api;

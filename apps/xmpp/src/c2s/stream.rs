@@ -567,6 +567,8 @@ impl Stream {
             return;
         };
         if sm.is_full(buffer_max) {
+            // Kept (past the bound by one) so that the shell re-routes it with the rest.
+            sm.keep(stanza);
             let error = StreamError::new(StreamErrorCondition::ResourceConstraint)
                 .with_text(format!("buffer_max ({buffer_max}) unacknowledged stanzas reached"));
             self.close(Some(error), actions);

@@ -170,8 +170,8 @@ fn a_full_buffer_closes_with_resource_constraint() {
     deliver(&mut client, 2);
     let actions = client.input(Input::Deliver(message(3)));
     assert_eq!(summary(&actions), ["close resource-constraint"]);
-    // What the shell re-routes: the two unacknowledged ones.
-    assert_eq!(client.stream.take_unacked().len(), 2);
+    // What the shell re-routes: the two unacknowledged ones and the one refused.
+    assert_eq!(client.stream.take_unacked().len(), 3);
 }
 
 #[test]
