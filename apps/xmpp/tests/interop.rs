@@ -134,3 +134,13 @@ fn slixmpp_gets_offline_messages_on_login() {
     let result = server.scenario(&["offline", "alice", "secret", "bob", "hunter2"]);
     assert_eq!(result["from"], "alice@localhost");
 }
+
+#[test]
+fn slixmpp_enables_stream_management_and_resumes_after_a_cut() {
+    let server = Server::start();
+    server.register("alice", "secret");
+    server.register("bob", "hunter2");
+    let result = server.scenario(&["resume", "alice", "secret", "bob", "hunter2"]);
+    assert_eq!(result["got"], "while you were cut off");
+    assert_eq!(result["from"], "bob@localhost");
+}
