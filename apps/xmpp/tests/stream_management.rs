@@ -24,12 +24,18 @@ async fn server(configure: impl FnOnce(&mut Config)) -> TestServer {
 }
 
 /// Logs `username` in on `resource` and enables resumable stream management; the id.
-async fn login_resumable(server: &TestServer, username: &str, resource: &str) -> (TestClient, String) {
+async fn login_resumable(
+    server: &TestServer,
+    username: &str,
+    resource: &str,
+) -> (TestClient, String) {
     let mut client = TestClient::login(server.c2s_addr(), username, PASSWORD, resource).await;
     client
         .send(&format!("<enable xmlns='{NS_SM}' resume='true'/>"))
         .await;
-    let enabled = client.expect("<enabled/>", |element| element.is("enabled", NS_SM)).await;
+    let enabled = client
+        .expect("<enabled/>", |element| element.is("enabled", NS_SM))
+        .await;
     assert_eq!(enabled.attr("resume"), Some("true"), "{enabled}");
     let id = enabled.attr("id").expect("an id").to_owned();
     (client, id)
@@ -49,7 +55,9 @@ async fn authenticated(server: &TestServer, username: &str) -> (TestClient, Elem
 /// Sends `<resume/>`; the server's `<resumed/>` or `<failed/>`.
 async fn resume(client: &mut TestClient, previd: &str, h: u32) -> Element {
     client
-        .send(&format!("<resume xmlns='{NS_SM}' previd='{previd}' h='{h}'/>"))
+        .send(&format!(
+            "<resume xmlns='{NS_SM}' previd='{previd}' h='{h}'/>"
+        ))
         .await;
     client
         .expect("<resumed/> or <failed/>", |element| {
@@ -96,7 +104,12 @@ async fn a_cut_connection_is_resumed_and_every_message_arrives_exactly_once() {
 
     // Three messages reach alice; she reads them and counts them as handled, then her
     // connection is cut before she acknowledges anything.
-    bob_sends(&mut bob, "alice@localhost/phone", (1..=3).map(|n| format!("m{n}"))).await;
+    bob_sends(
+        &mut bob,
+        "alice@localhost/phone",
+        (1..=3).map(|n| format!("m{n}")),
+    )
+    .await;
     let mut received = Vec::new();
     let mut handled = 0;
     while received.len() < 3 {
@@ -108,7 +121,12 @@ async fn a_cut_connection_is_resumed_and_every_message_arrives_exactly_once() {
     }
     drop(alice);
     // Three more while she is away (delivered to the session, buffered).
-    bob_sends(&mut bob, "alice@localhost/phone", (4..=6).map(|n| format!("m{n}"))).await;
+    bob_sends(
+        &mut bob,
+        "alice@localhost/phone",
+        (4..=6).map(|n| format!("m{n}")),
+    )
+    .await;
 
     let (mut alice, features) = authenticated(&server, "alice").await;
     assert!(features.child("sm", NS_SM).is_some(), "{features}");
@@ -118,7 +136,9 @@ async fn a_cut_connection_is_resumed_and_every_message_arrives_exactly_once() {
     // The unacknowledged ones are resent before anything else; the same session (same
     // full JID) answers a ping.
     received.extend(messages_until_pong(&mut alice, "after-resume").await);
-    alice.send(&format!("<a xmlns='{NS_SM}' h='{}'/>", handled + 4)).await;
+    alice
+        .send(&format!("<a xmlns='{NS_SM}' h='{}'/>", handled + 4))
+        .await;
     bob_sends(&mut bob, "alice@localhost/phone", ["m7".to_string()]).await;
     received.extend(messages_until_pong(&mut alice, "last").await);
     let expected: Vec<String> = (1..=7).map(|n| format!("m{n}")).collect();
@@ -154,13 +174,19 @@ async fn resume_with_a_wrong_id_or_as_another_user_fails_and_the_stream_goes_on(
     let (mut stranger, _) = authenticated(&server, "alice").await;
     let failed = resume(&mut stranger, "not-an-id", 0).await;
     assert_eq!(failed.name, "failed", "{failed}");
-    assert!(failed.child("item-not-found", NS_STANZAS).is_some(), "{failed}");
+    assert!(
+        failed.child("item-not-found", NS_STANZAS).is_some(),
+        "{failed}"
+    );
     // The stream goes on: the client can bind instead.
     assert_eq!(stranger.bind("laptop").await, "alice@localhost/laptop");
 
     let (mut bob, _) = authenticated(&server, "bob").await;
     let failed = resume(&mut bob, &id, 0).await;
-    assert!(failed.child("item-not-found", NS_STANZAS).is_some(), "{failed}");
+    assert!(
+        failed.child("item-not-found", NS_STANZAS).is_some(),
+        "{failed}"
+    );
     assert_eq!(bob.bind("desk").await, "bob@localhost/desk");
 
     // Alice's session was not touched.
@@ -186,7 +212,10 @@ async fn after_the_resume_timeout_the_id_fails_with_the_stale_h() {
     let (mut alice, _) = authenticated(&server, "alice").await;
     let failed = resume(&mut alice, &id, 0).await;
     assert_eq!(failed.name, "failed", "{failed}");
-    assert!(failed.child("item-not-found", NS_STANZAS).is_some(), "{failed}");
+    assert!(
+        failed.child("item-not-found", NS_STANZAS).is_some(),
+        "{failed}"
+    );
     // Two messages and the ping.
     assert_eq!(failed.attr("h"), Some("3"), "{failed}");
     assert_eq!(alice.bind("phone").await, "alice@localhost/phone");
@@ -201,14 +230,20 @@ async fn a_full_buffer_closes_with_resource_constraint_and_nothing_is_lost() {
     .await;
     let (mut alice, _) = login_resumable(&server, "alice", "phone").await;
     let mut bob = TestClient::login(server.c2s_addr(), "bob", PASSWORD, "desk").await;
-    bob_sends(&mut bob, "alice@localhost/phone", (1..=4).map(|n| format!("m{n}"))).await;
+    bob_sends(
+        &mut bob,
+        "alice@localhost/phone",
+        (1..=4).map(|n| format!("m{n}")),
+    )
+    .await;
     // Alice never acknowledges: the fourth is one too many.
     alice.expect_stream_error("resource-constraint").await;
     until_gone(&server, "alice@localhost/phone").await;
 
     // The three unacknowledged and the refused fourth were routed again: offline,
     // delivered at the next login.
-    let mut alice = TestClient::login_available(server.c2s_addr(), "alice", PASSWORD, "phone").await;
+    let mut alice =
+        TestClient::login_available(server.c2s_addr(), "alice", PASSWORD, "phone").await;
     for n in 1..=4 {
         alice.expect_body("bob@localhost", &format!("m{n}")).await;
     }
@@ -224,11 +259,16 @@ async fn after_the_resume_timeout_unacknowledged_messages_go_offline() {
     let (alice, _) = login_resumable(&server, "alice", "phone").await;
     drop(alice);
     let mut bob = TestClient::login(server.c2s_addr(), "bob", PASSWORD, "desk").await;
-    bob_sends(&mut bob, "alice@localhost/phone", ["while away 1".into(), "while away 2".into()])
-        .await;
+    bob_sends(
+        &mut bob,
+        "alice@localhost/phone",
+        ["while away 1".into(), "while away 2".into()],
+    )
+    .await;
     until_gone(&server, "alice@localhost/phone").await;
 
-    let mut alice = TestClient::login_available(server.c2s_addr(), "alice", PASSWORD, "phone").await;
+    let mut alice =
+        TestClient::login_available(server.c2s_addr(), "alice", PASSWORD, "phone").await;
     alice.expect_body("bob@localhost", "while away 1").await;
     alice.expect_body("bob@localhost", "while away 2").await;
     server.stop().await;

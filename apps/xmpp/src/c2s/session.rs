@@ -111,6 +111,8 @@ pub(crate) enum SessionMsg {
     },
     /// The resume timer of this generation fired.
     ResumeTimeout(u64),
+    /// The stream management idle request timer fired.
+    AckTimer,
     /// Handed over: everything before this in the mailbox has been forwarded; stop.
     Stop,
 }
@@ -241,6 +243,8 @@ pub(crate) struct SessionState {
     /// Detached: the resume timer and which one is current.
     resume_timer: OwnedTask<Result<(), MessagingErr<SessionMsg>>>,
     resume_generation: u64,
+    /// The stream management idle request timer.
+    ack_timer: OwnedTask<Result<(), MessagingErr<SessionMsg>>>,
     /// Taken over by a resuming connection: what reaches this actor goes there.
     handed_over: Option<SessionHandle>,
     /// The session has ended; the actor stops after the current message.
@@ -308,6 +312,7 @@ impl Actor for Session {
             sm_id: None,
             resume_timer: OwnedTask(None),
             resume_generation: 0,
+            ack_timer: OwnedTask(None),
             handed_over: None,
             ended: false,
         })
@@ -365,6 +370,7 @@ impl Actor for Session {
                 }
                 return Ok(());
             }
+            SessionMsg::AckTimer => (Input::AckTimer, None),
             SessionMsg::Stop => return Ok(()),
         };
         state.input(input).await?;
@@ -483,6 +489,12 @@ impl SessionState {
                     }
                 }
                 Action::Detach => self.detach(),
+                Action::ArmAckTimer => {
+                    let timer = self
+                        .myself
+                        .send_after(super::sm::ACK_REQUEST_IDLE, || SessionMsg::AckTimer);
+                    self.ack_timer = OwnedTask(Some(timer));
+                }
                 Action::StartTls => self.send(Outgoing::StartTls),
                 Action::RestartStream => self.send(Outgoing::ResetParser),
                 Action::LookupCredentials { domain, username } => {
@@ -594,6 +606,7 @@ impl SessionState {
         self.ended = true;
         self.negotiation_timer.abort();
         self.resume_timer.abort();
+        self.ack_timer.abort();
         let (unacked, handled) = match self.stream.as_mut() {
             Some(stream) => (
                 stream.take_unacked(),

@@ -55,6 +55,11 @@ pub const STALE_H_REPEAT_AFTER_DEFAULT: Duration = Duration::from_secs(1800);
 /// Default [`StaleH::geriatric`] (MongooseIM's `stale_h.geriatric`, 3600 s).
 pub const STALE_H_GERIATRIC_DEFAULT: Duration = Duration::from_secs(3600);
 
+/// How long stanzas sent fewer than `ack_freq` since our last `<r/>` wait before we ask
+/// anyway: with `ack_freq` above 1 a quiet stream would otherwise leave its last stanzas
+/// unacknowledged (and unresent if the connection drops unnoticed) until more traffic comes.
+pub const ACK_REQUEST_IDLE: Duration = Duration::from_secs(1);
+
 const _: () = assert!(BUFFER_MAX_DEFAULT >= 1);
 const _: () = assert!(ACK_FREQ_DEFAULT >= 1);
 
@@ -207,6 +212,8 @@ pub struct SmState {
     acked_out: u32,
     /// Stanzas sent since our last `<r/>`.
     unrequested: u32,
+    /// Whether the shell has a [`ACK_REQUEST_IDLE`] timer running for them.
+    idle_timer_armed: bool,
     /// The unacknowledged stanzas written so far (those handed out in `SendStanza` and
     /// not yet given back are counted in `sent_out` but not here yet).
     buffer: VecDeque<Element>,
@@ -222,6 +229,7 @@ impl SmState {
             sent_out: 0,
             acked_out: 0,
             unrequested: 0,
+            idle_timer_armed: false,
             buffer: VecDeque::new(),
         }
     }
@@ -235,6 +243,7 @@ impl SmState {
             sent_out: state.sent_out,
             acked_out: state.acked_out,
             unrequested: 0,
+            idle_timer_armed: false,
             buffer: state.buffer.into(),
         }
     }
@@ -289,6 +298,24 @@ impl SmState {
         } else {
             false
         }
+    }
+
+    /// Whether stanzas wait for an `<r/>` and no idle timer runs for them: if so, it is
+    /// now taken as running.
+    pub fn arm_idle_timer(&mut self) -> bool {
+        if self.unrequested == 0 || self.idle_timer_armed {
+            return false;
+        }
+        self.idle_timer_armed = true;
+        true
+    }
+
+    /// The idle timer fired: whether to send an `<r/>` (stanzas still unrequested).
+    pub fn idle_timer_fired(&mut self) -> bool {
+        self.idle_timer_armed = false;
+        let request = self.unrequested > 0;
+        self.unrequested = 0;
+        request
     }
 
     /// A counted stanza, written (or kept while detached): into the buffer.
@@ -444,6 +471,19 @@ mod tests {
         assert!(sm.is_full(6));
         assert!(!sm.is_full(7));
         assert!(SmState::new(SmId::random(), false).is_full(0));
+    }
+
+    #[test]
+    fn an_idle_timer_covers_the_stanzas_below_ack_freq() {
+        let mut sm = SmState::new(SmId::random(), false);
+        assert!(!sm.arm_idle_timer());
+        assert!(!sm.count_out(3));
+        assert!(sm.arm_idle_timer());
+        assert!(!sm.count_out(3));
+        assert!(!sm.arm_idle_timer());
+        assert!(sm.idle_timer_fired());
+        assert!(!sm.idle_timer_fired());
+        assert!(!sm.arm_idle_timer());
     }
 
     #[test]

@@ -68,11 +68,7 @@ pub enum SmRegistryError {
 /// Stream management ids → sessions. See the [module documentation](self).
 pub trait SmRegistry: Send + Sync + 'static {
     /// Records that `id` resumes `record`'s session.
-    fn register(
-        &self,
-        id: SmId,
-        record: SmRecord,
-    ) -> BoxFuture<'_, Result<(), SmRegistryError>>;
+    fn register(&self, id: SmId, record: SmRecord) -> BoxFuture<'_, Result<(), SmRegistryError>>;
     /// What `id` leads to, now.
     fn lookup(&self, id: &SmId) -> SmLookup;
     /// The session of `id` ended for real: forget it, remembering `stale_h` (its handled
@@ -115,11 +111,7 @@ impl LocalSmRegistry {
 }
 
 impl SmRegistry for LocalSmRegistry {
-    fn register(
-        &self,
-        id: SmId,
-        record: SmRecord,
-    ) -> BoxFuture<'_, Result<(), SmRegistryError>> {
+    fn register(&self, id: SmId, record: SmRecord) -> BoxFuture<'_, Result<(), SmRegistryError>> {
         self.inner.lock().live.insert(id, record);
         Box::pin(std::future::ready(Ok(())))
     }
@@ -247,7 +239,10 @@ mod tests {
         memory.insert(id.clone(), alice(), 7, start, config());
         assert_eq!(
             memory.lookup(&id, start + Duration::from_secs(59), config()),
-            SmLookup::Stale { user: alice(), h: 7 }
+            SmLookup::Stale {
+                user: alice(),
+                h: 7
+            }
         );
         // Past geriatric: never answered, purged at the next due purge (the last was at
         // 59 s, repeat_after is 10 s).
@@ -288,7 +283,13 @@ mod tests {
             .unregister(&id, SessionId::from_raw(5), Some(3))
             .await
             .expect("done");
-        assert_eq!(registry.lookup(&id), SmLookup::Stale { user: alice(), h: 3 });
+        assert_eq!(
+            registry.lookup(&id),
+            SmLookup::Stale {
+                user: alice(),
+                h: 3
+            }
+        );
         let without = LocalSmRegistry::new(None);
         assert_eq!(without.lookup(&id), SmLookup::Unknown);
     }

@@ -276,6 +276,8 @@ pub enum Input {
     },
     /// A detached session was not resumed within `resume_timeout`.
     ResumeTimeout,
+    /// The timer of [`Action::ArmAckTimer`] fired.
+    AckTimer,
 }
 
 /// The answer to a credentials lookup.
@@ -349,6 +351,9 @@ pub enum Action {
     /// session (in the session table, still buffering), and feed [`Input::ResumeTimeout`]
     /// after `resume_timeout`.
     Detach,
+    /// Feed [`Input::AckTimer`] after [`ACK_REQUEST_IDLE`](super::sm::ACK_REQUEST_IDLE):
+    /// stanzas wait for an `<r/>` that `ack_freq` has not sent yet.
+    ArmAckTimer,
 }
 
 /// Where a stream is; see the module docs for the transitions.
@@ -532,6 +537,12 @@ impl Stream {
                 actions.push(Action::Terminate);
             }
             Input::Resumed(state) => self.on_resumed(*state, &mut actions),
+            Input::AckTimer => {
+                let fired = self.sm.as_mut().is_some_and(SmState::idle_timer_fired);
+                if fired && matches!(self.phase, Phase::Bound) {
+                    actions.push(Action::Send(sm::request()));
+                }
+            }
             Input::ResumeFailed { h } => {
                 if matches!(self.phase, Phase::Resuming { .. }) {
                     actions.push(Action::Send(sm::failed(
@@ -569,8 +580,9 @@ impl Stream {
         if sm.is_full(buffer_max) {
             // Kept (past the bound by one) so that the shell re-routes it with the rest.
             sm.keep(stanza);
-            let error = StreamError::new(StreamErrorCondition::ResourceConstraint)
-                .with_text(format!("buffer_max ({buffer_max}) unacknowledged stanzas reached"));
+            let error = StreamError::new(StreamErrorCondition::ResourceConstraint).with_text(
+                format!("buffer_max ({buffer_max}) unacknowledged stanzas reached"),
+            );
             self.close(Some(error), actions);
             return;
         }
@@ -578,13 +590,19 @@ impl Stream {
         actions.push(Action::SendStanza(stanza));
         if request {
             actions.push(Action::Send(sm::request()));
+        } else if sm.arm_idle_timer() {
+            actions.push(Action::ArmAckTimer);
         }
     }
 
     /// A stanza for a detached client: counted and kept for the resumption; past
     /// `buffer_max` the session ends (its buffer is re-routed by the shell).
     fn keep_detached(&mut self, stanza: Element, actions: &mut Vec<Action>) {
-        let buffer_max = self.config.sm.as_ref().map_or(0, |config| config.buffer_max);
+        let buffer_max = self
+            .config
+            .sm
+            .as_ref()
+            .map_or(0, |config| config.buffer_max);
         let Some(sm) = self.sm.as_mut() else {
             return;
         };

@@ -54,7 +54,10 @@ fn enabled(buffer_max: usize, ack_freq: u32, resumable: bool) -> Client {
     let actions = client.send(enable);
     assert_eq!(
         summary(&actions),
-        [format!("enable-sm resumable={resumable}"), "sm-enabled".into()]
+        [
+            format!("enable-sm resumable={resumable}"),
+            "sm-enabled".into()
+        ]
     );
     client
 }
@@ -91,7 +94,10 @@ fn enable_before_bind_or_twice_is_unexpected_request() {
     assert_eq!(summary(&actions), ["sm-failed unexpected-request"]);
     // The stream goes on: binding works.
     let actions = client.send(&bind_iq(Some("phone")));
-    assert_eq!(summary(&actions), ["open alice@localhost/phone", "iq-result"]);
+    assert_eq!(
+        summary(&actions),
+        ["open alice@localhost/phone", "iq-result"]
+    );
     let actions = client.send(ENABLE_RESUME);
     let Action::Send(enabled) = &actions[1] else {
         panic!("{:?}", summary(&actions))
@@ -119,10 +125,13 @@ fn without_sm_configured_its_elements_are_refused_as_before() {
 #[test]
 fn stanzas_are_counted_both_ways_and_acks_empty_the_buffer() {
     let mut client = enabled(10, 2, false);
-    assert_eq!(deliver(&mut client, 1), ["stanza message"]);
-    // ack_freq 2: an <r/> after the second.
+    // ack_freq 2: an <r/> after the second; the first waits at most ACK_REQUEST_IDLE.
+    assert_eq!(deliver(&mut client, 1), ["stanza message", "arm-ack-timer"]);
     assert_eq!(deliver(&mut client, 2), ["stanza message", "sm-r"]);
+    // The timer that runs covers the third.
     assert_eq!(deliver(&mut client, 3), ["stanza message"]);
+    assert_eq!(summary(&client.input(Input::AckTimer)), ["sm-r"]);
+    assert!(client.input(Input::AckTimer).is_empty());
     let sm = client.stream.stream_management().expect("enabled");
     assert_eq!((sm.unacked(), sm.buffered()), (3, 3));
     let actions = client.send("<a xmlns='urn:xmpp:sm:3' h='2'/>");
@@ -134,13 +143,19 @@ fn stanzas_are_counted_both_ways_and_acks_empty_the_buffer() {
     client.send("<message to='bob@localhost' type='chat'><body>hi</body></message>");
     let actions = client.send("<message to='@@' type='chat'/>");
     // The error reply is a stanza to the client: counted and buffered too.
-    assert_eq!(shell(&mut client, actions), ["stanza message", "sm-r"]);
+    assert_eq!(
+        shell(&mut client, actions),
+        ["stanza message", "arm-ack-timer"]
+    );
     let actions = client.send("<r xmlns='urn:xmpp:sm:3'/>");
     let Action::Send(answer) = &actions[0] else {
         panic!("{:?}", summary(&actions))
     };
     assert_eq!(answer.attr("h"), Some("2"));
-    assert_eq!(client.stream.stream_management().map(|sm| sm.unacked()), Some(2));
+    assert_eq!(
+        client.stream.stream_management().map(|sm| sm.unacked()),
+        Some(2)
+    );
 }
 
 #[test]
@@ -153,7 +168,10 @@ fn an_ack_above_what_was_sent_is_undefined_condition() {
         panic!()
     };
     assert!(error
-        .child("undefined-condition", crate::stanza::error::NS_STREAM_ERRORS)
+        .child(
+            "undefined-condition",
+            crate::stanza::error::NS_STREAM_ERRORS
+        )
         .is_some());
     let too_high = error
         .child("handled-count-too-high", NS_SM)
@@ -182,7 +200,10 @@ fn a_lost_connection_detaches_a_resumable_session_which_keeps_buffering() {
     assert_eq!(summary(&actions), ["detach"]);
     assert!(deliver(&mut client, 2).is_empty());
     assert!(deliver(&mut client, 3).is_empty());
-    assert_eq!(client.stream.stream_management().map(|sm| sm.buffered()), Some(3));
+    assert_eq!(
+        client.stream.stream_management().map(|sm| sm.buffered()),
+        Some(3)
+    );
     // A negotiation timer that fires late does nothing to a detached session.
     assert!(client.input(Input::NegotiationTimeout).is_empty());
     // One past buffer_max ends it; the shell re-routes all four.
@@ -199,7 +220,10 @@ fn a_detached_session_ends_at_the_resume_timeout_or_a_close() {
     let mut client = enabled(3, 1, true);
     client.input(Input::Disconnected);
     let conflict = StreamError::new(StreamErrorCondition::Conflict);
-    assert_eq!(summary(&client.input(Input::Close(conflict))), ["terminate"]);
+    assert_eq!(
+        summary(&client.input(Input::Close(conflict))),
+        ["terminate"]
+    );
     // Without resumption a lost connection ends the session.
     let mut client = enabled(3, 1, false);
     assert_eq!(summary(&client.input(Input::Disconnected)), ["terminate"]);
@@ -261,7 +285,10 @@ fn a_failed_resume_leaves_the_stream_ready_to_bind() {
     let actions = client.send("<resume xmlns='urn:xmpp:sm:3' previd='x'/>");
     assert_eq!(summary(&actions), ["sm-failed bad-request"]);
     let actions = client.send(&bind_iq(Some("phone")));
-    assert_eq!(summary(&actions), ["open alice@localhost/phone", "iq-result"]);
+    assert_eq!(
+        summary(&actions),
+        ["open alice@localhost/phone", "iq-result"]
+    );
 }
 
 #[test]

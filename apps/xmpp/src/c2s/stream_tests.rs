@@ -60,6 +60,7 @@ fn describe(action: &Action) -> String {
         Action::EnableSm { resumable, .. } => format!("enable-sm resumable={resumable}"),
         Action::Resume { previd } => format!("resume {previd}"),
         Action::Detach => "detach".into(),
+        Action::ArmAckTimer => "arm-ack-timer".into(),
     }
 }
 
