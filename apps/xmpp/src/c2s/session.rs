@@ -253,12 +253,24 @@ pub(crate) struct SessionState {
 
 impl Drop for SessionState {
     fn drop(&mut self) {
-        // Only after a crash or a kill: a normal end has removed it already.
-        if let Some(client) = self.bound.take() {
-            let router = Arc::clone(&self.context.router);
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { router.close_session(&client).await });
-            }
+        // Only after a crash or a kill: a normal end has removed it already. The
+        // unacknowledged stanzas die with the crashed stream (what a crash costs).
+        let (client, sm_id) = (self.bound.take(), self.sm_id.take());
+        if client.is_none() && sm_id.is_none() {
+            return;
+        }
+        let router = Arc::clone(&self.context.router);
+        let registry = Arc::clone(&self.context.sm_registry);
+        let sid = self.sid;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Some(id) = sm_id {
+                    let _ = registry.unregister(&id, sid, None).await;
+                }
+                if let Some(client) = client {
+                    router.close_session(&client).await;
+                }
+            });
         }
     }
 }
