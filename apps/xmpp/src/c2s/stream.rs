@@ -36,6 +36,13 @@
 //!                                        │ success: restart
 //!                                        ▼
 //!                                     Header ──header──▶ Bind ──bind iq──▶ Bound
+//!                                                         │  ▲                 │ ▲
+//!                                              <resume/>  ▼  │ failed          │ │ (another connection
+//!                                                     Resuming ──Resumed──▶ Bound │  resumes it: Closed)
+//!                                                                                 │ │
+//!                      resumable, connection lost or idle ─▶ Detached ────────────┘ │
+//!                                                            │ (resume_timeout, close, overflow)
+//!                                                            ▼
 //! any phase ──error, end, timeout, close request──▶ Closed
 //! ```
 //!
@@ -66,6 +73,22 @@
 //!   that is not a JID gets a `jid-malformed` reply, an iq without an id or
 //!   with a bad type or payload `bad-request`; the rest is
 //!   [`Action::Route`]d.
+//! - Stream management (XEP-0198, when [`StreamConfig::with_stream_management`] offers it;
+//!   the counting and the buffer are [`super::sm`]): `<sm/>` is a feature after SASL;
+//!   `<enable/>` (with `resume='true'`: resumable, with an id and `max`) only once bound,
+//!   else `<failed><unexpected-request/></failed>`, and the stream goes on; `<r/>` is
+//!   answered with `<a h/>`; `<a h/>` empties the buffer, or, above what was sent, closes
+//!   with `undefined-condition` and `<handled-count-too-high/>`; every stanza to the client
+//!   goes out as [`Action::SendStanza`] (error replies made here too, since the client
+//!   counts them), with an `<r/>` every `ack_freq`; one past `buffer_max` is
+//!   `resource-constraint`. Where a bind could come, `<resume previd h/>` asks the shell
+//!   ([`Action::Resume`]); [`Input::Resumed`] applies the client's `h` and resends the rest,
+//!   [`Input::ResumeFailed`] is `<failed><item-not-found/></failed>` and the client may bind.
+//!   A resumable bound stream whose connection is lost or idles out detaches
+//!   ([`Action::Detach`]) instead of ending, and buffers deliveries until it is resumed
+//!   ([`Stream::take_resumable`]) or ends ([`Input::ResumeTimeout`], a close request, a full
+//!   buffer). Without stream management configured its elements are refused as any
+//!   unknown element is.
 //! - Parser errors map to stream errors through
 //!   [`StreamError::from`](crate::stanza::error::StreamError) (`not-well-formed`,
 //!   `restricted-xml`, `policy-violation`, ...). A stream error before our

@@ -543,8 +543,8 @@ fn stream_management_is_on_by_default_with_mongooseim_defaults() {
             geriatric: Duration::from_secs(120),
         })
     );
-    let off = Config::from_toml("[modules.mod_stream_management]\nenabled = false\n")
-        .expect("valid");
+    let off =
+        Config::from_toml("[modules.mod_stream_management]\nenabled = false\n").expect("valid");
     assert_eq!(off.modules.stream_management(), None);
     for (bad, key) in [
         ("buffer_max = 0", "buffer_max"),
