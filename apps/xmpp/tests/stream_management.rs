@@ -146,6 +146,46 @@ async fn a_cut_connection_is_resumed_and_every_message_arrives_exactly_once() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_in_the_middle_of_a_burst_loses_and_repeats_nothing() {
+    const BURST: usize = 60;
+    let server = server(|_| {}).await;
+    let (mut alice, id) = login_resumable(&server, "alice", "phone").await;
+    let mut bob = TestClient::login(server.c2s_addr(), "bob", PASSWORD, "desk").await;
+    // Bob keeps sending while alice is cut off and resumes.
+    let sender = tokio::spawn(async move {
+        bob_sends(
+            &mut bob,
+            "alice@localhost/phone",
+            (1..=BURST).map(|n| format!("m{n}")),
+        )
+        .await;
+        bob
+    });
+    let mut received = Vec::new();
+    let mut handled = 0;
+    while received.len() < 10 {
+        let element = alice.element().await;
+        if is_stanza(&element) {
+            handled += 1;
+            received.extend(body(&element));
+        }
+    }
+    drop(alice);
+    let (mut alice, _) = authenticated(&server, "alice").await;
+    let resumed = resume(&mut alice, &id, handled).await;
+    assert_eq!(resumed.name, "resumed", "{resumed}");
+    let _bob = sender.await.expect("bob's sender");
+    // Bob's ping came back after his last message was routed: it is resent or delivered
+    // by now, ahead of alice's ping answer.
+    received.extend(messages_until_pong(&mut alice, "after-burst").await);
+    let expected: Vec<String> = (1..=BURST).map(|n| format!("m{n}")).collect();
+    let mut sorted = received.clone();
+    sorted.sort_by_key(|body| body[1..].parse::<usize>().unwrap_or(0));
+    assert_eq!(sorted, expected, "received in this order: {received:?}");
+    server.stop().await;
+}
+
 /// Sends a ping with `id` and reads until its answer; the message bodies read on the way.
 async fn messages_until_pong(client: &mut TestClient, id: &str) -> Vec<String> {
     client

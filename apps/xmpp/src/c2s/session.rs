@@ -501,6 +501,7 @@ impl SessionState {
                     }
                 }
                 Action::Detach => self.detach(),
+                Action::RequestAck => self.send(Outgoing::Xml(super::sm::REQUEST_XML.to_owned())),
                 Action::ArmAckTimer => {
                     let timer = self
                         .myself

@@ -382,10 +382,8 @@ pub fn answer(h: u32) -> Element {
     Element::new("a", NS_SM).with_attr("h", h.to_string())
 }
 
-/// `<r xmlns='urn:xmpp:sm:3'/>`.
-pub fn request() -> Element {
-    Element::new("r", NS_SM)
-}
+/// `<r xmlns='urn:xmpp:sm:3'/>` as written into a client stream.
+pub const REQUEST_XML: &str = "<r xmlns='urn:xmpp:sm:3'/>";
 
 /// `<failed xmlns='urn:xmpp:sm:3' [h]><condition xmlns=stanzas/></failed>`.
 pub fn failed(condition: crate::stanza::error::StanzaErrorCondition, h: Option<u32>) -> Element {

@@ -374,6 +374,10 @@ pub enum Action {
     /// session (in the session table, still buffering), and feed [`Input::ResumeTimeout`]
     /// after `resume_timeout`.
     Detach,
+    /// Write `<r xmlns='urn:xmpp:sm:3'/>` ([`sm::REQUEST_XML`]): with the default
+    /// `ack_freq` of 1 it follows every stanza, so it is a fixed text rather than an
+    /// element built and serialised each time.
+    RequestAck,
     /// Feed [`Input::AckTimer`] after [`ACK_REQUEST_IDLE`](super::sm::ACK_REQUEST_IDLE):
     /// stanzas wait for an `<r/>` that `ack_freq` has not sent yet.
     ArmAckTimer,
@@ -563,7 +567,7 @@ impl Stream {
             Input::AckTimer => {
                 let fired = self.sm.as_mut().is_some_and(SmState::idle_timer_fired);
                 if fired && matches!(self.phase, Phase::Bound) {
-                    actions.push(Action::Send(sm::request()));
+                    actions.push(Action::RequestAck);
                 }
             }
             Input::ResumeFailed { h } => {
@@ -612,7 +616,7 @@ impl Stream {
         let request = sm.count_out(ack_freq);
         actions.push(Action::SendStanza(stanza));
         if request {
-            actions.push(Action::Send(sm::request()));
+            actions.push(Action::RequestAck);
         } else if sm.arm_idle_timer() {
             actions.push(Action::ArmAckTimer);
         }
@@ -671,7 +675,7 @@ impl Stream {
         let resent = !unacked.is_empty();
         actions.extend(unacked.into_iter().map(Action::SendStanza));
         if resent {
-            actions.push(Action::Send(sm::request()));
+            actions.push(Action::RequestAck);
         }
         self.sm = Some(sm_state);
     }

@@ -61,6 +61,7 @@ fn describe(action: &Action) -> String {
         Action::Resume { previd } => format!("resume {previd}"),
         Action::Detach => "detach".into(),
         Action::ArmAckTimer => "arm-ack-timer".into(),
+        Action::RequestAck => "sm-r".into(),
     }
 }
 
