@@ -339,7 +339,11 @@ impl Actor for Session {
         if let Some(next) = &state.handed_over {
             match message {
                 SessionMsg::Deliver(stanza) => {
-                    let _ = next.deliver(stanza);
+                    // The resumed session ended meanwhile: route the stanza as if it had
+                    // not reached us (its table entry is gone by now).
+                    if let Err(DeliverError::Gone(Some(stanza))) = next.deliver(stanza) {
+                        state.context.router.route(stanza).await;
+                    }
                 }
                 SessionMsg::TakeOver { reply, .. } => {
                     let _ = reply.send(Err(TakeoverError::NotResumable));
