@@ -6,7 +6,7 @@
 //! `</stream:stream>`). Nothing waits a fixed time: a resumption timeout is awaited as the
 //! session leaving the session table, with the kit's deadline.
 
-use bream_testkit::xmpp::{TestClient, TestServer, DOMAIN, NS_SASL, PASSWORD};
+use bream_testkit::xmpp::{befriend, TestClient, TestServer, DOMAIN, NS_SASL, PASSWORD};
 use bream_testkit::{eventually_sync, DEADLINE};
 use bream_xmpp::config::Config;
 use bream_xmpp::jid::Jid;
@@ -188,21 +188,29 @@ async fn a_connection_cut_in_the_middle_of_a_burst_loses_and_repeats_nothing() {
 
 /// Sends a ping with `id` and reads until its answer; the message bodies read on the way.
 async fn messages_until_pong(client: &mut TestClient, id: &str) -> Vec<String> {
+    until_pong(client, id)
+        .await
+        .iter()
+        .filter(|element| element.name == "message")
+        .filter_map(body)
+        .collect()
+}
+
+/// Sends a ping with `id` and reads until its answer; the elements read on the way.
+async fn until_pong(client: &mut TestClient, id: &str) -> Vec<Element> {
     client
         .send(&format!(
             "<iq type='get' id='{id}' to='{DOMAIN}'><ping xmlns='urn:xmpp:ping'/></iq>"
         ))
         .await;
-    let mut bodies = Vec::new();
+    let mut elements = Vec::new();
     loop {
         let element = client.element().await;
         if element.name == "iq" && element.attr("id") == Some(id) {
             assert_eq!(element.attr("type"), Some("result"), "{element}");
-            return bodies;
+            return elements;
         }
-        if element.name == "message" {
-            bodies.extend(body(&element));
-        }
+        elements.push(element);
     }
 }
 
@@ -325,5 +333,52 @@ async fn a_detached_session_replaced_by_a_new_bind_hands_its_messages_on() {
     // buffer is routed again, to the new session of that full JID.
     let mut alice = TestClient::login(server.c2s_addr(), "alice", PASSWORD, "phone").await;
     alice.expect_body("bob@localhost", "buffered").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_see_a_detached_session_available_until_its_resume_timeout() {
+    let server = server(|config| {
+        config.modules.mod_stream_management.resume_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let mut alice =
+        TestClient::login_available(server.c2s_addr(), "alice", PASSWORD, "phone").await;
+    alice.wait_available().await;
+    let mut bob = TestClient::login_available(server.c2s_addr(), "bob", PASSWORD, "desk").await;
+    bob.wait_available().await;
+    befriend(&mut alice, &mut bob).await;
+    alice
+        .send(&format!("<enable xmlns='{NS_SM}' resume='true'/>"))
+        .await;
+    let enabled = alice
+        .expect("<enabled/>", |element| element.is("enabled", NS_SM))
+        .await;
+    let id = enabled.attr("id").expect("an id").to_owned();
+    drop(alice);
+
+    // Still available: a message to the bare JID goes to the detached session.
+    bob.message("alice@localhost", "to the bare JID").await;
+    let mut bob_got = until_pong(&mut bob, "sent").await;
+    let (mut alice, _) = authenticated(&server, "alice").await;
+    let resumed = resume(&mut alice, &id, 0).await;
+    assert_eq!(resumed.name, "resumed", "{resumed}");
+    let bodies = messages_until_pong(&mut alice, "resumed").await;
+    assert!(
+        bodies.contains(&"to the bare JID".to_string()),
+        "{bodies:?}"
+    );
+    // Nothing told bob that alice went away.
+    bob_got.extend(until_pong(&mut bob, "no-unavailable").await);
+    let unavailable = bob_got
+        .iter()
+        .filter(|element| element.name == "presence" && element.attr("type") == Some("unavailable"))
+        .count();
+    assert_eq!(unavailable, 0);
+
+    // Cut again and not resumed: at the timeout the session ends and bob is told.
+    drop(alice);
+    bob.expect_presence("alice@localhost", Some("unavailable"))
+        .await;
     server.stop().await;
 }
