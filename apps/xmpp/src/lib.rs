@@ -7,7 +7,8 @@
 //! - [`jid`]: XMPP addresses (RFC 7622) parsed and normalised;
 //! - [`stanza`]: stream and stanza error conditions (RFC 6120) and their XML;
 //! - [`sasl`]: server-side SASL mechanisms (PLAIN, SCRAM-SHA-1/256/512) as state machines, and
-//!   the SCRAM secrets passwords are stored as.
+//!   the SCRAM secrets passwords are stored as;
+//! - [`random`]: the random bytes those machines draw, an input like the clock.
 //!
 //! The server around it:
 //! - [`c2s`]: listeners, TLS, the stream state machine and one session actor per connection;
@@ -30,6 +31,7 @@ pub mod config;
 pub mod jid;
 pub mod metrics;
 pub mod modules;
+pub mod random;
 pub mod router;
 pub mod sasl;
 pub mod server;

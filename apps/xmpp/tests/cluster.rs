@@ -1110,12 +1110,15 @@ fn collect_names(tree: &Value, names: &mut Vec<String>) {
     }
 }
 
-/// The entries one of whose restart counts a kill of `name` raises: its own, or the c2s
-/// part's when the kill escalated (the c2s subtree is linked to the part's owner, and its own
-/// supervisor allows OTP's default of one restart in five seconds).
+/// The entries one of whose restart counts a kill of `name` raises: its own, or its part's
+/// when the kill escalated. The c2s subtree is linked to the part's owner, and its own
+/// supervisor allows OTP's default of one restart in five seconds; everything under the
+/// cluster part ends with it (its supervisors never restart a child).
 fn restarted_entries(name: &str) -> Vec<String> {
     if name.starts_with("bream_xmpp/c2s/") {
         vec![name.to_string(), "bream_xmpp/c2s".to_string()]
+    } else if name.starts_with("bream_xmpp/cluster/") {
+        vec!["bream_xmpp/cluster".to_string()]
     } else {
         vec![name.to_string()]
     }
@@ -1137,8 +1140,9 @@ async fn debug_tree(cluster: &TestCluster, index: usize) -> Option<Value> {
     serde_json::from_str(stdout.trim()).ok()
 }
 
-/// Kills `target` on node 0, then checks what the chaos test promises: the killed child came
-/// back (its restart count went up), the cluster is healthy again within [`RECOVERY_BOUND`],
+/// Kills `target` on node 0 (or makes it panic on its next message, for `panic:` targets),
+/// then checks what the chaos test promises: the killed child came back (its restart count, or
+/// its part's, went up), the cluster is healthy again within [`RECOVERY_BOUND`],
 /// no session is listed twice on any node, and bob and carol (on nodes 1 and 2) kept chatting.
 /// How long the recovery took.
 async fn chaos_step(
@@ -1149,6 +1153,10 @@ async fn chaos_step(
     round: usize,
 ) -> Duration {
     let before = debug_tree(cluster, 0).await.expect("node 0 answers");
+    let (fault, target) = match target.strip_prefix("panic:") {
+        Some(target) => ("panicProcess", target),
+        None => ("killProcess", target),
+    };
     let name = resolve(&before, target).unwrap_or_else(|| panic!("no {target} in {before}"));
     let watched = restarted_entries(&name);
     let counts_before: Vec<u64> = watched
@@ -1156,9 +1164,9 @@ async fn chaos_step(
         .map(|entry| restarts(&before, entry))
         .collect();
     let (ok, stdout, stderr) = cluster
-        .ctl(0, &["ctl", "debug", "killProcess", "--name", &name])
+        .ctl(0, &["ctl", "debug", fault, "--name", &name])
         .await;
-    assert!(ok, "kill {name}: {stdout} {stderr}");
+    assert!(ok, "{fault} {name}: {stdout} {stderr}");
     let started = Instant::now();
     eventually(&format!("{name} restarted"), RECOVERY_BOUND, || async {
         match debug_tree(cluster, 0).await {
@@ -1205,6 +1213,18 @@ async fn chaos_every_part_of_a_node_killed_in_turn_then_a_seeded_random_sequence
     let targets = [
         "metrics",
         "cluster",
+        "cluster/cluster_sup",
+        "cluster/cluster_sup/node",
+        "cluster/cluster_sup/node/server",
+        "cluster/cluster_sup/node/agent",
+        "cluster/cluster_sup/node/discovery",
+        "cluster/cluster_sup/session_table",
+        "cluster/cluster_sup/session_table/shard_0",
+        "cluster/cluster_sup/relay",
+        // Panics, in processes that get messages of their own accord: the agent's heartbeat
+        // ticks, the table server's status requests (the readiness part asks twice a second).
+        "panic:cluster/cluster_sup/node/agent",
+        "panic:cluster/cluster_sup/session_table/shard_0",
         "c2s",
         "c2s subtree",
         "sessions",
@@ -1274,4 +1294,42 @@ impl Pacer {
         }
         self.steps.push_back(Instant::now());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carbons_reach_the_accounts_resources_on_other_nodes() {
+    use super::sessions::{carbon, enable_carbons};
+
+    let mut cluster = TestCluster::new("carbons").await;
+    cluster.start_joined(0..2).await;
+    cluster.register_all(&["alice", "bob"]).await;
+    let mut phone = cluster.login(0, "alice", "phone").await;
+    let mut laptop = cluster.login(1, "alice", "laptop").await;
+    let mut bob = cluster.login(0, "bob", "desk").await;
+    enable_carbons(&mut laptop).await;
+    let alice = cluster.jid("alice");
+
+    // The laptop (node 1) enabled carbons; node 0 sees that in the replicated session table.
+    bob.message(&format!("{alice}/phone"), "to the phone").await;
+    phone.expect_body(&cluster.jid("bob"), "to the phone").await;
+    laptop
+        .expect("a received carbon from node 0", |element| {
+            carbon(element, "received").is_some_and(|inner| {
+                inner
+                    .child("body", "jabber:client")
+                    .is_some_and(|body| body.text() == "to the phone")
+            })
+        })
+        .await;
+    phone.message(&cluster.jid("bob"), "from the phone").await;
+    bob.expect_body(&alice, "from the phone").await;
+    laptop
+        .expect("a sent carbon from node 0", |element| {
+            carbon(element, "sent").is_some_and(|inner| {
+                inner
+                    .child("body", "jabber:client")
+                    .is_some_and(|body| body.text() == "from the phone")
+            })
+        })
+        .await;
 }

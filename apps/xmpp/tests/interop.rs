@@ -144,3 +144,14 @@ fn slixmpp_enables_stream_management_and_resumes_after_a_cut() {
     assert_eq!(result["got"], "while you were cut off");
     assert_eq!(result["from"], "bob@localhost");
 }
+
+#[test]
+fn slixmpp_resources_see_each_others_conversations_through_carbons() {
+    let server = Server::start();
+    server.register("alice", "secret");
+    server.register("bob", "hunter2");
+    let result = server.scenario(&["carbons", "alice", "secret", "bob", "hunter2"]);
+    assert_eq!(result["received carbon from"], "bob@localhost/b");
+    assert_eq!(result["sent carbon to"], "bob@localhost");
+    assert_eq!(result["stanza-id by"], "alice@localhost");
+}

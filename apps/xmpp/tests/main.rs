@@ -9,6 +9,7 @@ mod cluster;
 mod interop;
 mod metrics;
 mod modules;
+mod sessions;
 mod storage;
 mod stream_management;
 mod supervision;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use ractor::pg::GroupChangeMessage;
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_cluster::node::NodeServerSessionInformation;
 use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
 
@@ -17,24 +17,37 @@ use super::membership::{Action, RefusedReason};
 use super::wire::{AgentMsg, Envelope, LocalEvent, RemoteExit, RemoteFailure, Wire, AGENTS_GROUP};
 use super::{ConnectError, NodeEvent, NodeInner, RemoteError};
 use crate::monitor::{demonitor, monitor_fn};
+use crate::supervisor::StartError;
 
-/// Spawns the agent, subscribes it to session events, and starts its heartbeat.
-pub(crate) async fn start(inner: &Arc<NodeInner>) -> Result<(), ractor::SpawnErr> {
-    let (agent, _) = Actor::spawn(
-        None,
+/// Spawns the agent linked to `supervisor` (the node's), subscribes it to session events, and
+/// starts its heartbeat (a task that ends with the agent).
+pub(crate) async fn start(
+    inner: &Arc<NodeInner>,
+    supervisor: ActorCell,
+) -> Result<ActorCell, StartError> {
+    let cell = crate::fault::spawn_linked(
         Agent {
             node: Arc::downgrade(inner),
         },
         (),
+        supervisor,
     )
     .await?;
-    let _ = inner.agent.set(agent.clone());
+    let agent: ActorRef<AgentMsg> = cell.clone().into();
+    if inner.agent.set(agent.clone()).is_err() {
+        // The node's supervisor never restarts a child (see the node module): a second agent
+        // would be a second node in one process.
+        agent.stop(None);
+        return Err(StartError::Spawn("the node already has an agent".into()));
+    }
     ractor::pg::join(AGENTS_GROUP.to_string(), vec![agent.get_cell()]);
     ractor::pg::monitor(AGENTS_GROUP.to_string(), agent.get_cell());
-    let _ = inner.server.cast(NodeServerMessage::SubscribeToEvents {
-        id: "bream-node-agent".into(),
-        subscription: Box::new(SessionEvents(agent.clone())),
-    });
+    if let Some(server) = inner.server.get() {
+        let _ = server.cast(NodeServerMessage::SubscribeToEvents {
+            id: "bream-node-agent".into(),
+            subscription: Box::new(SessionEvents(agent.clone())),
+        });
+    }
     let interval = inner.config.heartbeat_interval;
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
@@ -49,7 +62,7 @@ pub(crate) async fn start(inner: &Arc<NodeInner>) -> Result<(), ractor::SpawnErr
             }
         }
     });
-    Ok(())
+    Ok(cell)
 }
 
 /// Forwards ractor_cluster's session events into the agent's mailbox.

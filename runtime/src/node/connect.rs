@@ -60,6 +60,11 @@ pub(super) async fn connect(inner: &Arc<NodeInner>, address: &str) -> Result<Str
         .map_err(|error| unreachable(error.to_string()))?
         .next()
         .ok_or_else(|| unreachable("no address".into()))?;
+    let server = inner
+        .server
+        .get()
+        .cloned()
+        .ok_or_else(|| unreachable("the node is not running".into()))?;
     let key = resolved.to_string();
     let (done, result) = oneshot::channel();
     inner
@@ -72,11 +77,7 @@ pub(super) async fn connect(inner: &Arc<NodeInner>, address: &str) -> Result<Str
     let started = Instant::now();
     let connected = match &inner.tls {
         None => {
-            tokio::time::timeout(
-                timeout,
-                ractor_cluster::client_connect(&inner.server, resolved),
-            )
-            .await
+            tokio::time::timeout(timeout, ractor_cluster::client_connect(&server, resolved)).await
         }
         Some(tls) => {
             let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
@@ -84,7 +85,7 @@ pub(super) async fn connect(inner: &Arc<NodeInner>, address: &str) -> Result<Str
             let connector = tls.connector.clone();
             tokio::time::timeout(
                 timeout,
-                ractor_cluster::client_connect_enc(&inner.server, resolved, connector, name),
+                ractor_cluster::client_connect_enc(&server, resolved, connector, name),
             )
             .await
         }

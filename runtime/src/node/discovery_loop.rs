@@ -10,8 +10,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
+use tokio::task::AbortHandle;
+
 use super::config::{RECONNECT_BACKOFF_MAX, RECONNECT_BACKOFF_MIN};
 use super::NodeInner;
+use crate::supervisor::StartError;
 
 struct Backoff {
     failures: u32,
@@ -19,11 +23,63 @@ struct Backoff {
     in_flight: bool,
 }
 
-pub(crate) fn start(inner: &Arc<NodeInner>) {
-    if inner.discovery.is_none() {
-        return;
+/// Starts the loop's owner, linked to `supervisor` (the node's, as its `discovery` child).
+pub(crate) async fn start(
+    inner: &Arc<NodeInner>,
+    supervisor: ActorCell,
+) -> Result<ActorCell, StartError> {
+    crate::fault::spawn_linked(DiscoveryLoop, Arc::clone(inner), supervisor).await
+}
+
+/// The actor that owns the loop's task: stopping it stops the loop, and the loop ending while
+/// the node runs (a panic in a discovery backend) fails it, so its supervisor sees the loss.
+struct DiscoveryLoop;
+
+/// The loop's task ended, and why.
+pub(crate) struct LoopEnded(String);
+
+crate::local_message!(LoopEnded);
+
+impl Actor for DiscoveryLoop {
+    type Msg = LoopEnded;
+    type State = AbortHandle;
+    type Arguments = Arc<NodeInner>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<LoopEnded>,
+        inner: Arc<NodeInner>,
+    ) -> Result<AbortHandle, ActorProcessingErr> {
+        let task = tokio::spawn(run(inner));
+        let abort = task.abort_handle();
+        tokio::spawn(async move {
+            let reason = match task.await {
+                Ok(()) => "the discovery loop ended".to_string(),
+                Err(error) if error.is_cancelled() => return,
+                Err(error) => format!("the discovery loop failed: {error}"),
+            };
+            let _ = myself.cast(LoopEnded(reason));
+        });
+        Ok(abort)
     }
-    tokio::spawn(run(inner.clone()));
+
+    async fn handle(
+        &self,
+        _: ActorRef<LoopEnded>,
+        LoopEnded(reason): LoopEnded,
+        _: &mut AbortHandle,
+    ) -> Result<(), ActorProcessingErr> {
+        Err(reason.into())
+    }
+
+    async fn post_stop(
+        &self,
+        _: ActorRef<LoopEnded>,
+        task: &mut AbortHandle,
+    ) -> Result<(), ActorProcessingErr> {
+        task.abort();
+        Ok(())
+    }
 }
 
 /// Whether the node still runs (its agent is alive).

@@ -85,9 +85,18 @@ pub use tls::TlsError;
 pub use wire::{RemoteExit, RemoteFailure};
 
 use crate::discovery::Discovery;
+use crate::supervisor::{
+    ChildSpec, StartError, Started, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
+};
 use global::GlobalNames;
 use membership::{Membership, SessionId};
 use wire::{AgentMsg, Envelope, Wire};
+
+/// The node's supervisor's name (its entry in a tree view).
+pub const NODE_SUPERVISOR_NAME: &str = "node";
+
+/// How long the node's processes may take to stop.
+const CHILDREN_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// Events a subscriber may lag behind before it skips ahead.
 pub const NODE_EVENTS_CAPACITY: usize = 1024;
@@ -156,8 +165,9 @@ pub(crate) struct NodeState {
 
 pub(crate) struct NodeInner {
     pub config: NodeConfig,
-    pub server: ActorRef<NodeServerMessage>,
+    pub server: OnceLock<ActorRef<NodeServerMessage>>,
     pub agent: OnceLock<ActorRef<AgentMsg>>,
+    pub supervisor: SupervisorRef,
     pub state: Mutex<NodeState>,
     pub events: broadcast::Sender<NodeEvent>,
     pub next_id: AtomicU64,
@@ -183,10 +193,45 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// Starts the node: listens on `config.listen`, and, with `discovery`, keeps connecting to
-    /// the nodes it lists.
+    /// the nodes it lists. Its processes run under a supervisor of their own (see
+    /// [`Node::supervisor`]) with no parent.
     pub async fn start(
         config: NodeConfig,
         discovery: Option<Arc<dyn Discovery>>,
+    ) -> Result<Node, NodeError> {
+        Node::start_linked(config, discovery, None).await
+    }
+
+    /// A child spec `id` that starts the node under the supervisor it is put in, and the
+    /// handle it left there once started. The node's tree never restarts a child of its own,
+    /// so the parent should not restart it either without starting what depends on the node
+    /// again: a `one_for_all` or `rest_for_one` parent, or one that gives up at once.
+    pub fn child_spec(
+        id: &str,
+        config: NodeConfig,
+        discovery: Option<Arc<dyn Discovery>>,
+    ) -> (ChildSpec, Started<Node>) {
+        let started = Started::default();
+        let handle = started.clone();
+        let spec = ChildSpec::subtree(id, move |parent| {
+            let config = config.clone();
+            let discovery = discovery.clone();
+            let handle = handle.clone();
+            async move {
+                let node = Node::start_linked(config, discovery, Some(parent))
+                    .await
+                    .map_err(|error| StartError::Spawn(error.to_string()))?;
+                handle.set(node.clone());
+                Ok(node.supervisor().clone())
+            }
+        });
+        (spec, started)
+    }
+
+    async fn start_linked(
+        config: NodeConfig,
+        discovery: Option<Arc<dyn Discovery>>,
+        parent: Option<ractor::ActorCell>,
     ) -> Result<Node, NodeError> {
         config.validate()?;
         let address = config.listen;
@@ -200,27 +245,14 @@ impl Node {
             .as_ref()
             .map(tls::NodeTlsContext::load)
             .transpose()?;
-        let encryption = tls
-            .as_ref()
-            .map(|tls| ractor_cluster::IncomingEncryptionMode::Tls(tls.acceptor.clone()));
-        // ractor_cluster names a node `node_name@hostname`.
-        let short_name = config
-            .name
-            .split_once('@')
-            .map_or(config.name.as_str(), |(short, _)| short);
-        let server = NodeServer::new(
-            config.listen.port(),
-            config.cookie.clone(),
-            short_name.to_string(),
-            config.host().to_string(),
-            encryption,
-            Some(ractor_cluster::node::NodeConnectionMode::Isolated),
-        )
-        .with_listen_addr(config.listen.ip())
-        .with_max_inbound_frame_size(config.frame_bytes_max as u64);
-        let (server, _) = Actor::spawn(None, server, ())
-            .await
-            .map_err(|error| listen_error(error.to_string()))?;
+        let spec = SupervisorSpec::new(NODE_SUPERVISOR_NAME)
+            .strategy(Strategy::OneForAll)
+            .intensity(0, Duration::from_secs(1));
+        let supervisor = match parent {
+            Some(parent) => Supervisor::start_linked(spec, parent).await,
+            None => Supervisor::start(spec).await,
+        }
+        .map_err(|error| listen_error(error.to_string()))?;
         let inner = Arc::new(NodeInner {
             state: Mutex::new(NodeState {
                 membership: Membership::new(config.heartbeat_deadline),
@@ -237,20 +269,30 @@ impl Node {
                 },
             }),
             config,
-            server,
+            server: OnceLock::new(),
             agent: OnceLock::new(),
+            supervisor: supervisor.clone(),
             events: broadcast::channel(NODE_EVENTS_CAPACITY).0,
             next_id: AtomicU64::new(1),
             poll_now: Notify::new(),
             discovery,
             tls,
         });
-        agent::start(&inner)
-            .await
-            .map_err(|error| listen_error(error.to_string()))?;
-        discovery_loop::start(&inner);
+        if let Err(error) = start_children(&inner).await {
+            supervisor.shutdown(CHILDREN_SHUTDOWN).await;
+            return Err(listen_error(error.to_string()));
+        }
         tracing::info!(node = %inner.config.name, listen = %inner.config.listen, "node started");
         Ok(Node { inner })
+    }
+
+    /// The node's supervisor (`node`, `one_for_all`, no restarts): `server` (ractor_cluster's
+    /// listener and sessions), `agent` (membership, heartbeats, global names), and `discovery`
+    /// (the loop that dials what discovery lists) when there is a backend. A child's end is the
+    /// node's: a new agent would be unknown to every peer and a new server would have dropped
+    /// every session, so the node as a whole is what a supervisor above restarts.
+    pub fn supervisor(&self) -> &SupervisorRef {
+        &self.inner.supervisor
     }
 
     /// This node's name.
@@ -307,8 +349,10 @@ impl Node {
         self.inner.events.subscribe()
     }
 
-    /// Stops the node: leaves discovery, tells subscribers every peer is down, closes sessions.
-    pub async fn shutdown(&self) {
+    /// Leaves the cluster without stopping the node's processes: leaves discovery, tells
+    /// subscribers every peer is down, closes the sessions. For a node in a larger tree, whose
+    /// ordered shutdown then stops the processes; [`Node::shutdown`] does both.
+    pub async fn depart(&self) {
         if let Some(discovery) = &self.inner.discovery {
             if let Err(error) = discovery.leave().await {
                 tracing::warn!(%error, "could not leave discovery");
@@ -316,11 +360,22 @@ impl Node {
         }
         let actions = self.inner.state.lock().membership.shutdown();
         agent::carry_out(&self.inner, actions, Instant::now());
+    }
+
+    /// Stops the node: [`Node::depart`], then its supervisor (discovery, agent, server, in
+    /// that order).
+    /// Safe to call again, and after the supervisor was killed: what it left running (a killed
+    /// supervisor's children outlive it) is stopped here, so the port is free once this returns.
+    pub async fn shutdown(&self) {
+        self.depart().await;
+        self.inner.supervisor.shutdown(CHILDREN_SHUTDOWN).await;
         if let Some(agent) = self.inner.agent.get() {
             agent.stop(None);
         }
-        self.inner.server.stop(None);
-        let _ = self.inner.server.wait(Some(Duration::from_secs(5))).await;
+        if let Some(server) = self.inner.server.get() {
+            server.stop(None);
+            let _ = server.wait(Some(CHILDREN_SHUTDOWN)).await;
+        }
     }
 
     fn envelope(&self, wire: Wire) -> Envelope {
@@ -329,6 +384,69 @@ impl Node {
             wire,
         }
     }
+}
+
+/// Starts the node's children in order: the server (listening), the agent (subscribed to the
+/// server's session events), the discovery loop.
+async fn start_children(inner: &Arc<NodeInner>) -> Result<(), StartError> {
+    let supervisor = inner.supervisor.clone();
+    let server_inner = Arc::clone(inner);
+    let server = supervisor
+        .start_child(ChildSpec::worker("server", move |parent| {
+            let inner = Arc::clone(&server_inner);
+            async move { start_server(&inner, parent).await }
+        }))
+        .await
+        .map_err(|error| StartError::Spawn(error.to_string()))?;
+    let _ = inner.server.set(server.into());
+    let agent_inner = Arc::clone(inner);
+    supervisor
+        .start_child(ChildSpec::worker("agent", move |parent| {
+            let inner = Arc::clone(&agent_inner);
+            async move { agent::start(&inner, parent).await }
+        }))
+        .await
+        .map_err(|error| StartError::Spawn(error.to_string()))?;
+    if inner.discovery.is_some() {
+        let loop_inner = Arc::clone(inner);
+        supervisor
+            .start_child(ChildSpec::worker("discovery", move |parent| {
+                let inner = Arc::clone(&loop_inner);
+                async move { discovery_loop::start(&inner, parent).await }
+            }))
+            .await
+            .map_err(|error| StartError::Spawn(error.to_string()))?;
+    }
+    Ok(())
+}
+
+/// ractor_cluster's node server for `inner`'s settings, linked to `parent`.
+async fn start_server(
+    inner: &NodeInner,
+    parent: ractor::ActorCell,
+) -> Result<ractor::ActorCell, StartError> {
+    let config = &inner.config;
+    let encryption = inner
+        .tls
+        .as_ref()
+        .map(|tls| ractor_cluster::IncomingEncryptionMode::Tls(tls.acceptor.clone()));
+    // ractor_cluster names a node `node_name@hostname`.
+    let short_name = config
+        .name
+        .split_once('@')
+        .map_or(config.name.as_str(), |(short, _)| short);
+    let server = NodeServer::new(
+        config.listen.port(),
+        config.cookie.clone(),
+        short_name.to_string(),
+        config.host().to_string(),
+        encryption,
+        Some(ractor_cluster::node::NodeConnectionMode::Isolated),
+    )
+    .with_listen_addr(config.listen.ip())
+    .with_max_inbound_frame_size(config.frame_bytes_max as u64);
+    let (server, _) = Actor::spawn_linked(None, server, (), parent).await?;
+    Ok(server.get_cell())
 }
 
 /// Sends `wire` to every up peer.

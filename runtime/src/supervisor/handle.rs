@@ -196,7 +196,11 @@ impl SupervisorRef {
 
     /// Stops the supervisor in order: children in reverse start order, each given its shutdown
     /// time. Waits at most `timeout`, then kills what is left.
+    /// A supervisor that has already ended (killed with its parent) is left as it is.
     pub async fn shutdown(&self, timeout: Duration) {
+        if self.actor.get_status() == ractor::ActorStatus::Stopped {
+            return;
+        }
         let stopped = self
             .actor
             .stop_and_wait(
@@ -204,7 +208,7 @@ impl SupervisorRef {
                 Some(timeout),
             )
             .await;
-        if stopped.is_err() {
+        if stopped.is_err() && self.actor.get_status() != ractor::ActorStatus::Stopped {
             tracing::warn!(supervisor = %self.actor.get_id(), ?timeout, "shutdown timed out, killing the tree");
             let _ = self
                 .actor

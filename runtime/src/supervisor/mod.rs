@@ -63,7 +63,7 @@ pub use intensity::{IntensityReached, RestartIntensity};
 pub use server::{Supervisor, SupervisorMsg, INTENSITY_REACHED_REASON};
 pub use shutdown::KILL_WAIT_MAX;
 pub use spec::{
-    ChildId, ChildKind, ChildSpec, Restart, Shutdown, StartError, StartFn, Strategy,
+    ChildId, ChildKind, ChildSpec, Restart, Shutdown, StartError, StartFn, Started, Strategy,
     SupervisorSpec, RESTARTS_MAX_DEFAULT, RESTART_PERIOD_DEFAULT, SHUTDOWN_WORKER_DEFAULT,
 };
 pub use tree::{supervision_tree, ProcessNode, TREE_CHILDREN_MAX};

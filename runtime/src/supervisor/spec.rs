@@ -169,6 +169,26 @@ impl ChildSpec {
         }
     }
 
+    /// A nested supervisor that `start` brings up linked to the parent cell it is given: a
+    /// subsystem that builds its own tree (a node's layer, a replicated table) before it hands
+    /// it over. Shutdown [`Shutdown::Infinity`], as [`ChildSpec::supervisor`].
+    pub fn subtree<F, Fut>(id: impl Into<ChildId>, start: F) -> Self
+    where
+        F: Fn(ActorCell) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<super::SupervisorRef, StartError>> + Send + 'static,
+    {
+        let start = Arc::new(start);
+        let child = Self::worker(id, move |parent| {
+            let started = start(parent);
+            async move { started.await.map(|supervisor| supervisor.cell()) }
+        });
+        ChildSpec {
+            kind: ChildKind::Supervisor,
+            shutdown: Shutdown::Infinity,
+            ..child
+        }
+    }
+
     /// Sets the restart type.
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
@@ -250,5 +270,34 @@ impl SupervisorSpec {
     /// started from this spec (restarts of a nested supervisor too) reports here.
     pub fn subscribe(&self) -> broadcast::Receiver<SupervisorEvent> {
         self.events.subscribe()
+    }
+}
+
+/// What the latest start of a child made, for whoever put the child in a tree: a child's start
+/// function runs inside the supervisor, so the handle to what it started (a node, a table) is
+/// left here. Each restart replaces it.
+pub struct Started<T>(Arc<parking_lot::Mutex<Option<T>>>);
+
+impl<T> Clone for Started<T> {
+    fn clone(&self) -> Self {
+        Started(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Default for Started<T> {
+    fn default() -> Self {
+        Started(Arc::new(parking_lot::Mutex::new(None)))
+    }
+}
+
+impl<T: Clone> Started<T> {
+    /// The handle the latest start left; `None` before the first start.
+    pub fn latest(&self) -> Option<T> {
+        self.0.lock().clone()
+    }
+
+    /// Leaves `value` as the latest start's handle.
+    pub fn set(&self, value: T) {
+        *self.0.lock() = Some(value);
     }
 }

@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bream_runtime::node::Node;
-use ractor::{Actor, ActorCell, ActorRef};
+use bream_runtime::supervisor::{
+    ChildSpec, StartError, Started, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
+};
+use ractor::{ActorCell, ActorRef};
 use tokio::sync::oneshot;
 
 use super::cluster_view::ClusterView;
@@ -26,10 +29,12 @@ use super::options::{
     LEADER_RETRY_BACKOFF_MIN,
 };
 use super::protocol::{JoinOutcome, LeaderOp, Op, PauseId, ProtocolError, ReplicaStatus, Reply};
-use super::server::{Answer, Arguments, ClientRequest, LocalTable, Server, ServerMsg};
+use super::server::{Answer, Arguments as ServerArguments, ClientRequest, Server, ServerMsg};
 use super::shard::{shard_of, Shard};
-use super::supervisor::{self, Supervisor};
-use crate::Table;
+use crate::{Table, TableOptions};
+
+/// How long a table's servers may take to stop when its start is undone.
+const TABLE_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// The answers a write waits for: one per shard it touches.
 enum Answers<V> {
@@ -114,8 +119,8 @@ pub struct ReplicatedTable<K: WireKey, V: WireValue> {
     table: Table<K, V>,
     /// The servers, by shard.
     servers: Arc<[ActorRef<ServerMsg<K, V>>]>,
-    /// The supervisor of a sharded table's servers.
-    supervisor: Option<ActorCell>,
+    /// The supervisor of the table's servers.
+    supervisor: SupervisorRef,
     call_timeout: Duration,
 }
 
@@ -142,10 +147,11 @@ impl<K: WireKey, V: WireValue> fmt::Debug for ReplicatedTable<K, V> {
 }
 
 impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
-    /// Starts this node's server of table `name` (one per shard, under a
-    /// supervisor, with [`ReplicatedOptions::shards`] > 1). It finds the
-    /// servers of the same table on other nodes by itself; joining them is
-    /// [`ReplicatedTable::join`]'s or the joiner's job
+    /// Starts this node's servers of table `name`, one per shard
+    /// ([`ReplicatedOptions::shards`]), under a supervisor of their own with no parent (see
+    /// [`ReplicatedTable::supervisor`]; [`ReplicatedTable::child_spec`] puts the table in a
+    /// tree instead). It finds the servers of the same table on other nodes by itself;
+    /// joining them is [`ReplicatedTable::join`]'s or the joiner's job
     /// ([`super::ReplicationService`]).
     ///
     /// Errors: `InvalidOption` for a shard count outside `1..=SHARDS_MAX`;
@@ -155,56 +161,117 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
         name: &str,
         options: ReplicatedOptions<K, V>,
     ) -> Result<Self, ReplicationError> {
+        Self::start_linked(node, name, options, None).await
+    }
+
+    /// A child spec `id` that starts the table under the supervisor it is put in, and the
+    /// handle the latest start left. A restart of the child starts an empty local copy that
+    /// the replication service joins back to its peers (the copy is rebuilt from them, not
+    /// kept), with a new handle: take it from the returned [`Started`] after each restart.
+    pub fn child_spec(
+        id: &str,
+        node: &Node,
+        name: &str,
+        options: ReplicatedOptions<K, V>,
+    ) -> (ChildSpec, Started<Self>) {
+        let started = Started::default();
+        let handle = started.clone();
+        let node = node.clone();
+        let name = name.to_string();
+        let spec = ChildSpec::subtree(id, move |parent| {
+            let (node, name, options, handle) =
+                (node.clone(), name.clone(), options.clone(), handle.clone());
+            async move {
+                let table = Self::start_linked(&node, &name, options, Some(parent))
+                    .await
+                    .map_err(|error| StartError::Spawn(error.to_string()))?;
+                let supervisor = table.supervisor.clone();
+                handle.set(table);
+                Ok(supervisor)
+            }
+        });
+        (spec, started)
+    }
+
+    async fn start_linked(
+        node: &Node,
+        name: &str,
+        options: ReplicatedOptions<K, V>,
+        parent: Option<ActorCell>,
+    ) -> Result<Self, ReplicationError> {
         options::check(name, &options)?;
         let call_timeout = options.call_timeout;
         let start_error = |reason: String| ReplicationError::Start {
             table: name.to_string(),
             reason,
         };
-        let (table, servers, supervisor) = if options.shards == 1 {
-            let (table_out, table_in) = oneshot::channel();
-            let arguments = Arguments {
-                name: name.to_string(),
-                shard: Shard::WHOLE,
-                node: node.clone(),
-                replica: options.replica,
-                down_handler: options.down_handler,
-                peer_batch_records_max: options.peer_batch_records_max,
-                table: LocalTable::Own {
-                    kind: options.kind,
-                    table_out,
-                },
-            };
-            let (server, _) = Actor::spawn(None, Server::new(), arguments)
-                .await
-                .map_err(|error| start_error(error.to_string()))?;
-            let table = table_in
-                .await
-                .map_err(|_| start_error("no table".to_string()))?;
-            (table, vec![server], None)
-        } else {
-            let (started_out, started_in) = oneshot::channel();
-            let arguments = supervisor::Arguments {
-                name: name.to_string(),
-                node: node.clone(),
-                options,
-                started_out,
-            };
-            let (supervisor, _) = Actor::spawn(None, Supervisor::new(), arguments)
-                .await
-                .map_err(|error| start_error(error.to_string()))?;
-            let (table, servers) = started_in
-                .await
-                .map_err(|_| start_error("no table".to_string()))?;
-            (table, servers, Some(supervisor.get_cell()))
+        // No restarts: a shard's server that came back alone would be empty and unjoined
+        // while its siblings hold their records, and its peers would already have dropped
+        // this node's records of it. The table as a whole is what a supervisor above restarts.
+        let spec = SupervisorSpec::new(name)
+            .strategy(Strategy::OneForAll)
+            .intensity(0, Duration::from_secs(1));
+        let supervisor = match parent {
+            Some(parent) => Supervisor::start_linked(spec, parent).await,
+            None => Supervisor::start(spec).await,
+        }
+        .map_err(|error| start_error(error.to_string()))?;
+        // The local copy belongs to the supervisor: it lives exactly as long as the table's
+        // servers do, and every shard's server writes to it.
+        let table = match Table::new(name, &supervisor.cell(), TableOptions::new(options.kind)) {
+            Ok(table) => table,
+            Err(error) => {
+                supervisor.shutdown(TABLE_SHUTDOWN).await;
+                return Err(start_error(error.to_string()));
+            }
         };
+        let count = options.shards;
+        let mut servers = Vec::with_capacity(count);
+        for index in 0..count {
+            let (node, replica, table) = (node.clone(), options.replica.clone(), table.clone());
+            // One handler call per node down: shard 0's.
+            let down_handler = if index == 0 {
+                options.down_handler.clone()
+            } else {
+                None
+            };
+            let (table_name, peer_batch_records_max) =
+                (name.to_string(), options.peer_batch_records_max);
+            let child = ChildSpec::actor(format!("shard_{index}"), Server::new, move || {
+                ServerArguments {
+                    name: table_name.clone(),
+                    shard: Shard { index, count },
+                    node: node.clone(),
+                    replica: replica.clone(),
+                    down_handler: down_handler.clone(),
+                    peer_batch_records_max,
+                    table: table.clone(),
+                }
+            });
+            match supervisor.start_child(child).await {
+                Ok(server) => servers.push(ActorRef::<ServerMsg<K, V>>::from(server)),
+                Err(error) => {
+                    supervisor.shutdown(TABLE_SHUTDOWN).await;
+                    return Err(start_error(error.to_string()));
+                }
+            }
+        }
+        if count > 1 {
+            tracing::info!(table = %name, shards = count, "sharded replicated table started");
+        }
         Ok(ReplicatedTable {
             name: name.into(),
-            table,
+            table: table.without_owner_rights(),
             servers: servers.into(),
             supervisor,
             call_timeout,
         })
+    }
+
+    /// The table's supervisor on this node (`one_for_all`, no restarts): one child
+    /// `shard_<i>` per shard.
+    pub fn supervisor(&self) -> &SupervisorRef {
+        &self.supervisor
     }
 
     /// The table's name.
@@ -497,16 +564,10 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
         }
     }
 
-    /// Stops this node's servers (the local copy goes with them).
+    /// Stops this node's servers (the local copy goes with them). For a table started with
+    /// [`ReplicatedTable::start`]; one in a tree stops with the tree.
     pub fn stop(&self) {
-        match &self.supervisor {
-            Some(supervisor) => supervisor.stop(None),
-            None => {
-                for server in self.servers.iter() {
-                    server.stop(None);
-                }
-            }
-        }
+        self.supervisor.actor().stop(None);
     }
 }
 

@@ -13,7 +13,8 @@
 //! - [`handle`]: [`ReplicatedTable`], the handle users hold.
 //! - [`options`]: a table's options and errors.
 //! - [`shard`]: splitting a table into shards, each its own replicated
-//!   unit; [`supervisor`] holds a sharded table's servers on a node.
+//!   unit, each shard's server a child of the table's runtime supervisor
+//!   ([`ReplicatedTable::supervisor`], [`ReplicatedTable::child_spec`]).
 //! - [`outbox`]: batching what a server sends to a peer.
 //! - [`cluster_view`]: member lists across the cluster, and where they disagree.
 //! - `joiner`: the replication service, joining every node that comes up; cluster status.
@@ -46,7 +47,6 @@ pub mod server;
 pub mod shard;
 mod status;
 pub mod store;
-mod supervisor;
 
 pub use cluster_view::{ClusterView, ReplicaView};
 pub use joiner::{

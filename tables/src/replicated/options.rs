@@ -137,6 +137,19 @@ impl<K, V> Default for ReplicatedOptions<K, V> {
     }
 }
 
+impl<K, V> Clone for ReplicatedOptions<K, V> {
+    fn clone(&self) -> Self {
+        ReplicatedOptions {
+            kind: self.kind,
+            replica: self.replica.clone(),
+            down_handler: self.down_handler.clone(),
+            call_timeout: self.call_timeout,
+            peer_batch_records_max: self.peer_batch_records_max,
+            shards: self.shards,
+        }
+    }
+}
+
 impl<K, V> fmt::Debug for ReplicatedOptions<K, V> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter

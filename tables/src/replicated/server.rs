@@ -2,9 +2,9 @@
 //! table) per node, the shell around [`Replica`]. The handle users hold is
 //! [`ReplicatedTable`] ([`super::handle`]).
 //!
-//! An unsharded table's server owns its local [`Table`]; a sharded table's
-//! servers share one, owned by the table's supervisor
-//! ([`super::supervisor`]). Reads go straight to the table through
+//! The local [`Table`] belongs to the table's supervisor on this node (a
+//! runtime supervisor, one child per shard: [`ReplicatedTable::supervisor`]);
+//! every shard's server writes to it. Reads go straight to the table through
 //! [`ReplicatedTable::table`], no message. The server joins its process
 //! group (`bream.table.<name>`, or one per shard, [`super::shard::group_of`]),
 //! which ractor_cluster syncs between nodes, to find the servers of the same
@@ -47,7 +47,7 @@ use super::protocol::{
 use super::shard::{self, Shard};
 use super::store::TableStore;
 use crate::record::{Key, Value};
-use crate::{Table, TableKind, TableOptions};
+use crate::Table;
 
 pub use super::handle::{wait_all, PauseGuard, ReplicatedTable, WriteHandle};
 pub use super::options::{
@@ -154,18 +154,6 @@ impl<K, V> Server<K, V> {
     }
 }
 
-/// Where a server's local table comes from.
-pub(crate) enum LocalTable<K, V> {
-    /// Create and own one of this kind; send a reader handle out.
-    Own {
-        kind: TableKind,
-        table_out: oneshot::Sender<Table<K, V>>,
-    },
-    /// A table owned by the supervisor, shared with the other shards (a
-    /// handle with owner rights).
-    Shared(Table<K, V>),
-}
-
 /// What a server starts from.
 pub(crate) struct Arguments<K, V> {
     pub(crate) name: String,
@@ -174,7 +162,9 @@ pub(crate) struct Arguments<K, V> {
     pub(crate) replica: ReplicaConfig<K, V>,
     pub(crate) down_handler: Option<DownHandler>,
     pub(crate) peer_batch_records_max: usize,
-    pub(crate) table: LocalTable<K, V>,
+    /// The local copy, owned by the table's supervisor and shared by its shards' servers (a
+    /// handle with owner rights).
+    pub(crate) table: Table<K, V>,
 }
 
 /// A cluster view being gathered.
@@ -238,14 +228,6 @@ impl<K: WireKey, V: WireValue> Actor for Server<K, V> {
             peer_batch_records_max,
             table,
         } = arguments;
-        let table = match table {
-            LocalTable::Own { kind, table_out } => {
-                let table = Table::new(&name, &myself.get_cell(), TableOptions::new(kind))?;
-                let _ = table_out.send(table.without_owner_rights());
-                table
-            }
-            LocalTable::Shared(table) => table,
-        };
         let join_ref = rand::random();
         let group = shard::group_of(&name, shard);
         let name = shard::replica_name(&name, shard);

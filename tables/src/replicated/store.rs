@@ -129,10 +129,13 @@ impl<K: Key, V: Value> Store<K, V> for MemoryStore<K, V> {
     }
 }
 
-/// The adapter over a local [`Table`] held with owner rights (the server
-/// actor owns it). A failing table operation means the table was deleted
-/// under the server: an invariant broken outside the protocol, logged and
-/// otherwise ignored here; the server notices on its next check.
+/// The adapter over a local [`Table`] held with owner rights (the table's
+/// supervisor owns it, its servers write to it). A failing table operation
+/// means the table was deleted under the server, or a handle without owner
+/// rights reached it: an invariant broken outside the protocol. The store
+/// panics, which fails the server's handler, so its supervisor ends the
+/// table and the level above starts a clean one that rejoins its peers
+/// (going on would answer reads from a copy that no longer receives writes).
 ///
 /// A shard of a sharded table shares the local table with the other
 /// shards: its dump, size and node-owned removal see only its own keys
@@ -159,12 +162,13 @@ impl<K: Key, V: Value> TableStore<K, V> {
     }
 }
 
-fn logged<T>(result: Result<T, crate::TableError>) -> Option<T> {
+/// The value of a local-table operation that cannot fail while the invariant holds.
+fn held<T>(result: Result<T, crate::TableError>) -> T {
     match result {
-        Ok(value) => Some(value),
+        Ok(value) => value,
         Err(error) => {
-            tracing::error!(%error, "replicated table: local copy refused a write");
-            None
+            tracing::error!(%error, "replicated table: the local copy refused an operation");
+            panic!("replicated table: the local copy refused an operation: {error}");
         }
     }
 }
@@ -177,16 +181,16 @@ impl<K: Key, V: Value> Store<K, V> for TableStore<K, V> {
     fn apply(&mut self, op: &Op<K, V>) {
         match op {
             Op::Insert(records) => {
-                logged(self.table.insert_many(records.iter().cloned()));
+                held(self.table.insert_many(records.iter().cloned()));
             }
             Op::Delete(keys) => {
                 for key in keys {
-                    logged(self.table.delete(key));
+                    held(self.table.delete(key));
                 }
             }
             Op::DeleteObject(records) => {
                 for (key, value) in records {
-                    logged(self.table.delete_object(key, value));
+                    held(self.table.delete_object(key, value));
                 }
             }
         }
@@ -195,38 +199,37 @@ impl<K: Key, V: Value> Store<K, V> for TableStore<K, V> {
     fn apply_owned(&mut self, op: Op<K, V>) {
         match op {
             Op::Insert(records) => {
-                logged(self.table.insert_many(records));
+                held(self.table.insert_many(records));
             }
             other => self.apply(&other),
         }
     }
 
     fn lookup(&self, key: &K) -> Vec<V> {
-        logged(self.table.lookup(key)).unwrap_or_default()
+        held(self.table.lookup(key))
     }
 
     fn dump(&self) -> Vec<(K, V)> {
         if self.shard.count == 1 {
-            return logged(self.table.to_vec()).unwrap_or_default();
+            return held(self.table.to_vec());
         }
         let shard = self.shard;
-        logged(self.table.select(.., |key, _| shard.holds(key))).unwrap_or_default()
+        held(self.table.select(.., |key, _| shard.holds(key)))
     }
 
     fn len(&self) -> usize {
         if self.shard.count == 1 {
-            return logged(self.table.size()).unwrap_or_default();
+            return held(self.table.size());
         }
         let shard = self.shard;
-        logged(self.table.select_count(.., |key, _| shard.holds(key))).unwrap_or_default()
+        held(self.table.select_count(.., |key, _| shard.holds(key)))
     }
 
     fn remove_where(&mut self, remove: &dyn Fn(&K, &V) -> bool) -> usize {
         let shard = self.shard;
-        logged(
+        held(
             self.table
                 .select_delete(.., |key, value| shard.holds(key) && remove(key, value)),
         )
-        .unwrap_or_default()
     }
 }

@@ -286,3 +286,17 @@ async fn delete_table_is_final_for_every_handle() {
     assert!(is_deleted(table.delete_table()));
     stop(&owner.get_cell()).await;
 }
+
+#[tokio::test]
+#[should_panic(expected = "the local copy refused an operation")]
+async fn a_replicated_store_whose_table_refuses_a_write_panics_instead_of_losing_it() {
+    use bream_tables::replicated::protocol::Op;
+    use bream_tables::replicated::store::Store;
+    use bream_tables::replicated::store::TableStore;
+
+    let owner = spawn_idle().await;
+    let table: Table<u64, u64> = Table::new("store_refused", &owner, TableOptions::set()).unwrap();
+    // A handle without owner rights: every write is refused, as after the table was deleted.
+    let mut store = TableStore::new(table.without_owner_rights());
+    store.apply(&Op::Insert(vec![(1, 10)]));
+}

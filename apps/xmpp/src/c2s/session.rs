@@ -711,16 +711,16 @@ impl SessionState {
         let Some(client) = self.bound.take() else {
             return Err(TakeoverError::NotResumable);
         };
-        let (priority, presence) = self
+        let table = self
             .context
             .router
             .sessions()
             .resource_sessions(&client.jid)
             .ok()
             .and_then(|entries| entries.into_iter().find(|entry| entry.sid == client.sid))
-            .map(|entry| (entry.priority, entry.presence))
-            .unwrap_or((0, None));
-        let state = sm.into_resumable(client.jid.to_string(), client.sid.get(), priority, presence);
+            .map(|entry| (entry.priority, entry.presence, entry.features))
+            .unwrap_or_default();
+        let state = sm.into_resumable(client.jid.to_string(), client.sid.get(), table);
         *self.target.write() = Target::Forward(by.clone());
         self.handed_over = Some(by);
         // The registry's record (same id, same session id) now names the new connection.
@@ -782,6 +782,7 @@ impl SessionState {
         entry.priority = state.priority;
         entry.available = state.presence.is_some();
         entry.presence = state.presence.clone();
+        entry.features = state.features;
         let client = entry.client();
         if let Err(error) = self.context.router.resume_session(entry).await {
             // The state is ours now: end it as a session that closed (re-routing its

@@ -32,8 +32,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use rand::RngCore;
-
+use crate::random::Randomness;
+use crate::router::SessionFeatures;
 use crate::xml::Element;
 
 /// The stream management namespace (XEP-0198 version 3).
@@ -117,10 +117,15 @@ impl Default for StaleH {
 pub struct SmId(String);
 
 impl SmId {
-    /// A fresh random id.
+    /// A fresh id from the system's randomness.
     pub fn random() -> SmId {
+        SmId::from_randomness(&Randomness::system())
+    }
+
+    /// A fresh id from `random` (the stream's source, seeded in replayable tests).
+    pub fn from_randomness(random: &Randomness) -> SmId {
         let mut bytes = [0u8; SM_ID_BYTES];
-        rand::rng().fill_bytes(&mut bytes);
+        random.fill(&mut bytes);
         let mut id = String::with_capacity(SM_ID_BYTES * 2);
         for byte in bytes {
             id.push(char::from(HEX[usize::from(byte >> 4)]));
@@ -171,6 +176,8 @@ pub struct ResumableState {
     pub priority: i8,
     /// Its last available broadcast presence; `None` while unavailable.
     pub presence: Option<Element>,
+    /// What it asked of the server (message carbons ...), as the session table had it.
+    pub features: SessionFeatures,
 }
 
 /// Why an acknowledgement was refused.
@@ -360,8 +367,7 @@ impl SmState {
         mut self,
         jid: String,
         sid: u64,
-        priority: i8,
-        presence: Option<Element>,
+        (priority, presence, features): (i8, Option<Element>, SessionFeatures),
     ) -> ResumableState {
         ResumableState {
             buffer: self.take_buffer(),
@@ -373,6 +379,7 @@ impl SmState {
             acked_out: self.acked_out,
             priority,
             presence,
+            features,
         }
     }
 }
@@ -445,6 +452,7 @@ mod tests {
             buffer: Vec::new(),
             priority: 0,
             presence: None,
+            features: SessionFeatures::default(),
         });
         sm.count_in();
         assert_eq!(sm.handled_in(), 0);

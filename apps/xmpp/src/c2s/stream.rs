@@ -101,7 +101,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use rand::RngCore;
+use crate::random::Randomness;
 
 use super::sm::{self, ResumableState, SmConfig, SmId, SmState, NS_SM};
 use crate::jid::{normalize_domain, normalize_resource, served_domains, DomainsError, Jid};
@@ -171,6 +171,9 @@ pub struct StreamConfig {
     /// listeners of a server: the fake salts shown to unknown users must be
     /// the same on every port, or comparing them would reveal who exists.
     sasl: Vec<SaslConfig>,
+    /// Where stream ids and generated resources come from (the SASL configurations hold the
+    /// same source for their nonces).
+    random: Randomness,
     /// Stream management (XEP-0198); `None`: not offered.
     sm: Option<SmConfig>,
 }
@@ -207,8 +210,22 @@ impl StreamConfig {
             mechanisms: offered,
             auth_failures_max,
             sasl,
+            random: Randomness::system(),
             sm: None,
         })
+    }
+
+    /// The same configuration drawing every random byte (stream ids, resources, the SASL
+    /// unknown-user keys and nonces) from `random`: [`Randomness::seeded`] makes a stream
+    /// reproducible.
+    pub fn with_randomness(mut self, random: Randomness) -> StreamConfig {
+        self.sasl = self
+            .domains
+            .iter()
+            .map(|domain| SaslConfig::with_randomness(domain, random.clone()))
+            .collect();
+        self.random = random;
+        self
     }
 
     /// The same configuration offering stream management as `sm` says (`None`: not
@@ -699,7 +716,7 @@ impl Stream {
                     return;
                 };
                 let resumable = matches!(element.attr("resume"), Some("true" | "1"));
-                let id = SmId::random();
+                let id = SmId::from_randomness(&self.config.random);
                 let mut enabled = Element::new("enabled", NS_SM);
                 if resumable {
                     enabled.set_attr("id", id.as_str());
@@ -762,7 +779,7 @@ impl Stream {
 
     fn header_xml(&self, domain: &str, to: Option<&str>) -> String {
         let mut id_bytes = [0u8; STREAM_ID_BYTES];
-        rand::rng().fill_bytes(&mut id_bytes);
+        self.config.random.fill(&mut id_bytes);
         let id = hex(&id_bytes);
         let mut attrs = vec![("from", domain), ("id", id.as_str())];
         if let Some(to) = to {
@@ -1097,7 +1114,7 @@ impl Stream {
             },
             None => {
                 let mut bytes = [0u8; RESOURCE_RANDOM_BYTES];
-                rand::rng().fill_bytes(&mut bytes);
+                self.config.random.fill(&mut bytes);
                 hex(&bytes)
             }
         };

@@ -64,7 +64,8 @@ fn enabled(buffer_max: usize, ack_freq: u32, resumable: bool) -> Client {
 
 fn resumable_state(client: &mut Client) -> ResumableState {
     let sm = client.stream.take_resumable().expect("resumable");
-    sm.into_resumable("alice@localhost/phone".into(), 7, 0, None)
+    let table = (0, None, crate::router::SessionFeatures::default());
+    sm.into_resumable("alice@localhost/phone".into(), 7, table)
 }
 
 #[test]

@@ -904,3 +904,24 @@ fn config_is_validated() {
     assert_eq!(direct.tls(), TlsPolicy::Direct);
     assert_eq!(direct.sasl, config.sasl);
 }
+
+#[test]
+fn stream_ids_come_from_the_configured_randomness() {
+    let run = |seed: u64| {
+        let config = StreamConfig::new(&[DOMAIN.to_owned()], TlsPolicy::Off, &Mechanism::ALL, 3)
+            .expect("valid config")
+            .with_randomness(crate::random::Randomness::seeded(seed));
+        let mut stream = Stream::new(Arc::new(config));
+        let mut parser = StreamParser::new();
+        parser.feed(STREAM_OPEN.as_bytes());
+        let Ok(Some(StreamEvent::StreamStart(header))) = parser.next_event() else {
+            panic!("a header");
+        };
+        match stream.handle(Input::Header(header)).first() {
+            Some(Action::SendHeader(xml)) => xml.clone(),
+            other => panic!("expected our header, got {other:?}"),
+        }
+    };
+    assert_eq!(run(5), run(5));
+    assert_ne!(run(5), run(6));
+}

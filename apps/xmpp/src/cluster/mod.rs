@@ -36,6 +36,9 @@ use std::time::Duration;
 
 use bream_runtime::discovery::{Discovery, FileDiscovery, SqlRegistry, SqlRegistryConfig};
 use bream_runtime::node::{Node, NodeConfig};
+use bream_runtime::supervisor::{
+    ChildSpec, Started, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
+};
 use bream_tables::replicated::{
     DownEvent, ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService,
     ReplicationStatus, ServiceConfig,
@@ -44,7 +47,7 @@ use bream_tables::TableKind;
 use parking_lot::Mutex;
 
 use self::cleanup::Cleanup;
-use self::relay::{Relay, RelayMsg};
+use self::relay::Relay;
 use self::sessions::{Graveyard, ReplicatedSessionTable, SessionKey, SessionRecord};
 use crate::modules::presence::Contacts;
 use crate::router::table::SESSION_TABLE_NAME;
@@ -91,8 +94,23 @@ pub struct Cluster {
     relay: Arc<Relay>,
     cleanup: Arc<Cleanup>,
     freeze_watch: tokio::task::JoinHandle<()>,
-    relay_actor: bream_runtime::ractor::ActorRef<RelayMsg>,
+    supervisor: SupervisorRef,
 }
+
+/// What [`Cluster::start_children`] made.
+type StartedParts = (
+    Node,
+    Arc<ReplicatedSessionTable>,
+    Arc<Relay>,
+    Arc<Cleanup>,
+    ReplicatedTable<SessionKey, SessionRecord>,
+);
+
+/// The cluster supervisor's name (its entry under the server's `cluster` part).
+pub const CLUSTER_SUPERVISOR_NAME: &str = "cluster_sup";
+
+/// How long the cluster's processes may take to stop.
+const CLUSTER_SHUTDOWN: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,33 +162,71 @@ impl Cluster {
             settings.cookie.clone(),
         );
         node_config.heartbeat_deadline = settings.heartbeat_deadline;
-        let node = Node::start(node_config, Some(discovery)).await?;
+        let spec = SupervisorSpec::new(CLUSTER_SUPERVISOR_NAME)
+            .strategy(Strategy::OneForAll)
+            .intensity(0, Duration::from_secs(1));
+        let supervisor = Supervisor::start(spec).await?;
+        let (node_spec, node) = Node::child_spec("node", node_config, Some(discovery));
+        let started = Self::start_children(&supervisor, node_spec, &node, contacts).await;
+        match started {
+            Ok(parts) => {
+                let (node, sessions, relay, cleanup, table) = parts;
+                let service = ReplicationService::start(&node, ServiceConfig::default());
+                service.register(&table);
+                let freeze_watch = cleanup::watch_for_freezes(
+                    Arc::downgrade(&cleanup),
+                    settings.heartbeat_deadline,
+                );
+                tracing::info!(node = %node.name(), cluster = %settings.cluster_name, "cluster node started");
+                Ok(Cluster {
+                    node,
+                    service,
+                    sessions,
+                    relay,
+                    cleanup,
+                    freeze_watch,
+                    supervisor,
+                })
+            }
+            Err(error) => {
+                if let Some(node) = node.latest() {
+                    node.depart().await;
+                }
+                supervisor.shutdown(CLUSTER_SHUTDOWN).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Starts the cluster supervisor's children in order: the node, the session table, the
+    /// relay.
+    async fn start_children(
+        supervisor: &SupervisorRef,
+        node_spec: ChildSpec,
+        node: &Started<Node>,
+        contacts: Arc<dyn Contacts>,
+    ) -> anyhow::Result<StartedParts> {
+        supervisor.start_child(node_spec).await?;
+        let node = node
+            .latest()
+            .ok_or_else(|| anyhow::anyhow!("the node child left no node"))?;
         let local = Arc::new(Mutex::new(HashMap::new()));
         let graveyard: Graveyard = Arc::new(Mutex::new(HashMap::new()));
         let cleanup = Cleanup::new(Arc::clone(&graveyard), Arc::clone(&local), contacts);
-        let table = start_session_table(&node, &graveyard, &cleanup).await?;
+        let (table_spec, table) = session_table_spec(&node, &graveyard, &cleanup);
+        supervisor.start_child(table_spec).await?;
+        let table = table
+            .latest()
+            .ok_or_else(|| anyhow::anyhow!("the session table child left no table"))?;
         let relay = Relay::new(node.clone(), Arc::clone(&local));
-        let relay_actor = relay.start().await?;
+        supervisor.start_child(relay.child_spec()).await?;
         let sessions = Arc::new(ReplicatedSessionTable::new(
             table.clone(),
             node.name().to_string(),
             Arc::clone(&relay),
             local,
         ));
-        let service = ReplicationService::start(&node, ServiceConfig::default());
-        service.register(&table);
-        let freeze_watch =
-            cleanup::watch_for_freezes(Arc::downgrade(&cleanup), settings.heartbeat_deadline);
-        tracing::info!(node = %node.name(), cluster = %settings.cluster_name, "cluster node started");
-        Ok(Cluster {
-            node,
-            service,
-            sessions,
-            relay,
-            cleanup,
-            freeze_watch,
-            relay_actor,
-        })
+        Ok((node, sessions, relay, cleanup, table))
     }
 
     /// The session table the router should use.
@@ -186,9 +242,13 @@ impl Cluster {
         self.cleanup.set_router(router);
     }
 
-    /// The relay actor: its end is the cluster's (the server's tree restarts the cluster part).
-    pub fn relay_cell(&self) -> bream_runtime::ractor::ActorCell {
-        self.relay_actor.get_cell()
+    /// The cluster's supervisor (`cluster_sup`, `one_for_all`, no restarts): `node` (its
+    /// server, agent and discovery loop), `session_table` (one `shard_0` server) and `relay`.
+    /// Any of them ending ends it: a table server that came back alone would have lost this
+    /// node's sessions on every peer, a new agent or relay would be unknown to them, so the
+    /// cluster restarts as a whole from the server's tree, and the c2s part after it.
+    pub fn supervisor(&self) -> &SupervisorRef {
+        &self.supervisor
     }
 
     /// This node.
@@ -212,20 +272,26 @@ impl Cluster {
     pub async fn leave(&self) {
         self.freeze_watch.abort();
         self.service.unregister(SESSION_TABLE_NAME);
+        self.node.depart().await;
+        self.supervisor.shutdown(CLUSTER_SHUTDOWN).await;
+        // After a kill of the supervisor, what it left running.
         self.sessions.replicated().stop();
-        self.relay_actor.stop(None);
         self.node.shutdown().await;
         tracing::info!(node = %self.node.name(), "left the cluster");
     }
 }
 
-/// The replicated session table: an ordered set (one account's sessions are
-/// one range), whose records belong to the node they name.
-async fn start_session_table(
+/// The replicated session table, as the cluster supervisor's child `session_table`: an
+/// ordered set (one account's sessions are one range), whose records belong to the node they
+/// name.
+fn session_table_spec(
     node: &Node,
     graveyard: &Graveyard,
     cleanup: &Arc<Cleanup>,
-) -> anyhow::Result<ReplicatedTable<SessionKey, SessionRecord>> {
+) -> (
+    ChildSpec,
+    Started<ReplicatedTable<SessionKey, SessionRecord>>,
+) {
     let dropped = Arc::clone(graveyard);
     let owned = Arc::new(move |_: &SessionKey, record: &SessionRecord, node: &str| {
         if record.node != node {
@@ -256,5 +322,5 @@ async fn start_session_table(
         down_handler: Some(down_handler),
         ..ReplicatedOptions::default()
     };
-    Ok(ReplicatedTable::start(node, SESSION_TABLE_NAME, options).await?)
+    ReplicatedTable::child_spec("session_table", node, SESSION_TABLE_NAME, options)
 }

@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use bream_runtime::node::{Node, RemoteMessage};
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use bream_runtime::supervisor::{ChildSpec, StartError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
@@ -99,12 +100,27 @@ impl Relay {
         let _ = self.router.set(Arc::downgrade(router));
     }
 
-    /// Starts this node's relay actor and registers its global name.
-    pub(crate) async fn start(self: &Arc<Self>) -> anyhow::Result<ActorRef<RelayMsg>> {
-        let (actor, _) = Actor::spawn(None, RelayActor, Arc::clone(self)).await?;
-        self.node
-            .register_global(&relay_name(self.node.name()), &actor)?;
-        Ok(actor)
+    /// A child spec `relay` for this node's relay actor; it registers the actor's global name
+    /// when it starts.
+    pub(crate) fn child_spec(self: &Arc<Self>) -> ChildSpec {
+        let relay = Arc::clone(self);
+        ChildSpec::worker("relay", move |parent| {
+            let relay = Arc::clone(&relay);
+            async move {
+                let cell =
+                    bream_runtime::fault::spawn_linked(RelayActor, Arc::clone(&relay), parent)
+                        .await?;
+                let actor: ActorRef<RelayMsg> = cell.clone().into();
+                if let Err(error) = relay
+                    .node
+                    .register_global(&relay_name(relay.node.name()), &actor)
+                {
+                    actor.stop(None);
+                    return Err(StartError::Spawn(error.to_string()));
+                }
+                Ok(cell)
+            }
+        })
     }
 
     /// Sends `stanza` to session `sid` on `node`.

@@ -30,8 +30,8 @@ pub(crate) use crate::router::table::SessionKey;
 use crate::router::table::SESSION_TABLE_NAME;
 use crate::router::table::{session_key, SessionRange};
 use crate::router::{
-    DeliverError, SessionControl, SessionEntry, SessionHandle, SessionId, SessionTable,
-    SessionTableError,
+    DeliverError, SessionControl, SessionEntry, SessionFeatures, SessionHandle, SessionId,
+    SessionTable, SessionTableError,
 };
 use crate::stanza::error::StreamError;
 use crate::xml::Element;
@@ -47,6 +47,8 @@ pub struct SessionRecord {
     pub priority: i8,
     /// Its last available broadcast presence; `None` while unavailable.
     pub presence: Option<Element>,
+    /// What the session asked of the server (carbons, ...).
+    pub features: SessionFeatures,
 }
 
 /// Records dropped because their node went down, waiting for the cleanup.
@@ -99,6 +101,30 @@ impl ReplicatedSessionTable {
         &self.table
     }
 
+    /// Changes the record of session `sid` of `jid` with `change` (only the owner writes a
+    /// session's record, so read-modify-write does not race); whether it was found.
+    fn update<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+        change: impl FnOnce(&mut SessionRecord) + Send + 'a,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
+        Box::pin(async move {
+            let key = session_key(jid, sid);
+            let found = self
+                .table
+                .table()
+                .lookup(&key)
+                .map_err(|error| unavailable(ReplicationError::from(error)))?;
+            let Some(mut record) = found.into_iter().next() else {
+                return Ok(false);
+            };
+            change(&mut record);
+            self.table.insert(key, record).await.map_err(unavailable)?;
+            Ok(true)
+        })
+    }
+
     fn entry(&self, key: &SessionKey, record: &SessionRecord) -> Option<SessionEntry> {
         let jid = match record.jid.parse::<Jid>() {
             Ok(jid) => jid,
@@ -128,6 +154,7 @@ impl ReplicatedSessionTable {
             priority: record.priority,
             available: record.presence.is_some(),
             presence: record.presence.clone(),
+            features: record.features,
         })
     }
 }
@@ -141,6 +168,7 @@ impl SessionTable for ReplicatedSessionTable {
                 node: self.me.clone(),
                 priority: entry.priority,
                 presence: entry.presence.clone(),
+                features: entry.features,
             };
             self.local.lock().insert(entry.sid, entry.handle.clone());
             let inserted = self.table.insert(key, record).await.map_err(unavailable);
@@ -199,21 +227,19 @@ impl SessionTable for ReplicatedSessionTable {
         priority: i8,
         presence: Option<Element>,
     ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
-        Box::pin(async move {
-            let key = session_key(jid, sid);
-            let found = self
-                .table
-                .table()
-                .lookup(&key)
-                .map_err(|error| unavailable(ReplicationError::from(error)))?;
-            let Some(mut record) = found.into_iter().next() else {
-                return Ok(false);
-            };
+        self.update(jid, sid, move |record| {
             record.priority = priority;
             record.presence = presence;
-            self.table.insert(key, record).await.map_err(unavailable)?;
-            Ok(true)
         })
+    }
+
+    fn set_features<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+        features: SessionFeatures,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
+        self.update(jid, sid, move |record| record.features = features)
     }
 
     fn count(&self) -> Result<usize, SessionTableError> {

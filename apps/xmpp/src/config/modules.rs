@@ -61,6 +61,8 @@ pub struct Modules {
     /// Stream management (XEP-0198): acknowledgements and resumption, in the c2s stream
     /// itself rather than behind the router's hooks.
     pub mod_stream_management: ModStreamManagement,
+    /// Message carbons (XEP-0280).
+    pub mod_carboncopy: Switch,
 }
 
 impl Modules {

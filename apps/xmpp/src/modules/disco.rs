@@ -55,6 +55,8 @@ impl Module for Disco {
         for scope in [IqScope::Server, IqScope::User] {
             hooks.iq(scope, NS_DISCO_INFO, Arc::new(Info { scope }));
             hooks.iq(scope, NS_DISCO_ITEMS, Arc::new(Items { scope }));
+            // The router stamps every message for a local user (XEP-0359 §6).
+            hooks.feature(scope, crate::router::stanza_id::NS_SID);
         }
     }
 }

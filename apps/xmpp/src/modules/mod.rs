@@ -6,6 +6,8 @@
 //! - [`disco`]: XEP-0030 info and items, for the server and users' bare
 //!   JIDs, listing what the other modules registered;
 //! - [`version`]: XEP-0092, the server's software version;
+//! - [`carbons`]: XEP-0280 message carbons (copies to an account's other
+//!   carbon-enabled sessions, on any node);
 //! - [`presence`]: RFC 6121 presence (broadcast to the user's own resources
 //!   and to subscribers, directed presence, probes, unavailable on
 //!   disconnect), with [`presence::Contacts`] as the point where a roster
@@ -23,11 +25,12 @@
 //!
 //! Order matters where hooks consume stanzas: [`server::run`](crate::server::run)
 //! registers blocking first (it drops what a block list forbids before anyone
-//! acts on it), then roster, offline and last (they look at a client's
+//! acts on it), then carbons (copies only what blocking let through), then roster, offline and last (they look at a client's
 //! broadcast presence, which the presence module then consumes), then
 //! presence.
 
 pub mod blocking;
+pub mod carbons;
 pub mod disco;
 pub mod last;
 pub mod offline;
@@ -52,9 +55,10 @@ use crate::storage::{Storage, StorageError};
 use crate::xml::{Element, StreamEvent, StreamParser, NS_CLIENT};
 
 /// The storage-free modules with their defaults, in registration order:
-/// ping, disco, version, presence without contacts.
+/// carbons, ping, disco, version, presence without contacts.
 pub fn defaults() -> Vec<Arc<dyn Module>> {
     vec![
+        Arc::new(carbons::Carbons),
         Arc::new(ping::Ping),
         Arc::new(disco::Disco::default()),
         Arc::new(version::Version::default()),

@@ -20,6 +20,10 @@
 //!   it (the presence module answers probes there, the roster module takes
 //!   subscription requests, the blocking module drops stanzas from blocked
 //!   JIDs).
+//! - **Delivered hooks** ([`DeliveredHook`]): a message for a local user was handed to some of
+//!   the user's sessions; the hook gets the user's sessions the router already read, so that
+//!   a module acting on the rest (carbons) costs no second look-up. Synchronous: it may only
+//!   hand stanzas over.
 //! - **Session hooks** ([`SessionHook`]): a session was bound or closed.
 //! - Disco **features** and **identities** beyond those of IQ handlers.
 //!
@@ -37,7 +41,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::session::ClientSession;
+use super::session::{ClientSession, SessionEntry, SessionId};
 use super::Router;
 use crate::jid::{BareJid, Jid};
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
@@ -184,6 +188,19 @@ pub trait InboundHook: Send + Sync + 'static {
         to: &Jid,
         stanza: &Element,
     ) -> impl Future<Output = Flow> + Send;
+}
+
+/// Sees messages handed to local users' sessions.
+pub trait DeliveredHook: Send + Sync + 'static {
+    /// `message` for a local user was handed to the sessions `receivers` among `sessions`
+    /// (every session of the user).
+    fn message_delivered(
+        &self,
+        router: &Router,
+        message: &Element,
+        sessions: &[SessionEntry],
+        receivers: &[SessionId],
+    );
 }
 
 /// Sees sessions bound and closed.
@@ -443,6 +460,11 @@ impl HooksBuilder {
     pub fn session(&mut self, hook: Arc<impl SessionHook>) {
         self.hooks.session.push(hook);
     }
+
+    /// Adds a delivered hook.
+    pub fn delivered(&mut self, hook: Arc<impl DeliveredHook>) {
+        self.hooks.delivered.push(hook);
+    }
 }
 
 /// The registrations of every module, frozen when the router is built.
@@ -456,6 +478,7 @@ pub struct Hooks {
     pub(crate) presence: Vec<Arc<dyn DynPresenceHook>>,
     pub(crate) inbound: Vec<Arc<dyn DynInboundHook>>,
     pub(crate) session: Vec<Arc<dyn DynSessionHook>>,
+    pub(crate) delivered: Vec<Arc<dyn DeliveredHook>>,
 }
 
 impl Hooks {
@@ -498,6 +521,7 @@ impl fmt::Debug for Hooks {
             .field("presence", &self.presence.len())
             .field("inbound", &self.inbound.len())
             .field("session", &self.session.len())
+            .field("delivered", &self.delivered.len())
             .finish()
     }
 }

@@ -58,6 +58,7 @@ pub mod hooks;
 pub mod offline;
 mod plan;
 pub mod session;
+pub mod stanza_id;
 pub mod table;
 
 use std::sync::Arc;
@@ -66,13 +67,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use hooks::{
-    Flow, Hooks, HooksBuilder, Identity, InboundHook, IqHandler, IqKind, IqRequest, IqResult,
-    IqScope, Module, OutboundHook, PresenceHook, SessionHook,
+    DeliveredHook, Flow, Hooks, HooksBuilder, Identity, InboundHook, IqHandler, IqKind, IqRequest,
+    IqResult, IqScope, Module, OutboundHook, PresenceHook, SessionHook,
 };
 pub use offline::{NoOfflineStorage, OfflineError, OfflineSink};
 pub use session::{
-    ClientSession, DeliverError, SessionControl, SessionEntry, SessionHandle, SessionId,
-    TakeoverError,
+    ClientSession, DeliverError, SessionControl, SessionEntry, SessionFeatures, SessionHandle,
+    SessionId, TakeoverError,
 };
 pub use table::{LocalSessionTable, SessionTable, SessionTableError};
 
@@ -370,6 +371,10 @@ impl Router {
                 return;
             }
         };
+        let mut stanza = stanza;
+        if stanza.name == "message" {
+            stanza_id::stamp(&mut stanza, &user, |domain| self.is_local_domain(domain));
+        }
         let Some(kind) = StanzaKind::of(&stanza) else {
             return;
         };
@@ -387,11 +392,17 @@ impl Router {
                     sessions: targets,
                     otherwise,
                 } => {
-                    let delivered = targets
+                    let receivers: Vec<SessionId> = targets
                         .iter()
                         .filter(|entry| self.deliver(entry, stanza.clone()))
-                        .count();
-                    if delivered > 0 {
+                        .map(|entry| entry.sid)
+                        .collect();
+                    if !receivers.is_empty() {
+                        if stanza.name == "message" {
+                            for hook in &self.hooks.delivered {
+                                hook.message_delivered(self, &stanza, &sessions, &receivers);
+                            }
+                        }
                         return;
                     }
                     next = *otherwise;

@@ -186,6 +186,16 @@ pub struct SessionEntry {
     /// Its last available broadcast presence, to answer probes for it from
     /// any node; `None` while unavailable.
     pub presence: Option<Element>,
+    /// What it asked of the server beyond presence, visible on every node.
+    pub features: SessionFeatures,
+}
+
+/// What a session asked of the server that other sessions' traffic depends on (so it lives in
+/// the session table, replicated, rather than in the session): each off until asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionFeatures {
+    /// Message carbons (XEP-0280) are enabled: it gets copies of its account's messages.
+    pub carbons: bool,
 }
 
 impl SessionEntry {
@@ -198,6 +208,7 @@ impl SessionEntry {
             priority: 0,
             available: false,
             presence: None,
+            features: SessionFeatures::default(),
         }
     }
 

@@ -27,7 +27,7 @@ use bream_runtime::ractor::ActorCell;
 use bream_tables::{Access, Table, TableError, TableOptions};
 use futures::future::BoxFuture;
 
-use super::session::{SessionEntry, SessionId};
+use super::session::{SessionEntry, SessionFeatures, SessionId};
 use crate::jid::{BareJid, Jid};
 use crate::xml::Element;
 
@@ -78,6 +78,14 @@ pub trait SessionTable: Send + Sync + 'static {
         sid: SessionId,
         priority: i8,
         presence: Option<Element>,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>>;
+    /// Records what a session asked of the server (see [`SessionFeatures`]); whether the
+    /// session was found.
+    fn set_features<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+        features: SessionFeatures,
     ) -> BoxFuture<'a, Result<bool, SessionTableError>>;
     /// How many sessions there are.
     fn count(&self) -> Result<usize, SessionTableError>;
@@ -205,6 +213,20 @@ impl SessionTable for LocalSessionTable {
                 entry.available = presence.is_some();
                 entry.presence = presence;
             })
+            .map(|updated| updated.is_some())
+            .map_err(unavailable);
+        Box::pin(std::future::ready(updated))
+    }
+
+    fn set_features<'a>(
+        &'a self,
+        jid: &'a Jid,
+        sid: SessionId,
+        features: SessionFeatures,
+    ) -> BoxFuture<'a, Result<bool, SessionTableError>> {
+        let updated = self
+            .table
+            .update_element(&session_key(jid, sid), |entry| entry.features = features)
             .map(|updated| updated.is_some())
             .map_err(unavailable);
         Box::pin(std::future::ready(updated))

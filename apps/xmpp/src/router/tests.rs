@@ -518,7 +518,14 @@ async fn disco_lists_identities_and_the_features_modules_registered() {
         .collect();
     assert_eq!(
         features,
-        [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_VERSION, NS_PING]
+        [
+            NS_DISCO_INFO,
+            NS_DISCO_ITEMS,
+            NS_VERSION,
+            crate::modules::carbons::NS_CARBONS,
+            NS_PING,
+            crate::router::stanza_id::NS_SID,
+        ]
     );
 
     world

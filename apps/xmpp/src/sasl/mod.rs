@@ -65,9 +65,9 @@ mod plain;
 mod scram;
 pub mod secret;
 
+use crate::random::Randomness;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use rand::RngCore;
 
 use self::failure::{SaslCondition, SaslFailure};
 use self::secret::{PassDetails, ScramHash, ScramSecret, ITERATION_COUNT_DEFAULT};
@@ -175,6 +175,8 @@ pub struct SaslConfig {
     /// Iteration count shown to unknown users. Default
     /// [`ITERATION_COUNT_DEFAULT`]; set it to what real users have.
     pub unknown_user_iteration_count: u32,
+    /// Where server nonces come from.
+    pub random: Randomness,
 }
 
 impl std::fmt::Debug for SaslConfig {
@@ -194,12 +196,18 @@ impl SaslConfig {
     /// A configuration for `domain` with a fresh random unknown-user key. The
     /// domain is lower-cased; an invalid one simply matches no JID.
     pub fn new(domain: &str) -> Self {
+        Self::with_randomness(domain, Randomness::system())
+    }
+
+    /// A configuration for `domain` whose unknown-user key and nonces come from `random`.
+    pub fn with_randomness(domain: &str, random: Randomness) -> Self {
         let mut unknown_user_key = [0u8; 32];
-        rand::rng().fill_bytes(&mut unknown_user_key);
+        random.fill(&mut unknown_user_key);
         SaslConfig {
             domain: crate::jid::normalize_domain(domain).unwrap_or_else(|_| domain.to_owned()),
             unknown_user_key,
             unknown_user_iteration_count: ITERATION_COUNT_DEFAULT,
+            random,
         }
     }
 }
@@ -583,7 +591,7 @@ impl SaslServer {
             return nonce.clone();
         }
         let mut bytes = [0u8; SERVER_NONCE_BYTES];
-        rand::rng().fill_bytes(&mut bytes);
+        self.config.random.fill(&mut bytes);
         BASE64.encode(bytes)
     }
 }

@@ -14,6 +14,7 @@ fn config() -> SaslConfig {
         domain: DOMAIN.into(),
         unknown_user_key: [7; 32],
         unknown_user_iteration_count: 4096,
+        random: crate::random::Randomness::seeded(1),
     }
 }
 
@@ -510,4 +511,22 @@ fn config_defaults() {
         SaslConfig::new("example.com").unknown_user_key
     );
     assert!(!format!("{config:?}").contains("unknown_user_key"));
+}
+
+#[test]
+fn server_nonces_come_from_the_configured_randomness() {
+    let server_first = |config: SaslConfig| {
+        let mut server = SaslServer::new(Mechanism::ScramSha256, config);
+        let client_first = b"n,,n=user,r=clientnonce";
+        let step = server.start(Some(client_first));
+        assert!(matches!(step, Step::NeedCredentials { .. }), "{step:?}");
+        match server.credentials(None) {
+            Step::Challenge(server_first) => server_first,
+            other => panic!("expected server-first, got {other:?}"),
+        }
+    };
+    assert_eq!(server_first(config()), server_first(config()));
+    let mut other = config();
+    other.random = crate::random::Randomness::seeded(2);
+    assert_ne!(server_first(config()), server_first(other));
 }

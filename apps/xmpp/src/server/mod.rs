@@ -282,13 +282,16 @@ pub fn modules_and_contacts(
     use std::sync::Arc;
 
     use crate::modules::{
-        blocking, disco, last, offline, ping, presence, private, roster, vcard, version,
+        blocking, carbons, disco, last, offline, ping, presence, private, roster, vcard, version,
     };
     use crate::router::{Module, NoOfflineStorage, OfflineSink};
 
     let mut modules: Vec<Arc<dyn Module>> = Vec::new();
     if config.mod_blocking.enabled {
         modules.push(Arc::new(blocking::Blocking::new(storage.clone())));
+    }
+    if config.mod_carboncopy.enabled {
+        modules.push(Arc::new(carbons::Carbons));
     }
     let contacts: Arc<dyn presence::Contacts> = if config.mod_roster.enabled {
         let roster = Arc::new(roster::Roster::new(

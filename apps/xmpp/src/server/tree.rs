@@ -4,7 +4,11 @@
 //! ```text
 //! bream_xmpp (rest_for_one)
 //! ├── metrics      Prometheus and health listener
-//! ├── cluster      node, session table, relay (only with [internal_databases.cets])
+//! ├── cluster      (only with [internal_databases.cets])
+//! │   └── cluster_sup (one_for_all, no restarts)
+//! │       ├── node (one_for_all, no restarts): server, agent, discovery
+//! │       ├── session_table (one_for_all, no restarts): shard_0
+//! │       └── relay
 //! ├── c2s          c2s supervisor: listeners, sessions; the router
 //! ├── graphql_admin
 //! ├── graphql_user
@@ -14,7 +18,9 @@
 //! What a restart means, child by child (a restart also restarts every later child):
 //! - `metrics`: the listener binds its address again; counters live in the process-wide
 //!   recorder and are kept.
-//! - `cluster`: the node leaves the registry and its peers (they drop its sessions), starts
+//! - `cluster`, and any process under it (`cluster_sup` and everything below it end together,
+//!   and their end is the part's: see [`Cluster::supervisor`]): the node leaves the registry
+//!   and its peers (they drop its sessions), starts
 //!   again under the same name, and the session table rejoins its peers and resyncs from them
 //!   (the local copy is rebuilt: records this node owned are gone, as their sessions were
 //!   closed by the c2s restart that follows).
@@ -137,13 +143,16 @@ impl Processes {
         Processes(Arc::clone(live))
     }
 
-    /// The tree as it is now, the c2s part's own supervisor under the part; `None` before the
+    /// The tree as it is now, the c2s and cluster parts' own supervisors under them; `None` before the
     /// root has started or once it has stopped.
     pub async fn tree(&self) -> Option<ProcessNode> {
         let root = self.0.root.read().clone()?;
         let mut grafts = std::collections::HashMap::new();
         if let Some(c2s) = self.0.c2s_supervisor.read().clone() {
             grafts.insert(format!("{ROOT_NAME}/c2s"), c2s);
+        }
+        if let Some(cluster) = self.0.cluster() {
+            grafts.insert(format!("{ROOT_NAME}/cluster"), cluster.supervisor().clone());
         }
         supervision_tree(&root, ROOT_NAME, &grafts).await.ok()
     }
@@ -245,7 +254,7 @@ async fn start_cluster(inputs: Arc<Inputs>) -> anyhow::Result<ClusterPart> {
 
 impl Part for ClusterPart {
     fn watched(&self) -> Option<ActorCell> {
-        Some(self.0.relay_cell())
+        Some(self.0.supervisor().cell())
     }
 
     async fn stop(self) {

@@ -7,6 +7,7 @@ Run by apps/xmpp/tests/interop.rs; each scenario prints one JSON object on its l
     python scenarios.py ... chat alice secret bob secret
     python scenarios.py ... offline alice secret bob secret
     python scenarios.py ... resume alice secret bob secret
+    python scenarios.py ... carbons alice secret bob secret
 """
 
 import argparse
@@ -176,6 +177,46 @@ async def offline(args):
     return {"ok": True, "delivered": message["body"], "from": str(message["from"].bare)}
 
 
+async def carbons(args):
+    """Two resources of one account with carbons (XEP-0280) on, a third party chatting with
+    one of them; the other sees both directions. Also checks the stanza-id (XEP-0359)."""
+    alice_jid = f"{args.user}@{args.domain}"
+    bob_jid = f"{args.other}@{args.domain}"
+    clients = []
+    for resource in ["a", "b"]:
+        client = make_client(f"{alice_jid}/{resource}", args.password)
+        client.register_plugin("xep_0280")
+        client.register_plugin("xep_0359")
+        clients.append(await session(client, args.host, args.port))
+    phone, laptop = clients
+    bob = await session(make_client(bob_jid + "/b", args.other_password), args.host, args.port)
+    for client in [phone, laptop, bob]:
+        client.send_presence()
+        await client["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    await phone["xep_0280"].enable(timeout=DEADLINE)
+    await laptop["xep_0280"].enable(timeout=DEADLINE)
+    report = {}
+
+    received = next_event(laptop, "carbon_received", lambda m: m["carbon_received"]["body"] == "to the phone")
+    direct = next_event(phone, "message", lambda m: m["body"] == "to the phone")
+    bob.send_message(mto=alice_jid + "/a", mbody="to the phone", mtype="chat")
+    message = await waited("the phone to get bob's message", direct)
+    copy = await waited("the laptop's received carbon", received)
+    report["received carbon from"] = str(copy["carbon_received"]["from"])
+    report["stanza-id by"] = str(message["stanza_id"]["by"])
+    if report["stanza-id by"] != alice_jid:
+        return {"ok": False, "error": "no stanza-id by the recipient", **report}
+
+    sent = next_event(laptop, "carbon_sent", lambda m: m["carbon_sent"]["body"] == "from the phone")
+    phone.send_message(mto=bob_jid, mbody="from the phone", mtype="chat")
+    copy = await waited("the laptop's sent carbon", sent)
+    report["sent carbon to"] = str(copy["carbon_sent"]["to"])
+
+    for client in [phone, laptop, bob]:
+        await close(client)
+    return {"ok": True, **report}
+
+
 async def resume(args):
     """XEP-0198 with slixmpp's xep_0198 plugin: alice enables resumable stream management,
     her connection is cut (no </stream:stream>), bob writes to her while she is away, and
@@ -222,13 +263,19 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5222)
     parser.add_argument("--domain", default="localhost")
-    parser.add_argument("scenario", choices=["login", "chat", "offline", "resume"])
+    parser.add_argument("scenario", choices=["login", "chat", "offline", "carbons", "resume"])
     parser.add_argument("user")
     parser.add_argument("password")
     parser.add_argument("other", nargs="?")
     parser.add_argument("other_password", nargs="?")
     args = parser.parse_args()
-    scenario = {"login": login, "chat": chat, "offline": offline, "resume": resume}[args.scenario]
+    scenario = {
+        "login": login,
+        "chat": chat,
+        "offline": offline,
+        "carbons": carbons,
+        "resume": resume,
+    }[args.scenario]
     try:
         result = asyncio.run(asyncio.wait_for(scenario(args), 60))
     except Exception as error:  # the test prints it

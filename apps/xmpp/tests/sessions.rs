@@ -1,0 +1,243 @@
+//! What today's clients expect of a session beyond RFC 6120/6121, on one node with the embedded
+//! default storage: message carbons (XEP-0280) and stable stanza ids (XEP-0359). The cluster
+//! cases are in `cluster.rs`.
+
+use bream_testkit::xmpp::{TestClient, TestServer, PASSWORD};
+use bream_xmpp::xml::Element;
+
+const NS_CARBONS: &str = "urn:xmpp:carbons:2";
+const NS_FORWARD: &str = "urn:xmpp:forward:0";
+const NS_SID: &str = "urn:xmpp:sid:0";
+
+async fn server() -> TestServer {
+    TestServer::builder()
+        .users(["juliet", "romeo"])
+        .start()
+        .await
+}
+
+/// Enables carbons on `client` and waits for the result.
+pub(crate) async fn enable_carbons(client: &mut TestClient) {
+    client
+        .send("<iq type='set' id='carbons-on'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+        .await;
+    let result = client
+        .expect("the carbons result", |element| {
+            element.name == "iq" && element.attr("id") == Some("carbons-on")
+        })
+        .await;
+    assert_eq!(result.attr("type"), Some("result"), "{result}");
+}
+
+/// The message a carbon of `direction` (`sent`/`received`) forwards, if `element` is one.
+pub(crate) fn carbon<'e>(element: &'e Element, direction: &str) -> Option<&'e Element> {
+    element
+        .child(direction, NS_CARBONS)?
+        .child("forwarded", NS_FORWARD)?
+        .elements()
+        .find(|inner| inner.name == "message")
+}
+
+fn body(message: &Element) -> String {
+    message
+        .elements()
+        .find(|child| child.name == "body")
+        .map(Element::text)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carbons_copy_received_and_sent_messages_to_the_other_enabled_resources() {
+    let server = server().await;
+    let addr = server.c2s_addr();
+    let mut phone = TestClient::login_available(addr, "juliet", PASSWORD, "phone").await;
+    let mut laptop = TestClient::login_available(addr, "juliet", PASSWORD, "laptop").await;
+    let mut tablet = TestClient::login_available(addr, "juliet", PASSWORD, "tablet").await;
+    let mut romeo = TestClient::login_available(addr, "romeo", PASSWORD, "garden").await;
+    enable_carbons(&mut phone).await;
+    enable_carbons(&mut laptop).await;
+
+    // To the phone's full JID: the laptop gets a received copy; the tablet, which did not
+    // enable carbons, gets nothing.
+    romeo
+        .message("juliet@localhost/phone", "to the phone")
+        .await;
+    phone.expect_body("romeo@localhost", "to the phone").await;
+    let copy = laptop
+        .expect("a received carbon", |element| {
+            carbon(element, "received").is_some_and(|inner| body(inner) == "to the phone")
+        })
+        .await;
+    assert_eq!(copy.attr("from"), Some("juliet@localhost"), "{copy}");
+    assert_eq!(copy.attr("to"), Some("juliet@localhost/laptop"), "{copy}");
+    let inner = carbon(&copy, "received").expect("forwarded");
+    assert_eq!(
+        inner.attr("from"),
+        Some("romeo@localhost/garden"),
+        "{inner}"
+    );
+
+    // From the tablet (carbons off there): the enabled phone and laptop get sent copies.
+    tablet.message("romeo@localhost", "from the tablet").await;
+    romeo
+        .expect_body("juliet@localhost", "from the tablet")
+        .await;
+    for client in [&mut phone, &mut laptop] {
+        let copy = client
+            .expect("a sent carbon", |element| {
+                carbon(element, "sent").is_some_and(|inner| body(inner) == "from the tablet")
+            })
+            .await;
+        let inner = carbon(&copy, "sent").expect("forwarded");
+        assert_eq!(
+            inner.attr("from"),
+            Some("juliet@localhost/tablet"),
+            "{inner}"
+        );
+        assert_eq!(inner.attr("to"), Some("romeo@localhost"), "{inner}");
+    }
+
+    // <private/> and <no-copy/> are not copied; a plain message after them is, so the
+    // laptop's next carbon proves nothing came before it.
+    phone
+        .send(
+            "<message to='romeo@localhost' type='chat'><body>private</body>\
+             <private xmlns='urn:xmpp:carbons:2'/></message>",
+        )
+        .await;
+    phone
+        .send(
+            "<message to='romeo@localhost' type='chat'><body>no copy</body>\
+             <no-copy xmlns='urn:xmpp:hints'/></message>",
+        )
+        .await;
+    phone.message("romeo@localhost", "copied").await;
+    romeo.expect_body("juliet@localhost", "copied").await;
+    let copy = laptop
+        .expect("the next sent carbon", |element| {
+            carbon(element, "sent").is_some()
+        })
+        .await;
+    assert_eq!(body(carbon(&copy, "sent").expect("forwarded")), "copied");
+
+    // Disabled: no more copies (a received message after the disable reaches the phone only;
+    // a ping answered after it proves the laptop got nothing before).
+    laptop
+        .send("<iq type='set' id='off'><disable xmlns='urn:xmpp:carbons:2'/></iq>")
+        .await;
+    laptop
+        .expect("the disable result", |element| {
+            element.attr("id") == Some("off")
+        })
+        .await;
+    romeo
+        .message("juliet@localhost/phone", "after disable")
+        .await;
+    phone.expect_body("romeo@localhost", "after disable").await;
+    laptop
+        .send("<iq type='get' id='after-disable' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    let next = laptop
+        .expect("the ping answer or a carbon", |element| {
+            element.attr("id") == Some("after-disable") || carbon(element, "received").is_some()
+        })
+        .await;
+    assert_eq!(next.attr("id"), Some("after-disable"), "{next}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carbons_and_stanza_ids_are_in_disco_and_a_bad_carbons_request_is_refused() {
+    let server = server().await;
+    let mut phone =
+        TestClient::login_available(server.c2s_addr(), "juliet", PASSWORD, "phone").await;
+    phone
+        .send("<iq type='get' id='disco' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        .await;
+    let info = phone
+        .expect("disco#info", |element| element.attr("id") == Some("disco"))
+        .await;
+    let query = info.elements().next().expect("query");
+    let features: Vec<&str> = query
+        .elements()
+        .filter(|child| child.name == "feature")
+        .filter_map(|feature| feature.attr("var"))
+        .collect();
+    assert!(features.contains(&NS_CARBONS), "{features:?}");
+    assert!(features.contains(&NS_SID), "{features:?}");
+    phone
+        .send("<iq type='get' id='get'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+        .await;
+    let error = phone
+        .expect("the error", |element| element.attr("id") == Some("get"))
+        .await;
+    assert_eq!(error.attr("type"), Some("error"), "{error}");
+    assert!(error.to_string().contains("bad-request"), "{error}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_messages_carry_a_stanza_id_and_a_forged_one_is_stripped() {
+    let server = server().await;
+    let addr = server.c2s_addr();
+    let mut juliet = TestClient::login_available(addr, "juliet", PASSWORD, "phone").await;
+    let mut romeo = TestClient::login_available(addr, "romeo", PASSWORD, "garden").await;
+    romeo
+        .send(
+            "<message to='juliet@localhost' type='chat'><body>one</body>\
+             <stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='juliet@localhost'/>\
+             <stanza-id xmlns='urn:xmpp:sid:0' id='theirs' by='elsewhere.example'/>\
+             <origin-id xmlns='urn:xmpp:sid:0' id='mine'/></message>",
+        )
+        .await;
+    romeo.message("juliet@localhost", "two").await;
+    let first = juliet.expect_body("romeo@localhost", "one").await;
+    let second = juliet.expect_body("romeo@localhost", "two").await;
+    let ids = |message: &Element| -> Vec<(String, String)> {
+        message
+            .elements()
+            .filter(|child| child.name == "stanza-id" && child.namespace == NS_SID)
+            .map(|child| {
+                (
+                    child.attr("by").unwrap_or_default().to_owned(),
+                    child.attr("id").unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let first_ids = ids(&first);
+    assert_eq!(first_ids.len(), 2, "{first}");
+    assert!(first_ids.contains(&("elsewhere.example".into(), "theirs".into())));
+    let own: Vec<&(String, String)> = first_ids
+        .iter()
+        .filter(|(by, _)| by == "juliet@localhost")
+        .collect();
+    assert_eq!(own.len(), 1, "{first}");
+    assert_ne!(own[0].1, "forged");
+    assert_eq!(
+        first
+            .child("origin-id", NS_SID)
+            .and_then(|id| id.attr("id")),
+        Some("mine")
+    );
+    let second_ids = ids(&second);
+    assert_eq!(second_ids.len(), 1, "{second}");
+    assert_ne!(second_ids[0].1, own[0].1, "ids are unique");
+
+    // Stored offline, a message is stamped when stored, and keeps its id when delivered.
+    juliet.close().await;
+    let router = server.router();
+    let user: bream_xmpp::jid::BareJid = "juliet@localhost".parse().expect("jid");
+    bream_testkit::eventually_sync("juliet's session is gone", bream_testkit::DEADLINE, || {
+        router
+            .sessions()
+            .user_sessions(&user)
+            .is_ok_and(|sessions| sessions.is_empty())
+    })
+    .await;
+    romeo.message("juliet@localhost", "while away").await;
+    let mut juliet = TestClient::login_available(addr, "juliet", PASSWORD, "phone").await;
+    let offline = juliet.expect_body("romeo@localhost", "while away").await;
+    assert_eq!(ids(&offline).len(), 1, "{offline}");
+    server.stop().await;
+}
