@@ -382,3 +382,39 @@ async fn contacts_see_a_detached_session_available_until_its_resume_timeout() {
         .await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_session_keeps_what_it_asked_of_the_server() {
+    let server = server(|_| {}).await;
+    let addr = server.c2s_addr();
+    let mut phone = TestClient::login_available(addr, "alice", PASSWORD, "phone").await;
+    phone.wait_available().await;
+    let mut laptop = TestClient::login_available(addr, "alice", PASSWORD, "laptop").await;
+    laptop.wait_available().await;
+    let mut bob = TestClient::login_available(addr, "bob", PASSWORD, "desk").await;
+    crate::sessions::enable_carbons(&mut phone).await;
+    phone
+        .send(&format!("<enable xmlns='{NS_SM}' resume='true'/>"))
+        .await;
+    let enabled = phone
+        .expect("<enabled/>", |element| element.is("enabled", NS_SM))
+        .await;
+    let id = enabled.attr("id").expect("an id").to_owned();
+    drop(phone);
+
+    let (mut phone, _) = authenticated(&server, "alice").await;
+    let resumed = resume(&mut phone, &id, 0).await;
+    assert_eq!(resumed.name, "resumed", "{resumed}");
+    until_pong(&mut phone, "resumed").await;
+    // Carbons are still on for the resumed phone: a message to the laptop is copied to it.
+    bob.message("alice@localhost/laptop", "copied").await;
+    laptop.expect_body("bob@localhost", "copied").await;
+    let copy = phone
+        .expect("a received carbon", |element| {
+            crate::sessions::carbon(element, "received").is_some()
+        })
+        .await;
+    let inner = crate::sessions::carbon(&copy, "received").expect("a carbon");
+    assert_eq!(body(inner).as_deref(), Some("copied"));
+    server.stop().await;
+}
