@@ -1220,6 +1220,7 @@ async fn chaos_every_part_of_a_node_killed_in_turn_then_a_seeded_random_sequence
         "cluster/cluster_sup/node/discovery",
         "cluster/cluster_sup/session_table",
         "cluster/cluster_sup/session_table/shard_0",
+        "cluster/cluster_sup/caps_table/shard_0",
         "cluster/cluster_sup/relay",
         // Panics, in processes that get messages of their own accord: the agent's heartbeat
         // ticks, the table server's status requests (the readiness part asks twice a second).
@@ -1332,4 +1333,60 @@ async fn carbons_reach_the_accounts_resources_on_other_nodes() {
             })
         })
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_learnt_on_one_node_are_known_on_the_others() {
+    use super::sessions::{caps_presence, exodus_info};
+
+    let mut cluster = TestCluster::new("caps").await;
+    cluster.start_joined(0..2).await;
+    cluster.register_all(&["alice", "bob"]).await;
+    let is_query = |element: &bream_xmpp::xml::Element| {
+        element.name == "iq"
+            && element.attr("type") == Some("get")
+            && element.attr("from") == Some(cluster.domain.as_str())
+    };
+    let mut alice = cluster.login(0, "alice", "phone").await;
+    alice.send(&caps_presence()).await;
+    let query = alice.expect("node 0's caps query", is_query).await;
+    let id = query.attr("id").expect("id").to_owned();
+    alice
+        .send(&format!(
+            "<iq type='result' to='{}' id='{id}'>{}</iq>",
+            cluster.domain,
+            exodus_info(&[])
+        ))
+        .await;
+    // A client on node 1 with the same string is not asked once the table has the entry.
+    // Node 1 must not learn it by itself: a query it sends gets a wrong answer.
+    let mut round = 0;
+    eventually("node 1 knows the string", DEADLINE, || {
+        round += 1;
+        let resource = format!("laptop{round}");
+        let cluster = &cluster;
+        async move {
+            let mut bob = cluster.login(1, "bob", &resource).await;
+            bob.send(&caps_presence()).await;
+            bob.send("<iq type='get' id='after-caps'><ping xmlns='urn:xmpp:ping'/></iq>")
+                .await;
+            let next = bob
+                .expect("the ping answer or a query", |element| {
+                    element.attr("id") == Some("after-caps") || is_query(element)
+                })
+                .await;
+            if next.attr("id") == Some("after-caps") {
+                return true;
+            }
+            let id = next.attr("id").unwrap_or_default().to_owned();
+            bob.send(&format!(
+                "<iq type='result' to='{}' id='{id}'>{}</iq>",
+                cluster.domain,
+                exodus_info(&["urn:not:hashed"])
+            ))
+            .await;
+            false
+        }
+    })
+    .await;
 }

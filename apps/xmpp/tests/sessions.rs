@@ -241,3 +241,114 @@ async fn delivered_messages_carry_a_stanza_id_and_a_forged_one_is_stripped() {
     assert_eq!(ids(&offline).len(), 1, "{offline}");
     server.stop().await;
 }
+
+/// The disco#info query of XEP-0115 §5.2's example client, with `extra` features.
+pub(crate) fn exodus_info(extra: &[&str]) -> String {
+    let mut features = vec![
+        "http://jabber.org/protocol/caps",
+        "http://jabber.org/protocol/disco#info",
+        "http://jabber.org/protocol/disco#items",
+        "http://jabber.org/protocol/muc",
+    ];
+    features.extend_from_slice(extra);
+    let features: String = features
+        .iter()
+        .map(|var| format!("<feature var='{var}'/>"))
+        .collect();
+    format!(
+        "<query xmlns='http://jabber.org/protocol/disco#info' node='https://exodus.example#{EXODUS_VER}'>\
+         <identity category='client' type='pc' name='Exodus 0.9.1'/>{features}</query>"
+    )
+}
+
+/// The verification string of XEP-0115 §5.2's example.
+pub(crate) const EXODUS_VER: &str = "QgayPKawpkPSDYmwT/WM94uAlu0=";
+
+pub(crate) fn caps_presence() -> String {
+    format!(
+        "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
+         node='https://exodus.example' ver='{EXODUS_VER}'/></presence>"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_capabilities_are_learnt_once_per_verification_string() {
+    let server = server().await;
+    let addr = server.c2s_addr();
+    let router = server.router();
+    let mut first = TestClient::login(addr, "juliet", PASSWORD, "phone").await;
+    first.send(&caps_presence()).await;
+    let query = first
+        .expect("the server's disco#info query", |element| {
+            element.name == "iq"
+                && element.attr("type") == Some("get")
+                && element.attr("from") == Some("localhost")
+        })
+        .await;
+    let inner = query.elements().next().expect("query");
+    assert_eq!(
+        inner.attr("node"),
+        Some(format!("https://exodus.example#{EXODUS_VER}").as_str())
+    );
+    // A wrong answer first (a feature more than the hash covers) is not learnt...
+    let id = query.attr("id").expect("id").to_owned();
+    first
+        .send(&format!(
+            "<iq type='result' to='localhost' id='{id}'>{}</iq>",
+            exodus_info(&["urn:not:hashed"])
+        ))
+        .await;
+    // The answer is checked as it is routed, before the ping that follows it.
+    first
+        .send("<iq type='get' id='after-wrong' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    first
+        .expect("the ping answer", |element| {
+            element.attr("id") == Some("after-wrong")
+        })
+        .await;
+    assert!(router.caps_cache().get(EXODUS_VER).is_none());
+
+    // ... so the next announcement asks again, and the right answer is.
+    let mut second = TestClient::login(addr, "romeo", PASSWORD, "garden").await;
+    second.send(&caps_presence()).await;
+    let query = second
+        .expect("the second query", |element| {
+            element.name == "iq" && element.attr("from") == Some("localhost")
+        })
+        .await;
+    let id = query.attr("id").expect("id").to_owned();
+    second
+        .send(&format!(
+            "<iq type='result' to='localhost' id='{id}'>{}</iq>",
+            exodus_info(&[])
+        ))
+        .await;
+    second
+        .send("<iq type='get' id='after-right' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    second
+        .expect("the ping answer", |element| {
+            element.attr("id") == Some("after-right")
+        })
+        .await;
+    let features = router.caps_cache().get(EXODUS_VER).expect("learnt");
+    assert!(features.contains(&"http://jabber.org/protocol/muc".to_owned()));
+
+    // A third client with the same string is not asked: the next thing it gets is its ping's
+    // answer.
+    let mut third = TestClient::login(addr, "juliet", PASSWORD, "laptop").await;
+    third.send(&caps_presence()).await;
+    third
+        .send("<iq type='get' id='after-caps' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    let next = third
+        .expect("the ping answer or a query", |element| {
+            element.name == "iq"
+                && (element.attr("id") == Some("after-caps")
+                    || element.attr("from") == Some("localhost"))
+        })
+        .await;
+    assert_eq!(next.attr("id"), Some("after-caps"), "{next}");
+    server.stop().await;
+}

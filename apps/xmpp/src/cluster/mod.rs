@@ -24,6 +24,7 @@
 //! `cluster_name` and cookie that discovery lists; there is no `join_cluster`
 //! command, and `leaveCluster` is a graceful stop of the node.
 
+pub mod caps;
 pub mod cleanup;
 pub mod relay;
 pub mod sessions;
@@ -46,6 +47,7 @@ use bream_tables::replicated::{
 use bream_tables::TableKind;
 use parking_lot::Mutex;
 
+use self::caps::{ReplicatedCapsCache, CAPS_TABLE_NAME};
 use self::cleanup::Cleanup;
 use self::relay::Relay;
 use self::sessions::{Graveyard, ReplicatedSessionTable, SessionKey, SessionRecord};
@@ -95,16 +97,18 @@ pub struct Cluster {
     cleanup: Arc<Cleanup>,
     freeze_watch: tokio::task::JoinHandle<()>,
     supervisor: SupervisorRef,
+    caps: Arc<ReplicatedCapsCache>,
 }
 
 /// What [`Cluster::start_children`] made.
-type StartedParts = (
-    Node,
-    Arc<ReplicatedSessionTable>,
-    Arc<Relay>,
-    Arc<Cleanup>,
-    ReplicatedTable<SessionKey, SessionRecord>,
-);
+struct StartedParts {
+    node: Node,
+    sessions: Arc<ReplicatedSessionTable>,
+    relay: Arc<Relay>,
+    cleanup: Arc<Cleanup>,
+    table: ReplicatedTable<SessionKey, SessionRecord>,
+    caps: ReplicatedTable<String, Vec<String>>,
+}
 
 /// The cluster supervisor's name (its entry under the server's `cluster` part).
 pub const CLUSTER_SUPERVISOR_NAME: &str = "cluster_sup";
@@ -170,9 +174,17 @@ impl Cluster {
         let started = Self::start_children(&supervisor, node_spec, &node, contacts).await;
         match started {
             Ok(parts) => {
-                let (node, sessions, relay, cleanup, table) = parts;
+                let StartedParts {
+                    node,
+                    sessions,
+                    relay,
+                    cleanup,
+                    table,
+                    caps,
+                } = parts;
                 let service = ReplicationService::start(&node, ServiceConfig::default());
                 service.register(&table);
+                service.register(&caps);
                 let freeze_watch = cleanup::watch_for_freezes(
                     Arc::downgrade(&cleanup),
                     settings.heartbeat_deadline,
@@ -186,6 +198,7 @@ impl Cluster {
                     cleanup,
                     freeze_watch,
                     supervisor,
+                    caps: Arc::new(ReplicatedCapsCache::new(caps)),
                 })
             }
             Err(error) => {
@@ -199,7 +212,7 @@ impl Cluster {
     }
 
     /// Starts the cluster supervisor's children in order: the node, the session table, the
-    /// relay.
+    /// caps table, the relay.
     async fn start_children(
         supervisor: &SupervisorRef,
         node_spec: ChildSpec,
@@ -218,6 +231,16 @@ impl Cluster {
         let table = table
             .latest()
             .ok_or_else(|| anyhow::anyhow!("the session table child left no table"))?;
+        let (caps_spec, caps) = ReplicatedTable::child_spec(
+            "caps_table",
+            &node,
+            CAPS_TABLE_NAME,
+            ReplicatedOptions::default(),
+        );
+        supervisor.start_child(caps_spec).await?;
+        let caps = caps
+            .latest()
+            .ok_or_else(|| anyhow::anyhow!("the caps table child left no table"))?;
         let relay = Relay::new(node.clone(), Arc::clone(&local));
         supervisor.start_child(relay.child_spec()).await?;
         let sessions = Arc::new(ReplicatedSessionTable::new(
@@ -226,7 +249,14 @@ impl Cluster {
             Arc::clone(&relay),
             local,
         ));
-        Ok((node, sessions, relay, cleanup, table))
+        Ok(StartedParts {
+            node,
+            sessions,
+            relay,
+            cleanup,
+            table,
+            caps,
+        })
     }
 
     /// The session table the router should use.
@@ -240,10 +270,12 @@ impl Cluster {
     pub fn attach(&self, router: &Arc<Router>) {
         self.relay.set_router(router);
         self.cleanup.set_router(router);
+        router.set_caps_cache(Arc::clone(&self.caps) as Arc<dyn crate::router::caps_cache::CapsCache>);
     }
 
     /// The cluster's supervisor (`cluster_sup`, `one_for_all`, no restarts): `node` (its
-    /// server, agent and discovery loop), `session_table` (one `shard_0` server) and `relay`.
+    /// server, agent and discovery loop), `session_table` and `caps_table` (one `shard_0`
+    /// server each) and `relay`.
     /// Any of them ending ends it: a table server that came back alone would have lost this
     /// node's sessions on every peer, a new agent or relay would be unknown to them, so the
     /// cluster restarts as a whole from the server's tree, and the c2s part after it.
@@ -272,6 +304,7 @@ impl Cluster {
     pub async fn leave(&self) {
         self.freeze_watch.abort();
         self.service.unregister(SESSION_TABLE_NAME);
+        self.service.unregister(CAPS_TABLE_NAME);
         self.node.depart().await;
         self.supervisor.shutdown(CLUSTER_SHUTDOWN).await;
         // After a kill of the supervisor, what it left running.

@@ -63,6 +63,8 @@ pub struct Modules {
     pub mod_stream_management: ModStreamManagement,
     /// Message carbons (XEP-0280).
     pub mod_carboncopy: Switch,
+    /// Learning clients' capabilities (XEP-0115).
+    pub mod_caps: Switch,
 }
 
 impl Modules {

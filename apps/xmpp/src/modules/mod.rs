@@ -8,6 +8,8 @@
 //! - [`version`]: XEP-0092, the server's software version;
 //! - [`carbons`]: XEP-0280 message carbons (copies to an account's other
 //!   carbon-enabled sessions, on any node);
+//! - [`caps`]: XEP-0115, learning what clients' verification strings stand for
+//!   (the router's cluster-wide cache), and the server's own string;
 //! - [`presence`]: RFC 6121 presence (broadcast to the user's own resources
 //!   and to subscribers, directed presence, probes, unavailable on
 //!   disconnect), with [`presence::Contacts`] as the point where a roster
@@ -25,11 +27,13 @@
 //!
 //! Order matters where hooks consume stanzas: [`server::run`](crate::server::run)
 //! registers blocking first (it drops what a block list forbids before anyone
-//! acts on it), then carbons (copies only what blocking let through), then roster, offline and last (they look at a client's
+//! acts on it), then carbons (copies only what blocking let through), caps (it
+//! only looks at broadcast presence), then roster, offline and last (they look at a client's
 //! broadcast presence, which the presence module then consumes), then
 //! presence.
 
 pub mod blocking;
+pub mod caps;
 pub mod carbons;
 pub mod disco;
 pub mod last;

@@ -54,14 +54,16 @@
 //! ([`OfflineError::Full`]) answers `resource-constraint` (type `wait`), as
 //! MongooseIM's `mod_offline` does.
 
+pub mod caps_cache;
 pub mod hooks;
 pub mod offline;
 mod plan;
+pub mod requests;
 pub mod session;
 pub mod stanza_id;
 pub mod table;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -77,7 +79,9 @@ pub use session::{
 };
 pub use table::{LocalSessionTable, SessionTable, SessionTableError};
 
+use self::caps_cache::{CapsCache, LocalCapsCache};
 use self::plan::{Plan, StanzaKind};
+pub use self::requests::RequestError;
 use crate::c2s::accounts::Accounts;
 use crate::jid::{served_domains, BareJid, DomainsError, Jid};
 use crate::stanza::error::{StanzaError, StanzaErrorCondition, StreamError, StreamErrorCondition};
@@ -114,6 +118,11 @@ pub struct Router {
     accounts: Arc<dyn Accounts>,
     offline: Arc<dyn OfflineSink>,
     hooks: Hooks,
+    requests: Arc<requests::Requests>,
+    /// The cluster's capabilities cache once [`Router::set_caps_cache`] gave it.
+    caps: OnceLock<Arc<dyn CapsCache>>,
+    /// The cache until then (or for good, on one node).
+    local_caps: Arc<LocalCapsCache>,
 }
 
 impl std::fmt::Debug for Router {
@@ -156,7 +165,62 @@ impl Router {
             accounts,
             offline,
             hooks,
+            requests: Arc::default(),
+            caps: OnceLock::new(),
+            local_caps: Arc::default(),
         })
+    }
+
+    /// Uses `cache` as the capabilities cache from now on (the cluster's, shared by every
+    /// node); only the first call counts.
+    pub fn set_caps_cache(&self, cache: Arc<dyn CapsCache>) {
+        let _ = self.caps.set(cache);
+    }
+
+    /// The capabilities cache (see [`caps_cache`]).
+    pub fn caps_cache(&self) -> Arc<dyn CapsCache> {
+        match self.caps.get() {
+            Some(cache) => Arc::clone(cache),
+            None => Arc::clone(&self.local_caps) as Arc<dyn CapsCache>,
+        }
+    }
+
+    /// Sends the request `iq` (`get` or `set`, `from` the server) and waits at most `timeout`
+    /// for its answer from the entity it went to (see [`requests`]).
+    pub async fn request(&self, iq: Element, timeout: Duration) -> Result<Element, RequestError> {
+        let (answered, answer) = tokio::sync::oneshot::channel();
+        self.send_request(
+            iq,
+            timeout,
+            Box::new(move |answer| {
+                let _ = answered.send(answer);
+            }),
+        )
+        .await?;
+        match answer.await {
+            Ok(Some(answer)) => Ok(answer),
+            _ => Err(RequestError::Timeout(timeout)),
+        }
+    }
+
+    /// Sends the request `iq`; `on_answer` runs with its answer as soon as it is routed back
+    /// (on the answering session's task, before that session's next stanza), or with `None`
+    /// after `timeout`. For a hook on a session's task, which must not wait for that session's
+    /// own client.
+    pub async fn send_request(
+        &self,
+        mut iq: Element,
+        timeout: Duration,
+        on_answer: requests::OnAnswer,
+    ) -> Result<(), RequestError> {
+        let id = self.requests.register(&mut iq, on_answer)?;
+        let requests = Arc::clone(&self.requests);
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            requests.expire(&id);
+        });
+        self.route(iq).await;
+        Ok(())
     }
 
     /// The same router, allowing each account at most `max` sessions at once
@@ -354,6 +418,10 @@ impl Router {
                     .await;
             } else {
                 self.handle_iq(IqScope::Server, stanza, from, to).await;
+            }
+        } else if stanza.name == "iq" {
+            if let Err(unasked) = self.requests.answer(stanza.clone()) {
+                tracing::trace!(id = unasked.attr("id"), %to, "answer to no request dropped");
             }
         } else {
             tracing::trace!(stanza = stanza.name, %to, "stanza for the server dropped");

@@ -282,7 +282,8 @@ pub fn modules_and_contacts(
     use std::sync::Arc;
 
     use crate::modules::{
-        blocking, carbons, disco, last, offline, ping, presence, private, roster, vcard, version,
+        blocking, caps, carbons, disco, last, offline, ping, presence, private, roster, vcard,
+        version,
     };
     use crate::router::{Module, NoOfflineStorage, OfflineSink};
 
@@ -292,6 +293,9 @@ pub fn modules_and_contacts(
     }
     if config.mod_carboncopy.enabled {
         modules.push(Arc::new(carbons::Carbons));
+    }
+    if config.mod_caps.enabled {
+        modules.push(Arc::new(caps::Caps::default()));
     }
     let contacts: Arc<dyn presence::Contacts> = if config.mod_roster.enabled {
         let roster = Arc::new(roster::Roster::new(

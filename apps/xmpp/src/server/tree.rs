@@ -8,6 +8,7 @@
 //! │   └── cluster_sup (one_for_all, no restarts)
 //! │       ├── node (one_for_all, no restarts): server, agent, discovery
 //! │       ├── session_table (one_for_all, no restarts): shard_0
+//! │       ├── caps_table (one_for_all, no restarts): shard_0
 //! │       └── relay
 //! ├── c2s          c2s supervisor: listeners, sessions; the router
 //! ├── graphql_admin
