@@ -136,6 +136,16 @@ fn slixmpp_gets_offline_messages_on_login() {
 }
 
 #[test]
+fn slixmpp_enables_stream_management_and_resumes_after_a_cut() {
+    let server = Server::start();
+    server.register("alice", "secret");
+    server.register("bob", "hunter2");
+    let result = server.scenario(&["resume", "alice", "secret", "bob", "hunter2"]);
+    assert_eq!(result["got"], "while you were cut off");
+    assert_eq!(result["from"], "bob@localhost");
+}
+
+#[test]
 fn slixmpp_resources_see_each_others_conversations_through_carbons() {
     let server = Server::start();
     server.register("alice", "secret");

@@ -11,5 +11,6 @@ mod metrics;
 mod modules;
 mod sessions;
 mod storage;
+mod stream_management;
 mod supervision;
 mod user_api;

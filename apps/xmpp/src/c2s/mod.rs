@@ -18,6 +18,8 @@
 //!   TLS);
 //! - [`tls`]: the certificate (from files, or self-signed in the data
 //!   directory);
+//! - [`sm`]: XEP-0198 stream management as data (counters, the unacknowledged buffer,
+//!   the resumable state), and [`sm_registry`]: stream management ids → sessions;
 //! - [`settings`]: every bound and timeout, with defaults;
 //! - [`accounts`]: the account questions the sessions and the router ask.
 //!
@@ -52,6 +54,8 @@ mod connection;
 mod listener;
 mod session;
 pub mod settings;
+pub mod sm;
+pub mod sm_registry;
 pub mod stream;
 pub mod tls;
 
@@ -73,6 +77,8 @@ use tokio_rustls::TlsAcceptor;
 
 pub use accounts::{Accounts, AccountsError, MemoryAccounts};
 pub use settings::{C2sSettings, CertificateFiles, ListenerSettings, SettingsError, TlsMode};
+pub use sm::SmConfig;
+pub use sm_registry::{LocalSmRegistry, SmRegistry};
 pub use tls::TlsError;
 
 use self::connection::ConnectionConfig;
@@ -142,6 +148,8 @@ pub struct Services {
     /// The session table: the cluster's replicated one, or `None` for a local table owned by
     /// the c2s supervisor.
     pub sessions: Option<Arc<dyn SessionTable>>,
+    /// Stream management ids → sessions: `None` for a [`LocalSmRegistry`] (one node).
+    pub sm_registry: Option<Arc<dyn SmRegistry>>,
 }
 
 impl Services {
@@ -153,7 +161,14 @@ impl Services {
             offline,
             modules: crate::modules::defaults(),
             sessions: None,
+            sm_registry: None,
         }
+    }
+
+    /// With the stream management registry `registry` instead of a local one.
+    pub fn with_sm_registry(mut self, registry: Arc<dyn SmRegistry>) -> Self {
+        self.sm_registry = Some(registry);
+        self
     }
 
     /// With `modules` instead of the defaults.
@@ -180,6 +195,7 @@ pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServe
         offline,
         modules,
         sessions,
+        sm_registry,
     } = services;
     settings.validate()?;
     let stream_config = StreamConfig::new(
@@ -187,7 +203,15 @@ pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServe
         TlsPolicy::Off,
         &settings.mechanisms,
         settings.auth_failures_max,
-    )?;
+    )?
+    .with_stream_management(settings.stream_management.clone());
+    let sm_registry = sm_registry.unwrap_or_else(|| {
+        let stale_h = settings
+            .stream_management
+            .as_ref()
+            .and_then(|sm| sm.stale_h);
+        Arc::new(LocalSmRegistry::new(stale_h))
+    });
     let acceptors = tls_acceptors(&settings, stream_config.domains()).await?;
     let mut sockets = Vec::with_capacity(settings.listeners.len());
     let mut local_addrs = Vec::with_capacity(settings.listeners.len());
@@ -220,7 +244,7 @@ pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServe
         listeners.map(|((listener, tls), socket)| (listener, tls, socket)),
         (accounts, offline),
         &modules,
-        sessions,
+        (sessions, sm_registry),
     )
     .await;
     match started {
@@ -300,7 +324,7 @@ async fn start_listeners<'a>(
     listeners: impl Iterator<Item = (&'a ListenerSettings, Option<TlsAcceptor>, TcpListener)>,
     (accounts, offline): (Arc<dyn Accounts>, Arc<dyn OfflineSink>),
     modules: &[Arc<dyn Module>],
-    sessions: Option<Arc<dyn SessionTable>>,
+    (sessions, sm_registry): (Option<Arc<dyn SessionTable>>, Arc<dyn SmRegistry>),
 ) -> Result<(Arc<Router>, Vec<String>), C2sError> {
     // A local table lives as long as the c2s supervisor, across restarts of
     // the sessions supervisor below it.
@@ -333,6 +357,7 @@ async fn start_listeners<'a>(
             }),
             outgoing_queue_max: listener.outgoing_queue_max,
             negotiation_timeout: listener.negotiation_timeout,
+            sm_registry: Arc::clone(&sm_registry),
         });
         let id = format!("listener_{index}");
         let args = ListenerArgs {

@@ -20,6 +20,22 @@
 //! connection are paced by its permits (at most `INCOMING_EVENTS_MAX` in
 //! the mailbox).
 //!
+//! Stream management (XEP-0198, see [`super::sm`]): the unacknowledged
+//! buffer lives in the [`Stream`] this actor owns. When the connection of a
+//! resumable session drops (or idles out), the stream says
+//! [`Action::Detach`]: the actor drops the connection, stays in the session
+//! table (still available, still buffering what the router delivers) and arms
+//! the `resume_timeout` timer. A new connection that sends `<resume/>` finds
+//! the session through the [`SmRegistry`] and the session table, and asks it
+//! to hand itself over ([`SessionControl::take_over`]): the old actor gives up
+//! its [`ResumableState`], points its handle at the new session (so that a
+//! stanza routed through a handle read before the switch still arrives),
+//! forwards what is already in its mailbox, and stops after that. The new actor
+//! puts itself in the table under the same key and resends the unacknowledged
+//! stanzas. When a session ends for real (timeout, close, replaced, overflow),
+//! its unacknowledged messages are routed again after it left the table:
+//! another resource, or offline storage, by the router's rules.
+//!
 //! Ending: the stream's [`Action::Close`] queues the stream error and
 //! `</stream:stream>`, removes the session from the router (which runs the
 //! session-closed hooks: unavailable presence) and stops the actor; the
@@ -33,18 +49,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr};
-use parking_lot::Mutex;
+use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
+use futures::future::BoxFuture;
+use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::connection::{self, ConnectionConfig, Inbound, InboundSink, Outgoing};
-use super::settings::{CREDENTIALS_TIMEOUT, INCOMING_EVENTS_MAX};
+use super::settings::{CREDENTIALS_TIMEOUT, INCOMING_EVENTS_MAX, TAKEOVER_TIMEOUT};
+use super::sm::{ResumableState, SmId};
+use super::sm_registry::{SmLookup, SmRecord, SmRegistry};
 use super::stream::{Action, Credentials, Input, Stream, StreamConfig};
 use crate::router::{
     ClientSession, DeliverError, Router, SessionControl, SessionEntry, SessionHandle, SessionId,
+    TakeoverError,
 };
 use crate::stanza::error::{StreamError, StreamErrorCondition};
 use crate::xml::{Element, NamespaceContext, StreamEvent, STREAM_CLOSE};
@@ -56,6 +76,8 @@ pub(crate) struct ListenerContext {
     pub(crate) connection: Arc<ConnectionConfig>,
     pub(crate) outgoing_queue_max: usize,
     pub(crate) negotiation_timeout: Duration,
+    /// Stream management ids → sessions.
+    pub(crate) sm_registry: Arc<dyn SmRegistry>,
 }
 
 /// The arguments of one session: its accepted socket (taken once, at
@@ -80,6 +102,19 @@ pub(crate) enum SessionMsg {
     /// The negotiation timer of this generation fired (an older one is
     /// ignored: the timer restarts at each step).
     NegotiationTimeout(u64),
+    /// A connection resuming this session asks for it (see the module docs).
+    TakeOver {
+        /// The resuming session.
+        by: SessionHandle,
+        /// The state, or why not.
+        reply: RpcReplyPort<Result<ResumableState, TakeoverError>>,
+    },
+    /// The resume timer of this generation fired.
+    ResumeTimeout(u64),
+    /// The stream management idle request timer fired.
+    AckTimer,
+    /// Handed over: everything before this in the mailbox has been forwarded; stop.
+    Stop,
 }
 
 bream_runtime::local_message!(SessionMsg);
@@ -97,25 +132,66 @@ impl InboundSink for ActorRef<SessionMsg> {
     }
 }
 
-/// How the router reaches a session actor.
-struct ActorSession(ActorRef<SessionMsg>);
+/// Where a session's handle leads: its actor, or, once the session was taken over by a
+/// resuming connection, that connection's session.
+enum Target {
+    Actor(ActorRef<SessionMsg>),
+    Forward(SessionHandle),
+}
+
+/// How the router reaches a session actor. The target is behind a lock so that a
+/// handover switches every copy of the handle at once (a delivery holds the read lock
+/// while it casts, so none slips past the switch into a mailbox that is about to stop).
+struct ActorSession(Arc<RwLock<Target>>);
 
 impl SessionControl for ActorSession {
     fn deliver(&self, stanza: Element) -> Result<(), DeliverError> {
-        crate::metrics::stanza_out(&stanza.name);
-        self.0
-            .cast(SessionMsg::Deliver(stanza))
-            .map_err(|error| match error {
-                MessagingErr::SendErr(SessionMsg::Deliver(stanza)) => {
-                    DeliverError::Gone(Some(stanza))
-                }
-                _ => DeliverError::Gone(None),
-            })
+        let target = self.0.read();
+        match &*target {
+            Target::Actor(actor) => {
+                crate::metrics::stanza_out(&stanza.name);
+                actor
+                    .cast(SessionMsg::Deliver(stanza))
+                    .map_err(|error| match error {
+                        MessagingErr::SendErr(SessionMsg::Deliver(stanza)) => {
+                            DeliverError::Gone(Some(stanza))
+                        }
+                        _ => DeliverError::Gone(None),
+                    })
+            }
+            Target::Forward(next) => next.deliver(stanza),
+        }
     }
 
     fn close(&self, error: StreamError) {
-        // A session that is gone is closed already.
-        let _ = self.0.cast(SessionMsg::Close(error));
+        match &*self.0.read() {
+            // A session that is gone is closed already.
+            Target::Actor(actor) => {
+                let _ = actor.cast(SessionMsg::Close(error));
+            }
+            Target::Forward(next) => next.close(error),
+        }
+    }
+
+    fn take_over(&self, by: SessionHandle) -> BoxFuture<'_, Result<ResumableState, TakeoverError>> {
+        let actor = match &*self.0.read() {
+            Target::Actor(actor) => Ok(actor.clone()),
+            Target::Forward(next) => Err(next.clone()),
+        };
+        Box::pin(async move {
+            match actor {
+                Ok(actor) => {
+                    let call = bream_runtime::call::call_timeout(
+                        &actor,
+                        |reply| SessionMsg::TakeOver { by, reply },
+                        TAKEOVER_TIMEOUT,
+                    );
+                    call.await
+                        .map_err(|error| TakeoverError::NoAnswer(error.to_string()))?
+                }
+                Err(next) => next.take_over(by).await,
+            }
+        })
     }
 }
 
@@ -156,20 +232,45 @@ pub(crate) struct SessionState {
     sid: SessionId,
     peer: SocketAddr,
     myself: ActorRef<SessionMsg>,
+    /// Where this session's handle leads (see [`ActorSession`]).
+    target: Arc<RwLock<Target>>,
+    /// This session's handle, as the router holds it.
+    handle: SessionHandle,
     /// Set while the session is in the router's table.
     bound: Option<ClientSession>,
+    /// The stream management id registered for this session.
+    sm_id: Option<SmId>,
+    /// Detached: the resume timer and which one is current.
+    resume_timer: OwnedTask<Result<(), MessagingErr<SessionMsg>>>,
+    resume_generation: u64,
+    /// The stream management idle request timer.
+    ack_timer: OwnedTask<Result<(), MessagingErr<SessionMsg>>>,
+    /// Taken over by a resuming connection: what reaches this actor goes there.
+    handed_over: Option<SessionHandle>,
     /// The session has ended; the actor stops after the current message.
     ended: bool,
 }
 
 impl Drop for SessionState {
     fn drop(&mut self) {
-        // Only after a crash or a kill: a normal end has removed it already.
-        if let Some(client) = self.bound.take() {
-            let router = Arc::clone(&self.context.router);
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move { router.close_session(&client).await });
-            }
+        // Only after a crash or a kill: a normal end has removed it already. The
+        // unacknowledged stanzas die with the crashed stream (what a crash costs).
+        let (client, sm_id) = (self.bound.take(), self.sm_id.take());
+        if client.is_none() && sm_id.is_none() {
+            return;
+        }
+        let router = Arc::clone(&self.context.router);
+        let registry = Arc::clone(&self.context.sm_registry);
+        let sid = self.sid;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Some(id) = sm_id {
+                    let _ = registry.unregister(&id, sid, None).await;
+                }
+                if let Some(client) = client {
+                    router.close_session(&client).await;
+                }
+            });
         }
     }
 }
@@ -204,6 +305,8 @@ impl Actor for Session {
         });
         let sid = SessionId::next();
         tracing::debug!(%sid, peer = %args.peer, "connection accepted");
+        let target = Arc::new(RwLock::new(Target::Actor(myself.clone())));
+        let handle = SessionHandle::new(ActorSession(Arc::clone(&target)));
         Ok(SessionState {
             stream: Some(Stream::new(Arc::clone(&context.stream_config))),
             context,
@@ -215,7 +318,14 @@ impl Actor for Session {
             sid,
             peer: args.peer,
             myself,
+            target,
+            handle,
             bound: None,
+            sm_id: None,
+            resume_timer: OwnedTask(None),
+            resume_generation: 0,
+            ack_timer: OwnedTask(None),
+            handed_over: None,
             ended: false,
         })
     }
@@ -226,6 +336,23 @@ impl Actor for Session {
         message: SessionMsg,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        if let Some(next) = &state.handed_over {
+            match message {
+                SessionMsg::Deliver(stanza) => {
+                    // The resumed session ended meanwhile: route the stanza as if it had
+                    // not reached us (its table entry is gone by now).
+                    if let Err(DeliverError::Gone(Some(stanza))) = next.deliver(stanza) {
+                        state.context.router.route(stanza).await;
+                    }
+                }
+                SessionMsg::TakeOver { reply, .. } => {
+                    let _ = reply.send(Err(TakeoverError::NotResumable));
+                }
+                SessionMsg::Stop => myself.stop(None),
+                _ => {}
+            }
+            return Ok(());
+        }
         // An event's permit is held until it has been handled.
         let (input, _permit) = match message {
             SessionMsg::Inbound(InboundEvent { event, permit }) => {
@@ -243,6 +370,24 @@ impl Actor for Session {
                 }
                 (Input::NegotiationTimeout, None)
             }
+            SessionMsg::ResumeTimeout(generation) => {
+                if generation != state.resume_generation {
+                    return Ok(());
+                }
+                (Input::ResumeTimeout, None)
+            }
+            SessionMsg::TakeOver { by, reply } => {
+                let answer = state.hand_over(by);
+                let handed = answer.is_ok();
+                let _ = reply.send(answer);
+                if handed {
+                    // Behind whatever is in the mailbox already, which is forwarded.
+                    let _ = myself.cast(SessionMsg::Stop);
+                }
+                return Ok(());
+            }
+            SessionMsg::AckTimer => (Input::AckTimer, None),
+            SessionMsg::Stop => return Ok(()),
         };
         state.input(input).await?;
         if state.ended {
@@ -256,7 +401,7 @@ impl Actor for Session {
         _myself: ActorRef<SessionMsg>,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        if !state.ended {
+        if !state.ended && state.handed_over.is_none() {
             // Stopped from outside: the server is shutting down.
             state
                 .input(Input::Close(StreamError::new(
@@ -339,6 +484,34 @@ impl SessionState {
                 Action::Send(element) => self.send(Outgoing::Xml(
                     element.to_xml_in(&NamespaceContext::CLIENT_STREAM),
                 )),
+                Action::SendStanza(stanza) => {
+                    self.send(Outgoing::Xml(
+                        stanza.to_xml_in(&NamespaceContext::CLIENT_STREAM),
+                    ));
+                    if let Some(stream) = self.stream.as_mut() {
+                        stream.stanza_written(stanza);
+                    }
+                }
+                Action::EnableSm { id, resumable } => self.enable_sm(id, resumable).await,
+                Action::Resume { previd } => {
+                    let answer = self.resume(previd).await;
+                    let more = self
+                        .stream
+                        .as_mut()
+                        .map(|stream| stream.handle(answer))
+                        .unwrap_or_default();
+                    for action in more.into_iter().rev() {
+                        queue.push_front(action);
+                    }
+                }
+                Action::Detach => self.detach(),
+                Action::RequestAck => self.send(Outgoing::Xml(super::sm::REQUEST_XML.to_owned())),
+                Action::ArmAckTimer => {
+                    let timer = self
+                        .myself
+                        .send_after(super::sm::ACK_REQUEST_IDLE, || SessionMsg::AckTimer);
+                    self.ack_timer = OwnedTask(Some(timer));
+                }
                 Action::StartTls => self.send(Outgoing::StartTls),
                 Action::RestartStream => self.send(Outgoing::ResetParser),
                 Action::LookupCredentials { domain, username } => {
@@ -349,11 +522,7 @@ impl SessionState {
                     }
                 }
                 Action::OpenSession { jid } => {
-                    let entry = SessionEntry::new(
-                        jid,
-                        self.sid,
-                        SessionHandle::new(ActorSession(self.myself.clone())),
-                    );
+                    let entry = SessionEntry::new(jid, self.sid, self.handle.clone());
                     let client = entry.client();
                     if let Err(error) = self.context.router.open_session(entry).await {
                         tracing::error!(sid = %self.sid, %error, "cannot register the session");
@@ -453,9 +622,179 @@ impl SessionState {
     async fn end(&mut self) {
         self.ended = true;
         self.negotiation_timer.abort();
+        self.resume_timer.abort();
+        self.ack_timer.abort();
+        let (unacked, handled) = match self.stream.as_mut() {
+            Some(stream) => (
+                stream.take_unacked(),
+                stream.stream_management().map(|sm| sm.handled_in()),
+            ),
+            None => (Vec::new(), None),
+        };
+        if let Some(id) = self.sm_id.take() {
+            if let Err(error) = self
+                .context
+                .sm_registry
+                .unregister(&id, self.sid, handled)
+                .await
+            {
+                tracing::error!(sid = %self.sid, %error, "cannot remove the stream management id");
+            }
+        }
         if let Some(client) = self.bound.take() {
             self.context.router.close_session(&client).await;
-            tracing::info!(sid = %self.sid, jid = %client.jid, "session closed");
+            tracing::info!(sid = %self.sid, jid = %client.jid, unacked = unacked.len(), "session closed");
         }
+        self.reroute(unacked).await;
+    }
+
+    /// Routes the unacknowledged messages of an ended session again, now that it is out of
+    /// the table: by RFC 6121's rules for a full JID without a session (chat and normal go
+    /// to another resource or offline storage, groupchat is bounced, headline and error are
+    /// dropped), so none is lost silently. Presence and iqs are not re-routed: presence is
+    /// out of date by now, and an iq's sender times out as for any lost connection.
+    async fn reroute(&self, unacked: Vec<Element>) {
+        for stanza in unacked {
+            if stanza.name == "message" {
+                self.context.router.route(stanza).await;
+            }
+        }
+    }
+
+    /// Records the stream management id of a resumable session.
+    async fn enable_sm(&mut self, id: SmId, resumable: bool) {
+        let Some(client) = self.bound.clone() else {
+            return;
+        };
+        tracing::debug!(sid = %self.sid, jid = %client.jid, resumable, "stream management enabled");
+        if !resumable {
+            return;
+        }
+        let record = SmRecord {
+            jid: client.jid,
+            sid: self.sid,
+        };
+        match self.context.sm_registry.register(id.clone(), record).await {
+            Ok(()) => self.sm_id = Some(id),
+            Err(error) => {
+                tracing::error!(sid = %self.sid, %error, "cannot record the stream management id: resumption will fail");
+            }
+        }
+    }
+
+    /// The connection is gone, the session stays: see the module docs.
+    fn detach(&mut self) {
+        self.connection.abort();
+        self.resume_generation += 1;
+        let generation = self.resume_generation;
+        let timeout = self
+            .context
+            .stream_config
+            .stream_management()
+            .map(|config| config.resume_timeout)
+            .unwrap_or_default();
+        let timer = self
+            .myself
+            .send_after(timeout, move || SessionMsg::ResumeTimeout(generation));
+        self.resume_timer = OwnedTask(Some(timer));
+        tracing::info!(sid = %self.sid, peer = %self.peer, resume_timeout = ?timeout, "connection lost: session detached, resumable");
+    }
+
+    /// A resuming connection takes this session: the stream gives up its state (if it is
+    /// resumable), the handle switches to `by`, and the actor only forwards from now on.
+    fn hand_over(&mut self, by: SessionHandle) -> Result<ResumableState, TakeoverError> {
+        let sm = self
+            .stream
+            .as_mut()
+            .and_then(Stream::take_resumable)
+            .ok_or(TakeoverError::NotResumable)?;
+        let Some(client) = self.bound.take() else {
+            return Err(TakeoverError::NotResumable);
+        };
+        let table = self
+            .context
+            .router
+            .sessions()
+            .resource_sessions(&client.jid)
+            .ok()
+            .and_then(|entries| entries.into_iter().find(|entry| entry.sid == client.sid))
+            .map(|entry| (entry.priority, entry.presence, entry.features))
+            .unwrap_or_default();
+        let state = sm.into_resumable(client.jid.to_string(), client.sid.get(), table);
+        *self.target.write() = Target::Forward(by.clone());
+        self.handed_over = Some(by);
+        // The registry's record (same id, same session id) now names the new connection.
+        self.sm_id = None;
+        self.connection.abort();
+        self.resume_timer.abort();
+        self.negotiation_timer.abort();
+        tracing::info!(sid = %self.sid, jid = %client.jid, unacked = state.buffer.len(), "session handed over to a resuming connection");
+        Ok(state)
+    }
+
+    /// `<resume previd/>`: finds the session of `previd` for this user, takes it over, and
+    /// takes its place in the session table. The answer for the stream.
+    async fn resume(&mut self, previd: SmId) -> Input {
+        let (Some(username), Some(domain)) = (
+            self.stream
+                .as_ref()
+                .and_then(Stream::username)
+                .map(str::to_owned),
+            self.stream
+                .as_ref()
+                .and_then(Stream::domain)
+                .map(str::to_owned),
+        ) else {
+            return Input::ResumeFailed { h: None };
+        };
+        let own = |user: &crate::jid::BareJid| {
+            user.local() == Some(username.as_str()) && user.domain() == domain
+        };
+        let record = match self.context.sm_registry.lookup(&previd) {
+            SmLookup::Live(record) if own(record.jid.bare()) => record,
+            SmLookup::Stale { user, h } if own(&user) => {
+                tracing::debug!(sid = %self.sid, h, "resume of a timed-out session: stale h");
+                return Input::ResumeFailed { h: Some(h) };
+            }
+            _ => {
+                tracing::debug!(sid = %self.sid, peer = %self.peer, "resume of an unknown session");
+                return Input::ResumeFailed { h: None };
+            }
+        };
+        let old = self
+            .context
+            .router
+            .sessions()
+            .resource_sessions(&record.jid)
+            .ok()
+            .and_then(|entries| entries.into_iter().find(|entry| entry.sid == record.sid));
+        let Some(old) = old else {
+            return Input::ResumeFailed { h: None };
+        };
+        let state = match old.handle.take_over(self.handle.clone()).await {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::info!(sid = %self.sid, jid = %record.jid, %error, "resume refused");
+                return Input::ResumeFailed { h: None };
+            }
+        };
+        let mut entry = SessionEntry::new(record.jid.clone(), record.sid, self.handle.clone());
+        entry.priority = state.priority;
+        entry.available = state.presence.is_some();
+        entry.presence = state.presence.clone();
+        entry.features = state.features;
+        let client = entry.client();
+        if let Err(error) = self.context.router.resume_session(entry).await {
+            // The state is ours now: end it as a session that closed (re-routing its
+            // messages) rather than lose it.
+            tracing::error!(sid = %self.sid, %error, "cannot register the resumed session");
+        }
+        self.sid = record.sid;
+        self.bound = Some(client);
+        self.sm_id = Some(previd);
+        self.negotiation_timer.abort();
+        self.permits.add_permits(INCOMING_EVENTS_MAX - 1);
+        tracing::info!(sid = %self.sid, jid = %record.jid, peer = %self.peer, unacked = state.buffer.len(), "session resumed");
+        Input::Resumed(Box::new(state))
     }
 }

@@ -19,6 +19,11 @@
 //!   write_timeout         30 s
 //!   tls_handshake_timeout 10 s
 //!   shutdown_timeout      10 s
+//!   stream_management     on: SmConfig::default()      modules.mod_stream_management
+//!     buffer_max          100 stanzas                 buffer_max
+//!     ack_freq            1                           ack_freq
+//!     resume_timeout      600 s                       resume_timeout
+//!     stale_h             off (1800 s, 3600 s)        stale_h.enabled, repeat_after, geriatric
 //! ListenerSettings
 //!   bind                  0.0.0.0:5222                listen.c2s.ip_address, port
 //!   tls_mode              Starttls                    listen.c2s.tls.mode
@@ -43,6 +48,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::sm::SmConfig;
 use crate::sasl::Mechanism;
 use crate::xml::Limits;
 
@@ -81,6 +87,10 @@ pub const READ_CHUNK_BYTES: usize = 4096;
 /// How long the credentials lookup of one SASL exchange may take before it
 /// counts as `temporary-auth-failure`.
 pub const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a resuming connection waits for the session it resumes to hand itself over
+/// (one message to a local actor: a session that takes longer is stuck, and the resume
+/// fails with `item-not-found`).
+pub const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);
 /// The listen backlog: pending connections the kernel queues before
 /// accept. 1024 lets a burst of connections (a restart's reconnecting
 /// clients) wait rather than be retried after a second.
@@ -209,6 +219,9 @@ pub struct C2sSettings {
     /// Sessions one account may have at once; a bind past it closes the
     /// oldest with `policy-violation`. Default `None`: no limit.
     pub max_user_sessions: Option<usize>,
+    /// Stream management (XEP-0198); `None` does not offer it. Default: on, with
+    /// [`SmConfig::default`].
+    pub stream_management: Option<SmConfig>,
 }
 
 impl C2sSettings {
@@ -226,6 +239,7 @@ impl C2sSettings {
             tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT_DEFAULT,
             shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
             max_user_sessions: None,
+            stream_management: Some(SmConfig::default()),
         }
     }
 
@@ -241,6 +255,17 @@ impl C2sSettings {
         ] {
             if value.is_zero() {
                 return zero(setting.into());
+            }
+        }
+        if let Some(sm) = &self.stream_management {
+            if sm.buffer_max == 0 {
+                return zero("stream_management.buffer_max".into());
+            }
+            if sm.ack_freq == 0 {
+                return zero("stream_management.ack_freq".into());
+            }
+            if sm.resume_timeout.is_zero() {
+                return zero("stream_management.resume_timeout".into());
             }
         }
         for (index, listener) in self.listeners.iter().enumerate() {

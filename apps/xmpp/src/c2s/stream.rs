@@ -36,6 +36,13 @@
 //!                                        │ success: restart
 //!                                        ▼
 //!                                     Header ──header──▶ Bind ──bind iq──▶ Bound
+//!                                                         │  ▲                 │ ▲
+//!                                              <resume/>  ▼  │ failed          │ │ (another connection
+//!                                                     Resuming ──Resumed──▶ Bound │  resumes it: Closed)
+//!                                                                                 │ │
+//!                      resumable, connection lost or idle ─▶ Detached ────────────┘ │
+//!                                                            │ (resume_timeout, close, overflow)
+//!                                                            ▼
 //! any phase ──error, end, timeout, close request──▶ Closed
 //! ```
 //!
@@ -66,6 +73,22 @@
 //!   that is not a JID gets a `jid-malformed` reply, an iq without an id or
 //!   with a bad type or payload `bad-request`; the rest is
 //!   [`Action::Route`]d.
+//! - Stream management (XEP-0198, when [`StreamConfig::with_stream_management`] offers it;
+//!   the counting and the buffer are [`super::sm`]): `<sm/>` is a feature after SASL;
+//!   `<enable/>` (with `resume='true'`: resumable, with an id and `max`) only once bound,
+//!   else `<failed><unexpected-request/></failed>`, and the stream goes on; `<r/>` is
+//!   answered with `<a h/>`; `<a h/>` empties the buffer, or, above what was sent, closes
+//!   with `undefined-condition` and `<handled-count-too-high/>`; every stanza to the client
+//!   goes out as [`Action::SendStanza`] (error replies made here too, since the client
+//!   counts them), with an `<r/>` every `ack_freq`; one past `buffer_max` is
+//!   `resource-constraint`. Where a bind could come, `<resume previd h/>` asks the shell
+//!   ([`Action::Resume`]); [`Input::Resumed`] applies the client's `h` and resends the rest,
+//!   [`Input::ResumeFailed`] is `<failed><item-not-found/></failed>` and the client may bind.
+//!   A resumable bound stream whose connection is lost or idles out detaches
+//!   ([`Action::Detach`]) instead of ending, and buffers deliveries until it is resumed
+//!   ([`Stream::take_resumable`]) or ends ([`Input::ResumeTimeout`], a close request, a full
+//!   buffer). Without stream management configured its elements are refused as any
+//!   unknown element is.
 //! - Parser errors map to stream errors through
 //!   [`StreamError::from`](crate::stanza::error::StreamError) (`not-well-formed`,
 //!   `restricted-xml`, `policy-violation`, ...). A stream error before our
@@ -80,6 +103,7 @@ use std::sync::Arc;
 
 use crate::random::Randomness;
 
+use super::sm::{self, ResumableState, SmConfig, SmId, SmState, NS_SM};
 use crate::jid::{normalize_domain, normalize_resource, served_domains, DomainsError, Jid};
 use crate::sasl::failure::{SaslCondition, SaslFailure};
 use crate::sasl::secret::PassDetails;
@@ -150,6 +174,8 @@ pub struct StreamConfig {
     /// Where stream ids and generated resources come from (the SASL configurations hold the
     /// same source for their nonces).
     random: Randomness,
+    /// Stream management (XEP-0198); `None`: not offered.
+    sm: Option<SmConfig>,
 }
 
 impl StreamConfig {
@@ -185,6 +211,7 @@ impl StreamConfig {
             auth_failures_max,
             sasl,
             random: Randomness::system(),
+            sm: None,
         })
     }
 
@@ -199,6 +226,18 @@ impl StreamConfig {
             .collect();
         self.random = random;
         self
+    }
+
+    /// The same configuration offering stream management as `sm` says (`None`: not
+    /// offered).
+    pub fn with_stream_management(mut self, sm: Option<SmConfig>) -> StreamConfig {
+        self.sm = sm;
+        self
+    }
+
+    /// The stream management configuration, if offered.
+    pub fn stream_management(&self) -> Option<&SmConfig> {
+        self.sm.as_ref()
     }
 
     /// The same configuration for a listener with another TLS policy (the
@@ -267,6 +306,18 @@ pub enum Input {
     /// The connection is gone (peer closed, I/O error): nothing more can be
     /// sent.
     Disconnected,
+    /// The answer to [`Action::Resume`]: the session it named handed itself over.
+    Resumed(Box<ResumableState>),
+    /// The answer to [`Action::Resume`]: no such session for this user; `h` is the stale
+    /// handled count if the server remembers one.
+    ResumeFailed {
+        /// The stale `h`.
+        h: Option<u32>,
+    },
+    /// A detached session was not resumed within `resume_timeout`.
+    ResumeTimeout,
+    /// The timer of [`Action::ArmAckTimer`] fired.
+    AckTimer,
 }
 
 /// The answer to a credentials lookup.
@@ -288,6 +339,10 @@ pub enum Action {
     SendHeader(String),
     /// Write this element into the stream.
     Send(Element),
+    /// Write this stanza into the stream, then give it back with
+    /// [`Stream::stanza_written`]: with stream management on, it is kept until the client
+    /// acknowledges it (the element is moved, never cloned).
+    SendStanza(Element),
     /// After the preceding writes, run the TLS handshake on the connection,
     /// start a fresh parser (dropping any plaintext received after
     /// `<starttls/>`), then feed [`Input::TlsEstablished`].
@@ -317,6 +372,32 @@ pub enum Action {
     Close(Option<StreamError>),
     /// The connection is gone: end the session without writing.
     Terminate,
+    /// Stream management was enabled with `id`; if `resumable`, record `id` for this
+    /// session in the SM registry (before the `<enabled/>` that follows is written).
+    EnableSm {
+        /// The new id.
+        id: SmId,
+        /// Whether the client asked for resumption.
+        resumable: bool,
+    },
+    /// The client asks to resume the session of `previd` (instead of binding): find it
+    /// for this user, take it over, and feed [`Input::Resumed`] or
+    /// [`Input::ResumeFailed`].
+    Resume {
+        /// The id the client sent.
+        previd: SmId,
+    },
+    /// The connection is gone but the session is resumable: drop the connection, keep the
+    /// session (in the session table, still buffering), and feed [`Input::ResumeTimeout`]
+    /// after `resume_timeout`.
+    Detach,
+    /// Write `<r xmlns='urn:xmpp:sm:3'/>` ([`sm::REQUEST_XML`]): with the default
+    /// `ack_freq` of 1 it follows every stanza, so it is a fixed text rather than an
+    /// element built and serialised each time.
+    RequestAck,
+    /// Feed [`Input::AckTimer`] after [`ACK_REQUEST_IDLE`](super::sm::ACK_REQUEST_IDLE):
+    /// stanzas wait for an `<r/>` that `ack_freq` has not sent yet.
+    ArmAckTimer,
 }
 
 /// Where a stream is; see the module docs for the transitions.
@@ -330,7 +411,13 @@ enum Phase {
         awaiting_credentials: bool,
     },
     Bind,
+    /// Waiting for the answer to [`Action::Resume`]; `h` is the client's.
+    Resuming {
+        h: u32,
+    },
     Bound,
+    /// Resumable, without a connection: stanzas for the client are buffered.
+    Detached,
     Closed,
 }
 
@@ -350,6 +437,8 @@ pub struct Stream {
     /// The bound full JID.
     jid: Option<Jid>,
     auth_failures: u32,
+    /// Stream management, once enabled (or resumed).
+    sm: Option<SmState>,
 }
 
 impl Stream {
@@ -365,7 +454,48 @@ impl Stream {
             username: None,
             jid: None,
             auth_failures: 0,
+            sm: None,
         }
+    }
+
+    /// The served domain the stream is for, once the first header chose it.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// Stream management, once enabled.
+    pub fn stream_management(&self) -> Option<&SmState> {
+        self.sm.as_ref()
+    }
+
+    /// Gives back a stanza handed out in [`Action::SendStanza`], once written: kept until
+    /// acknowledged with stream management on, dropped without.
+    pub fn stanza_written(&mut self, stanza: Element) {
+        if let Some(sm) = self.sm.as_mut() {
+            sm.keep(stanza);
+        }
+    }
+
+    /// The session is taken over by a resuming connection: if it is resumable, the stream
+    /// ends here (nothing more is written) and its stream management state goes to the new
+    /// one.
+    pub fn take_resumable(&mut self) -> Option<SmState> {
+        let resumable = matches!(self.phase, Phase::Bound | Phase::Detached)
+            && self.sm.as_ref().is_some_and(SmState::is_resumable);
+        if !resumable {
+            return None;
+        }
+        self.phase = Phase::Closed;
+        self.sm.take()
+    }
+
+    /// The unacknowledged stanzas, oldest first, to re-route when the session ends for
+    /// real (empty without stream management).
+    pub fn take_unacked(&mut self) -> Vec<Element> {
+        self.sm
+            .as_mut()
+            .map(SmState::take_buffer)
+            .unwrap_or_default()
     }
 
     /// The bound full JID, once bound.
@@ -422,29 +552,212 @@ impl Stream {
                 }
             }
             Input::Credentials(answer) => self.on_credentials(answer, &mut actions),
-            Input::Deliver(stanza) => {
-                if self.is_bound() {
-                    actions.push(Action::Send(stanza));
-                }
-            }
+            Input::Deliver(stanza) => match self.phase {
+                Phase::Bound => self.send_stanza(stanza, &mut actions),
+                Phase::Detached => self.keep_detached(stanza, &mut actions),
+                _ => {}
+            },
+            Input::IdleTimeout if self.is_resumable_bound() => self.detach(&mut actions),
             Input::IdleTimeout => self.close(
                 Some(StreamError::new(StreamErrorCondition::ConnectionTimeout)),
                 &mut actions,
             ),
             Input::NegotiationTimeout => {
-                if !self.is_bound() {
+                if !matches!(self.phase, Phase::Bound | Phase::Detached) {
                     let error = StreamError::new(StreamErrorCondition::ConnectionTimeout)
                         .with_text("no resource bound in time");
                     self.close(Some(error), &mut actions);
                 }
             }
+            Input::Close(_) | Input::ResumeTimeout if matches!(self.phase, Phase::Detached) => {
+                self.phase = Phase::Closed;
+                actions.push(Action::Terminate);
+            }
             Input::Close(error) => self.close(Some(error), &mut actions),
+            Input::ResumeTimeout => {}
+            Input::Disconnected if self.is_resumable_bound() => self.detach(&mut actions),
             Input::Disconnected => {
                 self.phase = Phase::Closed;
                 actions.push(Action::Terminate);
             }
+            Input::Resumed(state) => self.on_resumed(*state, &mut actions),
+            Input::AckTimer => {
+                let fired = self.sm.as_mut().is_some_and(SmState::idle_timer_fired);
+                if fired && matches!(self.phase, Phase::Bound) {
+                    actions.push(Action::RequestAck);
+                }
+            }
+            Input::ResumeFailed { h } => {
+                if matches!(self.phase, Phase::Resuming { .. }) {
+                    actions.push(Action::Send(sm::failed(
+                        StanzaErrorCondition::ItemNotFound,
+                        h,
+                    )));
+                    self.phase = Phase::Bind;
+                }
+            }
         }
         actions
+    }
+
+    fn is_resumable_bound(&self) -> bool {
+        matches!(self.phase, Phase::Bound) && self.sm.as_ref().is_some_and(SmState::is_resumable)
+    }
+
+    fn detach(&mut self, actions: &mut Vec<Action>) {
+        self.phase = Phase::Detached;
+        actions.push(Action::Detach);
+    }
+
+    /// A stanza for the client: counted, handed out for writing, kept until acknowledged
+    /// (with stream management on), with an `<r/>` every `ack_freq` stanzas.
+    fn send_stanza(&mut self, stanza: Element, actions: &mut Vec<Action>) {
+        let Some(config) = self.config.sm.as_ref() else {
+            actions.push(Action::Send(stanza));
+            return;
+        };
+        let (buffer_max, ack_freq) = (config.buffer_max, config.ack_freq);
+        let Some(sm) = self.sm.as_mut() else {
+            actions.push(Action::Send(stanza));
+            return;
+        };
+        if sm.is_full(buffer_max) {
+            // Kept (past the bound by one) so that the shell re-routes it with the rest.
+            sm.keep(stanza);
+            let error = StreamError::new(StreamErrorCondition::ResourceConstraint).with_text(
+                format!("buffer_max ({buffer_max}) unacknowledged stanzas reached"),
+            );
+            self.close(Some(error), actions);
+            return;
+        }
+        let request = sm.count_out(ack_freq);
+        actions.push(Action::SendStanza(stanza));
+        if request {
+            actions.push(Action::RequestAck);
+        } else if sm.arm_idle_timer() {
+            actions.push(Action::ArmAckTimer);
+        }
+    }
+
+    /// A stanza for a detached client: counted and kept for the resumption; past
+    /// `buffer_max` the session ends (its buffer is re-routed by the shell).
+    fn keep_detached(&mut self, stanza: Element, actions: &mut Vec<Action>) {
+        let buffer_max = self
+            .config
+            .sm
+            .as_ref()
+            .map_or(0, |config| config.buffer_max);
+        let Some(sm) = self.sm.as_mut() else {
+            return;
+        };
+        if sm.is_full(buffer_max) {
+            self.phase = Phase::Closed;
+            actions.push(Action::Terminate);
+            // The stanza is the newest: it is re-routed after the buffer.
+            sm.keep(stanza);
+            return;
+        }
+        sm.count_out(u32::MAX);
+        sm.keep(stanza);
+    }
+
+    fn on_resumed(&mut self, state: ResumableState, actions: &mut Vec<Action>) {
+        let Phase::Resuming { h } = self.phase else {
+            return;
+        };
+        let own_user = |jid: &Jid| {
+            jid.local() == self.username.as_deref() && Some(jid.domain()) == self.domain.as_deref()
+        };
+        let jid = match state.jid.parse::<Jid>() {
+            Ok(jid) if own_user(&jid) && jid.resource().is_some() => jid,
+            _ => {
+                self.close_with(StreamErrorCondition::InternalServerError, actions);
+                return;
+            }
+        };
+        let mut sm_state = SmState::resumed(state);
+        self.jid = Some(jid);
+        self.phase = Phase::Bound;
+        if let Err(too_high) = sm_state.ack(h) {
+            self.sm = Some(sm_state);
+            self.ack_too_high(too_high, actions);
+            return;
+        }
+        actions.push(Action::Send(
+            Element::new("resumed", NS_SM)
+                .with_attr("previd", sm_state.id().as_str())
+                .with_attr("h", sm_state.handled_in().to_string()),
+        ));
+        let unacked = sm_state.take_buffer();
+        let resent = !unacked.is_empty();
+        actions.extend(unacked.into_iter().map(Action::SendStanza));
+        if resent {
+            actions.push(Action::RequestAck);
+        }
+        self.sm = Some(sm_state);
+    }
+
+    fn ack_too_high(&mut self, too_high: sm::AckTooHigh, actions: &mut Vec<Action>) {
+        // XEP-0198 §4: undefined-condition with <handled-count-too-high/>; StreamError has
+        // no application-specific condition, so the element is written here.
+        let mut error = too_high.to_stream_error().to_element();
+        error.push_child(too_high.to_element());
+        actions.push(Action::Send(error));
+        self.close(None, actions);
+    }
+
+    /// `<enable/>`, `<r/>`, `<a/>`, `<resume/>` on a bound stream.
+    fn on_sm_element(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        let unexpected = || Action::Send(sm::failed(StanzaErrorCondition::UnexpectedRequest, None));
+        match (element.name.as_str(), self.sm.as_mut()) {
+            ("enable", None) => {
+                // Only called with stream management configured.
+                let Some(config) = self.config.sm.as_ref() else {
+                    return;
+                };
+                let resumable = matches!(element.attr("resume"), Some("true" | "1"));
+                let id = SmId::from_randomness(&self.config.random);
+                let mut enabled = Element::new("enabled", NS_SM);
+                if resumable {
+                    enabled.set_attr("id", id.as_str());
+                    enabled.set_attr("resume", "true");
+                    enabled.set_attr("max", config.resume_timeout.as_secs().to_string());
+                }
+                actions.push(Action::EnableSm {
+                    id: id.clone(),
+                    resumable,
+                });
+                actions.push(Action::Send(enabled));
+                self.sm = Some(SmState::new(id, resumable));
+            }
+            ("r", Some(sm)) => actions.push(Action::Send(sm::answer(sm.handled_in()))),
+            ("a", Some(sm)) => match sm::h_attr(element).map(|h| sm.ack(h)) {
+                Some(Ok(())) => {}
+                Some(Err(too_high)) => self.ack_too_high(too_high, actions),
+                None => {
+                    let error = StreamError::new(StreamErrorCondition::InvalidXml)
+                        .with_text("<a/> without a valid h");
+                    self.close(Some(error), actions);
+                }
+            },
+            ("enable" | "resume" | "r" | "a", _) => actions.push(unexpected()),
+            _ => self.close_with(StreamErrorCondition::UnsupportedStanzaType, actions),
+        }
+    }
+
+    /// `<resume previd h/>` where a bind could come (after SASL): ask the shell.
+    fn start_resume(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        let (Some(previd), Some(h)) = (element.attr("previd"), sm::h_attr(element)) else {
+            actions.push(Action::Send(sm::failed(
+                StanzaErrorCondition::BadRequest,
+                None,
+            )));
+            return;
+        };
+        self.phase = Phase::Resuming { h };
+        actions.push(Action::Resume {
+            previd: SmId::from_client(previd),
+        });
     }
 
     fn close(&mut self, error: Option<StreamError>, actions: &mut Vec<Action>) {
@@ -543,6 +856,9 @@ impl Stream {
                 Element::new("session", NS_SESSION)
                     .with_child(Element::new("optional", NS_SESSION)),
             );
+            if self.config.sm.is_some() {
+                features.push_child(Element::new("sm", NS_SM));
+            }
             return features;
         }
         let policy = self.config.tls;
@@ -575,9 +891,27 @@ impl Stream {
             // `<proceed/>` is out: the shell drops what follows until TLS is up.
             Phase::Tls => {}
             Phase::Sasl { .. } => self.on_sasl_element(&element, actions),
+            // Without stream management configured, its elements are what they were
+            // before: not-authorized before binding, unsupported-stanza-type after.
+            Phase::Bind if element.namespace == NS_SM && self.config.sm.is_some() => {
+                if element.name == "resume" {
+                    self.start_resume(&element, actions);
+                } else {
+                    // XEP-0198 §3: <enable/> before binding is unexpected-request.
+                    actions.push(Action::Send(sm::failed(
+                        StanzaErrorCondition::UnexpectedRequest,
+                        None,
+                    )));
+                }
+            }
             Phase::Bind => self.on_bind_phase_element(&element, actions),
+            // The connection parses one element at a time until bound.
+            Phase::Resuming { .. } => {}
+            Phase::Bound if element.namespace == NS_SM && self.config.sm.is_some() => {
+                self.on_sm_element(&element, actions)
+            }
             Phase::Bound => self.on_bound_element(element, actions),
-            Phase::Closed => {}
+            Phase::Detached | Phase::Closed => {}
         }
     }
 
@@ -816,6 +1150,9 @@ impl Stream {
             self.close_with(StreamErrorCondition::UnsupportedStanzaType, actions);
             return;
         }
+        if let Some(sm) = self.sm.as_mut() {
+            sm.count_in();
+        }
         let Some(jid) = self.jid.clone() else {
             self.close_with(StreamErrorCondition::InternalServerError, actions);
             return;
@@ -831,10 +1168,8 @@ impl Stream {
         }
         stanza.set_attr("from", jid.to_string());
         if is_iq_with(&stanza, "bind", NS_BIND) {
-            actions.push(Action::Send(error_reply(
-                &stanza,
-                StanzaErrorCondition::NotAllowed,
-            )));
+            let reply = error_reply(&stanza, StanzaErrorCondition::NotAllowed);
+            self.send_stanza(reply, actions);
             return;
         }
         if is_iq_with(&stanza, "session", NS_SESSION) && stanza.attr("type") == Some("set") {
@@ -842,7 +1177,7 @@ impl Stream {
             if let Some(id) = stanza.attr("id") {
                 result.set_attr("id", id);
             }
-            actions.push(Action::Send(result));
+            self.send_stanza(result, actions);
             return;
         }
         let stanza_type = stanza.attr("type").unwrap_or_default().to_owned();
@@ -852,17 +1187,15 @@ impl Stream {
                     let mut reply = error_reply(&stanza, StanzaErrorCondition::JidMalformed);
                     // The reply's `from` would be the malformed address.
                     reply.remove_attr("from");
-                    actions.push(Action::Send(reply));
+                    self.send_stanza(reply, actions);
                 }
                 return;
             }
         }
         if stanza.name == "iq" && !is_valid_iq(&stanza) {
             if stanza_type != "error" && stanza_type != "result" {
-                actions.push(Action::Send(error_reply(
-                    &stanza,
-                    StanzaErrorCondition::BadRequest,
-                )));
+                let reply = error_reply(&stanza, StanzaErrorCondition::BadRequest);
+                self.send_stanza(reply, actions);
             }
             return;
         }
@@ -919,3 +1252,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 #[path = "stream_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "stream_sm_tests.rs"]
+mod sm_tests;

@@ -19,7 +19,7 @@ const DOMAIN: &str = "localhost";
 const STREAM_OPEN: &str =
     "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
-fn config(tls: TlsPolicy) -> Arc<StreamConfig> {
+pub(super) fn config(tls: TlsPolicy) -> Arc<StreamConfig> {
     Arc::new(
         StreamConfig::new(
             &[DOMAIN.to_owned(), "example.com".to_owned()],
@@ -31,12 +31,12 @@ fn config(tls: TlsPolicy) -> Arc<StreamConfig> {
     )
 }
 
-fn stored(password: &str) -> PassDetails {
+pub(super) fn stored(password: &str) -> PassDetails {
     PassDetails::derive(password, &ScramHash::DEFAULT_SET, 16).expect("valid password")
 }
 
 /// One line per action.
-fn summary(actions: &[Action]) -> Vec<String> {
+pub(super) fn summary(actions: &[Action]) -> Vec<String> {
     actions.iter().map(describe).collect()
 }
 
@@ -56,6 +56,12 @@ fn describe(action: &Action) -> String {
         Action::Close(Some(error)) => format!("close {}", error.condition),
         Action::Close(None) => "close".into(),
         Action::Terminate => "terminate".into(),
+        Action::SendStanza(stanza) => format!("stanza {}", describe_element(stanza)),
+        Action::EnableSm { resumable, .. } => format!("enable-sm resumable={resumable}"),
+        Action::Resume { previd } => format!("resume {previd}"),
+        Action::Detach => "detach".into(),
+        Action::ArmAckTimer => "arm-ack-timer".into(),
+        Action::RequestAck => "sm-r".into(),
     }
 }
 
@@ -73,26 +79,33 @@ fn describe_element(element: &Element) -> String {
         }
         ("iq", NS_CLIENT) => format!("iq-{}", element.attr("type").unwrap_or("?")),
         (name, NS_TLS) => format!("tls-{name}"),
+        ("failed", super::NS_SM) => format!("sm-failed {}", first_child.unwrap_or_default()),
+        (name, super::NS_SM) => format!("sm-{name}"),
         (name, _) => name.to_owned(),
     }
 }
 
 /// A client speaking to a [`Stream`] through a real parser.
-struct Client {
-    stream: Stream,
+pub(super) struct Client {
+    pub(super) stream: Stream,
     parser: StreamParser,
 }
 
 impl Client {
     fn new(tls: TlsPolicy) -> Client {
+        Client::with_config(config(tls))
+    }
+
+    /// A client of a stream with `config`.
+    pub(super) fn with_config(config: Arc<StreamConfig>) -> Client {
         Client {
-            stream: Stream::new(config(tls)),
+            stream: Stream::new(config),
             parser: StreamParser::new(),
         }
     }
 
     /// Feeds raw XML and handles every event it produces.
-    fn send(&mut self, xml: &str) -> Vec<Action> {
+    pub(super) fn send(&mut self, xml: &str) -> Vec<Action> {
         self.parser.feed(xml.as_bytes());
         let mut actions = Vec::new();
         loop {
@@ -112,7 +125,7 @@ impl Client {
     }
 
     /// Handles one input, doing to the parser what the shell would.
-    fn input(&mut self, input: Input) -> Vec<Action> {
+    pub(super) fn input(&mut self, input: Input) -> Vec<Action> {
         let actions = self.stream.handle(input);
         if actions.contains(&Action::RestartStream) {
             self.parser.reset();
@@ -123,7 +136,7 @@ impl Client {
         actions
     }
 
-    fn open(&mut self) -> Vec<Action> {
+    pub(super) fn open(&mut self) -> Vec<Action> {
         self.send(STREAM_OPEN)
     }
 
@@ -136,7 +149,7 @@ impl Client {
     }
 
     /// Opens the stream and authenticates `alice` with PLAIN.
-    fn authenticate(&mut self) {
+    pub(super) fn authenticate(&mut self) {
         self.open();
         let actions = self.send(&plain_auth("alice", "secret"));
         assert_eq!(summary(&actions), ["lookup alice@localhost"]);
@@ -145,7 +158,7 @@ impl Client {
     }
 
     /// Authenticates and binds `resource`.
-    fn bind(&mut self, resource: &str) {
+    pub(super) fn bind(&mut self, resource: &str) {
         self.authenticate();
         let actions = self.open();
         assert_eq!(summary(&actions), ["header", "features"]);
@@ -168,7 +181,7 @@ fn plain_auth(username: &str, password: &str) -> String {
     )
 }
 
-fn bind_iq(resource: Option<&str>) -> String {
+pub(super) fn bind_iq(resource: Option<&str>) -> String {
     match resource {
         Some(resource) => format!(
             "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>"

@@ -10,6 +10,12 @@
 //!
 //! [modules.mod_vcard]
 //! enabled = false
+//!
+//! [modules.mod_stream_management]
+//! buffer_max = 100
+//! ack_freq = 1
+//! resume_timeout = 600
+//! stale_h.enabled = true
 //! ```
 //!
 //! See "Where Bream differs from MongooseIM" in [`super`] for why a listed section does not
@@ -52,6 +58,9 @@ pub struct Modules {
     pub mod_version: ModVersion,
     /// Blocking (XEP-0191).
     pub mod_blocking: Switch,
+    /// Stream management (XEP-0198): acknowledgements and resumption, in the c2s stream
+    /// itself rather than behind the router's hooks.
+    pub mod_stream_management: ModStreamManagement,
     /// Message carbons (XEP-0280).
     pub mod_carboncopy: Switch,
     /// Learning clients' capabilities (XEP-0115).
@@ -81,7 +90,51 @@ impl Modules {
             "modules.mod_ping.ping_req_timeout",
             ping.ping_req_timeout,
             Unit::Seconds,
+        )?;
+        let sm = &self.mod_stream_management;
+        if sm.buffer_max == 0 {
+            return Err(Invalid::new(
+                "modules.mod_stream_management.buffer_max",
+                "0",
+                "must be at least 1",
+            ));
+        }
+        if sm.ack_freq == 0 {
+            return Err(Invalid::new(
+                "modules.mod_stream_management.ack_freq",
+                "0",
+                "must be at least 1",
+            ));
+        }
+        check_nonzero(
+            "modules.mod_stream_management.resume_timeout",
+            sm.resume_timeout,
+            Unit::Seconds,
+        )?;
+        check_nonzero(
+            "modules.mod_stream_management.stale_h.repeat_after",
+            sm.stale_h.repeat_after,
+            Unit::Seconds,
+        )?;
+        check_nonzero(
+            "modules.mod_stream_management.stale_h.geriatric",
+            sm.stale_h.geriatric,
+            Unit::Seconds,
         )
+    }
+
+    /// The c2s stream management settings: `None` when the module is off.
+    pub fn stream_management(&self) -> Option<crate::c2s::sm::SmConfig> {
+        let sm = &self.mod_stream_management;
+        sm.enabled.then(|| crate::c2s::sm::SmConfig {
+            buffer_max: sm.buffer_max,
+            ack_freq: sm.ack_freq,
+            resume_timeout: sm.resume_timeout,
+            stale_h: sm.stale_h.enabled.then_some(crate::c2s::sm::StaleH {
+                repeat_after: sm.stale_h.repeat_after,
+                geriatric: sm.stale_h.geriatric,
+            }),
+        })
     }
 }
 
@@ -273,4 +326,61 @@ pub enum IpPolicy {
     Allow,
     /// Refused.
     Deny,
+}
+
+/// `[modules.mod_stream_management]`, MongooseIM's keys and defaults (see
+/// [`crate::c2s::sm`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModStreamManagement {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Unacknowledged stanzas kept per session; one more closes the stream with
+    /// `resource-constraint`. Default 100.
+    pub buffer_max: usize,
+    /// An `<r/>` after this many unacknowledged stanzas. Default 1.
+    pub ack_freq: u32,
+    /// Seconds a session whose connection dropped waits to be resumed. Default 600.
+    #[serde(deserialize_with = "seconds")]
+    pub resume_timeout: Duration,
+    /// Remembering the `h` of sessions that timed out.
+    pub stale_h: StaleH,
+}
+
+impl Default for ModStreamManagement {
+    fn default() -> Self {
+        use crate::c2s::sm;
+        ModStreamManagement {
+            enabled: true,
+            buffer_max: sm::BUFFER_MAX_DEFAULT,
+            ack_freq: sm::ACK_FREQ_DEFAULT,
+            resume_timeout: sm::RESUME_TIMEOUT_DEFAULT,
+            stale_h: StaleH::default(),
+        }
+    }
+}
+
+/// `[modules.mod_stream_management.stale_h]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaleH {
+    /// Default `false` (as MongooseIM).
+    pub enabled: bool,
+    /// Seconds between purges of expired values. Default 1800.
+    #[serde(deserialize_with = "seconds")]
+    pub repeat_after: Duration,
+    /// Seconds a value is kept. Default 3600.
+    #[serde(deserialize_with = "seconds")]
+    pub geriatric: Duration,
+}
+
+impl Default for StaleH {
+    fn default() -> Self {
+        use crate::c2s::sm;
+        StaleH {
+            enabled: false,
+            repeat_after: sm::STALE_H_REPEAT_AFTER_DEFAULT,
+            geriatric: sm::STALE_H_GERIATRIC_DEFAULT,
+        }
+    }
 }

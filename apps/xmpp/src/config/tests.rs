@@ -511,3 +511,56 @@ fn max_user_sessions_is_read_from_the_access_rule_for_all() {
         );
     }
 }
+
+#[test]
+fn stream_management_is_on_by_default_with_mongooseim_defaults() {
+    use crate::c2s::sm::{SmConfig, StaleH};
+    let sm = Config::default().modules.stream_management();
+    assert_eq!(sm, Some(SmConfig::default()));
+    let sm = sm.expect("on");
+    assert_eq!(
+        (sm.buffer_max, sm.ack_freq, sm.resume_timeout, sm.stale_h),
+        (100, 1, Duration::from_secs(600), None)
+    );
+    let config = Config::from_toml(
+        r#"
+        [modules.mod_stream_management]
+        buffer_max = 30
+        ack_freq = 3
+        resume_timeout = 60
+        stale_h.enabled = true
+        stale_h.geriatric = 120
+        "#,
+    )
+    .expect("valid");
+    let sm = config.modules.stream_management().expect("on");
+    assert_eq!((sm.buffer_max, sm.ack_freq), (30, 3));
+    assert_eq!(sm.resume_timeout, Duration::from_secs(60));
+    assert_eq!(
+        sm.stale_h,
+        Some(StaleH {
+            repeat_after: Duration::from_secs(1800),
+            geriatric: Duration::from_secs(120),
+        })
+    );
+    let off =
+        Config::from_toml("[modules.mod_stream_management]\nenabled = false\n").expect("valid");
+    assert_eq!(off.modules.stream_management(), None);
+    for (bad, key) in [
+        ("buffer_max = 0", "buffer_max"),
+        ("ack_freq = 0", "ack_freq"),
+        ("resume_timeout = 0", "resume_timeout"),
+        ("stale_h.repeat_after = 0", "stale_h.repeat_after"),
+    ] {
+        let text = format!("[modules.mod_stream_management]\n{bad}\n");
+        let error = Config::from_toml(&text).expect_err(bad);
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("modules.mod_stream_management.{key}")),
+            "{error}"
+        );
+    }
+    let message = error("[modules.mod_stream_management]\nbuffer = true\n");
+    assert!(message.contains("unknown field `buffer`"), "{message}");
+}

@@ -75,7 +75,7 @@ pub use hooks::{
 pub use offline::{NoOfflineStorage, OfflineError, OfflineSink};
 pub use session::{
     ClientSession, DeliverError, SessionControl, SessionEntry, SessionFeatures, SessionHandle,
-    SessionId,
+    SessionId, TakeoverError,
 };
 pub use table::{LocalSessionTable, SessionTable, SessionTableError};
 
@@ -312,6 +312,14 @@ impl Router {
             );
         }
         Ok(())
+    }
+
+    /// Puts a resumed session (XEP-0198) in the place of the one it took over: the entry has
+    /// the old session's full JID, id, priority and presence, and the resuming connection's
+    /// handle, so it replaces the old record under the same key. No hooks run and nothing
+    /// is broadcast: for contacts and the router it is the same session.
+    pub async fn resume_session(&self, entry: SessionEntry) -> Result<(), SessionTableError> {
+        self.sessions.insert(entry).await
     }
 
     /// Removes an ended session and runs the session-closed hooks, once: a

@@ -11,6 +11,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
+use crate::c2s::sm::ResumableState;
 use crate::jid::Jid;
 use crate::stanza::error::StreamError;
 use crate::xml::Element;
@@ -86,6 +89,31 @@ pub trait SessionControl: Send + Sync + 'static {
     /// Asks the session to end its stream with `error` (`conflict` when
     /// replaced, `system-shutdown`, a kick by an administrator).
     fn close(&self, error: StreamError);
+    /// Hands the session over to a connection resuming it (XEP-0198): the session stops
+    /// being served by its own connection and gives up its resumable state; whatever
+    /// reaches it afterwards goes on to `by`. Refused if the session is not resumable.
+    ///
+    /// The default refuses: a transport that cannot carry a handover yet (the cluster
+    /// relay, until cross-node resumption is built) keeps it.
+    fn take_over(&self, by: SessionHandle) -> BoxFuture<'_, Result<ResumableState, TakeoverError>> {
+        let _ = by;
+        Box::pin(std::future::ready(Err(TakeoverError::Unsupported)))
+    }
+}
+
+/// Why a session was not handed over.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TakeoverError {
+    /// This transport cannot hand a session over.
+    #[error("this session cannot be handed over from here")]
+    Unsupported,
+    /// The session is not resumable (stream management off or without resumption, or
+    /// ending).
+    #[error("the session is not resumable")]
+    NotResumable,
+    /// The session is gone or did not answer in time.
+    #[error("the session did not answer: {0}")]
+    NoAnswer(String),
 }
 
 /// A cheap, clonable handle on a session. Two handles are equal when they
@@ -107,6 +135,14 @@ impl SessionHandle {
     /// See [`SessionControl::close`].
     pub fn close(&self, error: StreamError) {
         self.0.close(error);
+    }
+
+    /// See [`SessionControl::take_over`].
+    pub fn take_over(
+        &self,
+        by: SessionHandle,
+    ) -> BoxFuture<'_, Result<ResumableState, TakeoverError>> {
+        self.0.take_over(by)
     }
 }
 

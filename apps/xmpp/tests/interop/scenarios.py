@@ -6,6 +6,7 @@ Run by apps/xmpp/tests/interop.rs; each scenario prints one JSON object on its l
     python scenarios.py --host 127.0.0.1 --port 5222 --domain localhost login alice secret
     python scenarios.py ... chat alice secret bob secret
     python scenarios.py ... offline alice secret bob secret
+    python scenarios.py ... resume alice secret bob secret
     python scenarios.py ... carbons alice secret bob secret
 """
 
@@ -216,18 +217,65 @@ async def carbons(args):
     return {"ok": True, **report}
 
 
+async def resume(args):
+    """XEP-0198 with slixmpp's xep_0198 plugin: alice enables resumable stream management,
+    her connection is cut (no </stream:stream>), bob writes to her while she is away, and
+    her reconnection resumes the same session and gets the message."""
+    alice_jid = f"{args.user}@{args.domain}/sm"
+    bob_jid = f"{args.other}@{args.domain}"
+    alice = make_client(alice_jid, args.password)
+    alice.register_plugin("xep_0198")
+    enabled = next_event(alice, "sm_enabled")
+    await session(alice, args.host, args.port)
+    await waited("stream management to be enabled", enabled)
+    sm = alice["xep_0198"]
+    sm_id = sm.sm_id
+    if not sm_id:
+        return {"ok": False, "error": "no resumable stream management id"}
+    # A round trip: the server has counted what alice sent so far.
+    await alice["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+
+    bob = await session(make_client(bob_jid + "/b", args.other_password), args.host, args.port)
+    killed = next_event(alice, "killed")
+    alice.abort()
+    await waited("alice's connection to be cut", killed)
+    bob.send_message(mto=alice_jid, mbody="while you were cut off", mtype="chat")
+    await bob["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+
+    resumed = next_event(alice, "session_resumed")
+    got = next_event(alice, "message", lambda m: m["body"] == "while you were cut off")
+    alice.connect(args.host, args.port)
+    await waited("the session to be resumed", resumed)
+    message = await waited("the message sent while cut off", got)
+    if sm.sm_id != sm_id:
+        return {"ok": False, "error": f"resumed with id {sm.sm_id}, enabled {sm_id}"}
+    # The resumed session is the same full JID: a message to it arrives.
+    got = next_event(alice, "message", lambda m: m["body"] == "after the resumption")
+    bob.send_message(mto=alice_jid, mbody="after the resumption", mtype="chat")
+    await waited("a message after the resumption", got)
+    await close(alice)
+    await close(bob)
+    return {"ok": True, "resumed": True, "got": message["body"], "from": str(message["from"].bare)}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5222)
     parser.add_argument("--domain", default="localhost")
-    parser.add_argument("scenario", choices=["login", "chat", "offline", "carbons"])
+    parser.add_argument("scenario", choices=["login", "chat", "offline", "carbons", "resume"])
     parser.add_argument("user")
     parser.add_argument("password")
     parser.add_argument("other", nargs="?")
     parser.add_argument("other_password", nargs="?")
     args = parser.parse_args()
-    scenario = {"login": login, "chat": chat, "offline": offline, "carbons": carbons}[args.scenario]
+    scenario = {
+        "login": login,
+        "chat": chat,
+        "offline": offline,
+        "carbons": carbons,
+        "resume": resume,
+    }[args.scenario]
     try:
         result = asyncio.run(asyncio.wait_for(scenario(args), 60))
     except Exception as error:  # the test prints it
