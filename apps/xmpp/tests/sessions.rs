@@ -434,3 +434,60 @@ async fn a_signed_in_user_changes_the_password_in_band_and_cancels_the_account()
     assert_eq!(failure.name, "failure", "{failure}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_features_carry_the_servers_caps_and_roster_versioning() {
+    let server = server().await;
+    let mut client = TestClient::connect(server.c2s_addr()).await;
+    client.open().await;
+    let success = client.auth_plain("juliet", PASSWORD).await;
+    assert_eq!(success.name, "success", "{success}");
+    let features = client.open().await;
+    assert!(
+        features
+            .child("ver", "urn:xmpp:features:rosterver")
+            .is_some(),
+        "{features}"
+    );
+    let caps = features
+        .child("c", "http://jabber.org/protocol/caps")
+        .unwrap_or_else(|| panic!("no <c/> in {features}"));
+    assert_eq!(caps.attr("hash"), Some("sha-1"));
+    let (node, ver) = (
+        caps.attr("node").expect("node").to_owned(),
+        caps.attr("ver").expect("ver").to_owned(),
+    );
+    client.bind("phone").await;
+    client
+        .send(&format!(
+            "<iq type='get' id='caps' to='localhost'>\
+             <query xmlns='http://jabber.org/protocol/disco#info' node='{node}#{ver}'/></iq>"
+        ))
+        .await;
+    let answer = client
+        .expect("the caps node's disco#info", |element| {
+            element.attr("id") == Some("caps")
+        })
+        .await;
+    assert_eq!(answer.attr("type"), Some("result"), "{answer}");
+    let query = answer.elements().next().expect("query");
+    assert_eq!(query.attr("node"), Some(format!("{node}#{ver}").as_str()));
+    assert_eq!(
+        bream_xmpp::modules::caps::verification_string(query).as_deref(),
+        Some(ver.as_str()),
+        "the advertised string is the hash of what disco#info says"
+    );
+    client
+        .send(
+            "<iq type='get' id='other' to='localhost'>\
+             <query xmlns='http://jabber.org/protocol/disco#info' node='elsewhere#x'/></iq>",
+        )
+        .await;
+    let other = client
+        .expect("another node", |element| {
+            element.attr("id") == Some("other")
+        })
+        .await;
+    assert_eq!(other.attr("type"), Some("error"), "{other}");
+    server.stop().await;
+}

@@ -336,6 +336,9 @@ async fn start_listeners<'a>(
         Router::new(stream_config.domains(), table, accounts, offline, modules)?
             .with_max_user_sessions(settings.max_user_sessions),
     );
+    let mut bound_features = router.hooks().stream_features().to_vec();
+    bound_features.extend(crate::modules::caps::server_caps(router.hooks()));
+    let stream_config = stream_config.with_bound_features(bound_features);
     let mut ids = Vec::new();
     for (index, (listener, tls, socket)) in listeners.enumerate() {
         let policy = match listener.tls_mode {

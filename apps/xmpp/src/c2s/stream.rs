@@ -176,6 +176,8 @@ pub struct StreamConfig {
     random: Randomness,
     /// Stream management (XEP-0198); `None`: not offered.
     sm: Option<SmConfig>,
+    /// What modules offer after authentication (roster versioning, the server's caps).
+    bound_features: Vec<Element>,
 }
 
 impl StreamConfig {
@@ -212,6 +214,7 @@ impl StreamConfig {
             sasl,
             random: Randomness::system(),
             sm: None,
+            bound_features: Vec::new(),
         })
     }
 
@@ -226,6 +229,15 @@ impl StreamConfig {
             .collect();
         self.random = random;
         self
+    }
+
+    /// The same configuration offering `features` too in the stream features after
+    /// authentication.
+    pub fn with_bound_features(&self, features: Vec<Element>) -> StreamConfig {
+        StreamConfig {
+            bound_features: features,
+            ..self.clone()
+        }
     }
 
     /// The same configuration offering stream management as `sm` says (`None`: not
@@ -858,6 +870,9 @@ impl Stream {
             );
             if self.config.sm.is_some() {
                 features.push_child(Element::new("sm", NS_SM));
+            }
+            for feature in &self.config.bound_features {
+                features.push_child(feature.clone());
             }
             return features;
         }

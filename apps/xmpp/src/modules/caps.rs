@@ -36,6 +36,30 @@ use crate::xml::{Element, NS_CLIENT, NS_XML};
 /// The capabilities namespace.
 pub const NS_CAPS: &str = "http://jabber.org/protocol/caps";
 
+/// The node the server names itself by in its own `<c/>`.
+pub const SERVER_NODE: &str = "https://github.com/bream-xmpp/bream";
+
+/// The server's own `<c/>` for its stream features (XEP-0115 §6.3), from its disco#info as
+/// the registered modules describe it; `None` without service discovery (nothing would answer
+/// a query for the node).
+pub fn server_caps(hooks: &crate::router::Hooks) -> Option<Element> {
+    use crate::modules::disco::{info_query, NS_DISCO_INFO as DISCO};
+    let query = info_query(hooks, crate::router::IqScope::Server);
+    if !hooks
+        .features(crate::router::IqScope::Server)
+        .any(|feature| feature == DISCO)
+    {
+        return None;
+    }
+    let ver = verification_string(&query)?;
+    Some(
+        Element::new("c", NS_CAPS)
+            .with_attr("hash", "sha-1")
+            .with_attr("node", SERVER_NODE)
+            .with_attr("ver", ver),
+    )
+}
+
 /// Service discovery's info namespace.
 const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 

@@ -79,8 +79,40 @@ fn check(request: &IqRequest) -> Result<(), StanzaErrorCondition> {
     Ok(())
 }
 
+/// The disco#info of `scope` as the registered modules describe it (no `node`).
+pub fn info_query(hooks: &crate::router::Hooks, scope: IqScope) -> Element {
+    let mut query = Element::new("query", NS_DISCO_INFO);
+    for identity in hooks.identities(scope) {
+        let mut element = Element::new("identity", NS_DISCO_INFO)
+            .with_attr("category", identity.category.as_str())
+            .with_attr("type", identity.kind.as_str());
+        if let Some(name) = &identity.name {
+            element.set_attr("name", name.as_str());
+        }
+        query.push_child(element);
+    }
+    for feature in hooks.features(scope) {
+        query.push_child(Element::new("feature", NS_DISCO_INFO).with_attr("var", feature));
+    }
+    query
+}
+
 impl IqHandler for Info {
     async fn handle_iq(&self, router: &Router, request: &IqRequest) -> IqResult {
+        // The server's own caps node (XEP-0115 §6.2): the same answer, naming the node.
+        if self.scope == IqScope::Server {
+            if let Some(node) = request.payload.attr("node") {
+                request.get_only()?;
+                let query = info_query(router.hooks(), self.scope);
+                let own = crate::modules::caps::verification_string(&query).is_some_and(|ver| {
+                    node == format!("{}#{ver}", crate::modules::caps::SERVER_NODE)
+                });
+                if !own {
+                    return Err(StanzaError::new(StanzaErrorCondition::ItemNotFound));
+                }
+                return Ok(Some(query.with_attr("node", node)));
+            }
+        }
         check(request)?;
         let mut query = Element::new("query", NS_DISCO_INFO);
         for identity in router.hooks().identities(self.scope) {

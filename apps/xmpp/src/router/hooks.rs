@@ -465,6 +465,12 @@ impl HooksBuilder {
     pub fn delivered(&mut self, hook: Arc<impl DeliveredHook>) {
         self.hooks.delivered.push(hook);
     }
+
+    /// Offers `feature` in the stream features of every authenticated stream (roster
+    /// versioning's `<ver/>`).
+    pub fn stream_feature(&mut self, feature: Element) {
+        self.hooks.stream_features.push(feature);
+    }
 }
 
 /// The registrations of every module, frozen when the router is built.
@@ -479,12 +485,18 @@ pub struct Hooks {
     pub(crate) inbound: Vec<Arc<dyn DynInboundHook>>,
     pub(crate) session: Vec<Arc<dyn DynSessionHook>>,
     pub(crate) delivered: Vec<Arc<dyn DeliveredHook>>,
+    stream_features: Vec<Element>,
 }
 
 impl Hooks {
     /// The names of the registered modules, in order.
     pub fn modules(&self) -> &[&'static str] {
         &self.modules
+    }
+
+    /// What modules offer in the stream features of authenticated streams.
+    pub fn stream_features(&self) -> &[Element] {
+        &self.stream_features
     }
 
     /// The handler of `namespace` iqs in `scope`.

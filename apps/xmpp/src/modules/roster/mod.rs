@@ -440,6 +440,10 @@ impl Module for Roster {
     }
 
     fn register(self: Arc<Self>, hooks: &mut HooksBuilder) {
+        if self.versioning {
+            // XEP-0237 §2.1.
+            hooks.stream_feature(Element::new("ver", "urn:xmpp:features:rosterver"));
+        }
         hooks.iq(IqScope::User, NS_ROSTER, self.clone());
         hooks.presence(self.clone());
         hooks.inbound(self.clone());
