@@ -86,7 +86,7 @@ pub use wire::{RemoteExit, RemoteFailure};
 
 use crate::discovery::Discovery;
 use crate::supervisor::{
-    ChildSpec, StartError, Started, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
+    ChildSpec, StartError, Started, Supervisor, SupervisorRef, SupervisorSpec,
 };
 use global::GlobalNames;
 use membership::{Membership, SessionId};
@@ -245,9 +245,7 @@ impl Node {
             .as_ref()
             .map(tls::NodeTlsContext::load)
             .transpose()?;
-        let spec = SupervisorSpec::new(NODE_SUPERVISOR_NAME)
-            .strategy(Strategy::OneForAll)
-            .intensity(0, Duration::from_secs(1));
+        let spec = SupervisorSpec::new(NODE_SUPERVISOR_NAME).no_restarts();
         let supervisor = match parent {
             Some(parent) => Supervisor::start_linked(spec, parent).await,
             None => Supervisor::start(spec).await,

@@ -254,6 +254,14 @@ impl SupervisorSpec {
         self
     }
 
+    /// A subtree that never restarts a child: `one_for_all` with no restart allowed, so any
+    /// child's end stops the others and the supervisor, and the level above decides (for parts
+    /// that only make sense together, such as a node's server and agent).
+    pub fn no_restarts(self) -> Self {
+        self.strategy(Strategy::OneForAll)
+            .intensity(0, Duration::from_secs(1))
+    }
+
     /// Adds a child after the ones already given.
     pub fn child(mut self, child: ChildSpec) -> Self {
         self.children.push(child);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bream_runtime::node::Node;
 use bream_runtime::supervisor::{
-    ChildSpec, StartError, Started, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
+    ChildSpec, StartError, Started, Supervisor, SupervisorRef, SupervisorSpec,
 };
 use ractor::{ActorCell, ActorRef};
 use tokio::sync::oneshot;
@@ -208,9 +208,7 @@ impl<K: WireKey, V: WireValue> ReplicatedTable<K, V> {
         // No restarts: a shard's server that came back alone would be empty and unjoined
         // while its siblings hold their records, and its peers would already have dropped
         // this node's records of it. The table as a whole is what a supervisor above restarts.
-        let spec = SupervisorSpec::new(name)
-            .strategy(Strategy::OneForAll)
-            .intensity(0, Duration::from_secs(1));
+        let spec = SupervisorSpec::new(name).no_restarts();
         let supervisor = match parent {
             Some(parent) => Supervisor::start_linked(spec, parent).await,
             None => Supervisor::start(spec).await,

@@ -37,9 +37,7 @@ use std::time::Duration;
 
 use bream_runtime::discovery::{Discovery, FileDiscovery, SqlRegistry, SqlRegistryConfig};
 use bream_runtime::node::{Node, NodeConfig};
-use bream_runtime::supervisor::{
-    ChildSpec, Started, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
-};
+use bream_runtime::supervisor::{ChildSpec, Started, Supervisor, SupervisorRef, SupervisorSpec};
 use bream_tables::replicated::{
     DownEvent, ReplicaConfig, ReplicatedOptions, ReplicatedTable, ReplicationService,
     ReplicationStatus, ServiceConfig,
@@ -166,9 +164,7 @@ impl Cluster {
             settings.cookie.clone(),
         );
         node_config.heartbeat_deadline = settings.heartbeat_deadline;
-        let spec = SupervisorSpec::new(CLUSTER_SUPERVISOR_NAME)
-            .strategy(Strategy::OneForAll)
-            .intensity(0, Duration::from_secs(1));
+        let spec = SupervisorSpec::new(CLUSTER_SUPERVISOR_NAME).no_restarts();
         let supervisor = Supervisor::start(spec).await?;
         let (node_spec, node) = Node::child_spec("node", node_config, Some(discovery));
         let started = Self::start_children(&supervisor, node_spec, &node, contacts).await;

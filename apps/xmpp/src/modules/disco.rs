@@ -114,20 +114,7 @@ impl IqHandler for Info {
             }
         }
         check(request)?;
-        let mut query = Element::new("query", NS_DISCO_INFO);
-        for identity in router.hooks().identities(self.scope) {
-            let mut element = Element::new("identity", NS_DISCO_INFO)
-                .with_attr("category", identity.category.as_str())
-                .with_attr("type", identity.kind.as_str());
-            if let Some(name) = &identity.name {
-                element.set_attr("name", name.as_str());
-            }
-            query.push_child(element);
-        }
-        for feature in router.hooks().features(self.scope) {
-            query.push_child(Element::new("feature", NS_DISCO_INFO).with_attr("var", feature));
-        }
-        Ok(Some(query))
+        Ok(Some(info_query(router.hooks(), self.scope)))
     }
 }
 
