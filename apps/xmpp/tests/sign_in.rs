@@ -136,3 +136,52 @@ async fn a_wrong_password_or_an_unknown_user_fails_and_sasl2_without_bind_offers
     client.ping("bound").await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_connection_resumes_inside_the_sasl2_success() {
+    let server = server().await;
+    let (mut phone, _) = connected(&server).await;
+    let success = phone
+        .authenticate_sasl2("PLAIN", "alice", PASSWORD, PHONE)
+        .await;
+    let jid = success
+        .child("authorization-identifier", NS_SASL2)
+        .map(Element::text)
+        .expect("the full JID");
+    let previd = success
+        .child("bound", NS_BIND2)
+        .and_then(|bound| bound.child("enabled", NS_SM))
+        .and_then(|enabled| enabled.attr("id"))
+        .expect("a resumable id")
+        .to_owned();
+    phone.element().await; // the features
+    let mut bob = TestClient::login(server.c2s_addr(), "bob", PASSWORD, "desk").await;
+    bob.message(&jid, "while away").await;
+    phone
+        .expect("bob's message", |element| element.name == "message")
+        .await;
+    // Cut without acknowledging: the message is still unacknowledged.
+    drop(phone);
+    let (mut again, _) = connected(&server).await;
+    let inner = format!("<resume xmlns='{NS_SM}' previd='{previd}' h='0'/>{PHONE}");
+    let success = again
+        .authenticate_sasl2("PLAIN", "alice", PASSWORD, &inner)
+        .await;
+    let resumed = success
+        .child("resumed", NS_SM)
+        .unwrap_or_else(|| panic!("not resumed: {success}"));
+    assert_eq!(resumed.attr("previd"), Some(previd.as_str()));
+    assert_eq!(
+        success
+            .child("authorization-identifier", NS_SASL2)
+            .map(Element::text),
+        Some(jid)
+    );
+    let resent = again
+        .expect("the unacknowledged message again", |element| {
+            element.name == "message"
+        })
+        .await;
+    assert!(resent.to_string().contains("while away"), "{resent}");
+    server.stop().await;
+}

@@ -10,7 +10,9 @@
 //! Rules kept here:
 //! - The feature lists the mechanisms and, inline, Bind 2 with the features it can enable
 //!   (`urn:xmpp:sm:3`, `urn:xmpp:carbons:2`, `urn:xmpp:csi:0`, each only if offered).
-//!   Inline stream management *resumption* (`<sm/>` in the SASL2 inline list) is not offered.
+//!   Stream management resumption inline (`<sm/>` in SASL2's own inline list, and
+//!   `<resume/>` in `<authenticate/>`) is offered with stream management: a resumed session
+//!   needs no bind, and a failed resumption falls back to the Bind 2 request, if any.
 //! - `<user-agent id/>` is the device: with Bind 2 the resource is `tag/` (the client's
 //!   `<tag/>`, prepared) followed by a digest of the account and the id, so the same device
 //!   always gets the same full JID and a new sign-in replaces its old session (the router's
@@ -52,11 +54,12 @@ pub struct InlineFeatures {
 
 /// The `<authentication/>` stream feature; `bind` is what Bind 2 offers inline (`None`: Bind
 /// 2 is off).
-pub fn feature(mechanisms: &[Mechanism], bind: Option<InlineFeatures>) -> Element {
+pub fn feature(mechanisms: &[Mechanism], bind: Option<InlineFeatures>, resume: bool) -> Element {
     let mut feature = Element::new("authentication", NS_SASL2);
     for mechanism in mechanisms {
         feature.push_child(Element::new("mechanism", NS_SASL2).with_text(mechanism.name()));
     }
+    let mut inline_list = Element::new("inline", NS_SASL2);
     if let Some(inline) = bind {
         let mut features = Element::new("inline", NS_BIND2);
         for (offered, var) in [
@@ -68,8 +71,13 @@ pub fn feature(mechanisms: &[Mechanism], bind: Option<InlineFeatures>) -> Elemen
                 features.push_child(Element::new("feature", NS_BIND2).with_attr("var", var));
             }
         }
-        let bind = Element::new("bind", NS_BIND2).with_child(features);
-        feature.push_child(Element::new("inline", NS_SASL2).with_child(bind));
+        inline_list.push_child(Element::new("bind", NS_BIND2).with_child(features));
+    }
+    if resume {
+        inline_list.push_child(Element::new("sm", NS_SM));
+    }
+    if inline_list.elements().next().is_some() {
+        feature.push_child(inline_list);
     }
     feature
 }
@@ -92,6 +100,8 @@ pub struct Sasl2Request {
     pub user_agent_id: Option<String>,
     /// Bind 2, if asked for.
     pub bind: Option<BindRequest>,
+    /// XEP-0198 `<resume previd h/>` inline: the id and the client's `h`.
+    pub resume: Option<(String, u32)>,
 }
 
 /// A Bind 2 request.
@@ -142,12 +152,23 @@ pub fn parse_authenticate(element: &Element) -> Result<Authenticate, SaslFailure
             None
         },
     });
+    let resume = match element.child("resume", NS_SM) {
+        Some(resume) => match (resume.attr("previd"), super::sm::h_attr(resume)) {
+            (Some(previd), Some(h)) => Some((previd.to_owned(), h)),
+            _ => {
+                return Err(SaslFailure::new(SaslCondition::MalformedRequest)
+                    .with_text("<resume/> needs previd and h"))
+            }
+        },
+        None => None,
+    };
     Ok(Authenticate {
         mechanism,
         initial_response,
         request: Sasl2Request {
             user_agent_id,
             bind,
+            resume,
         },
     })
 }
@@ -241,7 +262,7 @@ mod tests {
             carbons: false,
             client_state: true,
         };
-        let feature = feature(&[Mechanism::Plain], Some(inline));
+        let feature = feature(&[Mechanism::Plain], Some(inline), true);
         assert_eq!(
             feature.child("mechanism", NS_SASL2).map(Element::text),
             Some("PLAIN".into())
@@ -253,7 +274,11 @@ mod tests {
             .expect("bind 2 inline");
         let vars: Vec<_> = bind.elements().filter_map(|f| f.attr("var")).collect();
         assert_eq!(vars, [NS_CSI, NS_SM]);
-        assert!(self::feature(&[Mechanism::Plain], None)
+        let resume = feature
+            .child("inline", NS_SASL2)
+            .and_then(|inline| inline.child("sm", NS_SM));
+        assert!(resume.is_some(), "inline resumption");
+        assert!(self::feature(&[Mechanism::Plain], None, false)
             .child("inline", NS_SASL2)
             .is_none());
     }

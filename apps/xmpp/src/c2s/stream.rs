@@ -519,11 +519,20 @@ enum Phase {
     /// Waiting for the answer to [`Action::Resume`]; `h` is the client's.
     Resuming {
         h: u32,
+        /// Resuming inside a SASL2 success: what is left of it.
+        sasl2: Option<Box<Sasl2Resume>>,
     },
     Bound,
     /// Resumable, without a connection: stanzas for the client are buffered.
     Detached,
     Closed,
+}
+
+/// A SASL2 success waiting for its inline resumption's outcome.
+#[derive(Debug)]
+struct Sasl2Resume {
+    request: Sasl2Request,
+    additional_data: Option<Vec<u8>>,
 }
 
 /// One client stream. See the [module documentation](self).
@@ -716,12 +725,32 @@ impl Stream {
             Input::Registered { id, outcome } => self.on_registered(&id, outcome, &mut actions),
             Input::PingTimeout => self.ping_timed_out(&mut actions),
             Input::ResumeFailed { h } => {
-                if matches!(self.phase, Phase::Resuming { .. }) {
-                    actions.push(Action::Send(sm::failed(
-                        StanzaErrorCondition::ItemNotFound,
-                        h,
-                    )));
-                    self.phase = Phase::Bind;
+                let phase = std::mem::replace(&mut self.phase, Phase::Bind);
+                match phase {
+                    Phase::Resuming { sasl2: None, .. } => {
+                        actions.push(Action::Send(sm::failed(
+                            StanzaErrorCondition::ItemNotFound,
+                            h,
+                        )));
+                    }
+                    // XEP-0386: the failure goes in the success, and the bind goes ahead.
+                    Phase::Resuming {
+                        sasl2: Some(pending),
+                        ..
+                    } => {
+                        let failed = sm::failed(StanzaErrorCondition::ItemNotFound, h);
+                        let Sasl2Resume {
+                            request,
+                            additional_data,
+                        } = *pending;
+                        self.sasl2_bind(
+                            request,
+                            additional_data.as_deref(),
+                            Some(failed),
+                            &mut actions,
+                        );
+                    }
+                    other => self.phase = other,
                 }
             }
         }
@@ -884,7 +913,7 @@ impl Stream {
     }
 
     fn on_resumed(&mut self, state: ResumableState, actions: &mut Vec<Action>) {
-        let Phase::Resuming { h } = self.phase else {
+        let Phase::Resuming { h, sasl2 } = std::mem::replace(&mut self.phase, Phase::Closed) else {
             return;
         };
         let own_user = |jid: &Jid| {
@@ -905,18 +934,28 @@ impl Stream {
             self.ack_too_high(too_high, actions);
             return;
         }
-        actions.push(Action::Send(
-            Element::new("resumed", NS_SM)
-                .with_attr("previd", sm_state.id().as_str())
-                .with_attr("h", sm_state.handled_in().to_string()),
-        ));
+        let resumed = Element::new("resumed", NS_SM)
+            .with_attr("previd", sm_state.id().as_str())
+            .with_attr("h", sm_state.handled_in().to_string());
         let unacked = sm_state.take_buffer();
+        self.sm = Some(sm_state);
+        match sasl2 {
+            None => actions.push(Action::Send(resumed)),
+            Some(pending) => {
+                let identifier = self.jid.as_ref().map(Jid::to_string).unwrap_or_default();
+                actions.push(Action::Send(sasl2::success(
+                    pending.additional_data.as_deref(),
+                    &identifier,
+                    Some(resumed),
+                )));
+                actions.push(Action::Send(self.bound_stream_features()));
+            }
+        }
         let resent = !unacked.is_empty();
         actions.extend(unacked.into_iter().map(Action::SendStanza));
         if resent {
             actions.push(Action::RequestAck);
         }
-        self.sm = Some(sm_state);
     }
 
     fn ack_too_high(&mut self, too_high: sm::AckTooHigh, actions: &mut Vec<Action>) {
@@ -979,7 +1018,7 @@ impl Stream {
             )));
             return;
         };
-        self.phase = Phase::Resuming { h };
+        self.phase = Phase::Resuming { h, sasl2: None };
         actions.push(Action::Resume {
             previd: SmId::from_client(previd),
         });
@@ -1103,7 +1142,8 @@ impl Stream {
         if self.sasl_allowed() {
             features.push_child(mechanisms_element(&self.config.mechanisms));
             if let Some(bind) = self.config.sasl2 {
-                features.push_child(sasl2::feature(&self.config.mechanisms, bind));
+                let resume = self.config.sm.is_some();
+                features.push_child(sasl2::feature(&self.config.mechanisms, bind, resume));
             }
             if self.config.registration {
                 features.push_child(Element::new("register", NS_REGISTER_FEATURE));
@@ -1477,8 +1517,35 @@ impl Stream {
     /// of the authenticated stream.
     fn sasl2_success(
         &mut self,
+        mut request: Sasl2Request,
+        additional_data: Option<&[u8]>,
+        actions: &mut Vec<Action>,
+    ) {
+        if let (Some((previd, h)), Some(_)) = (request.resume.take(), self.config.sm.as_ref()) {
+            // Resumption first (XEP-0386 §3): the outcome waits for the shell's answer.
+            self.phase = Phase::Resuming {
+                h,
+                sasl2: Some(Box::new(Sasl2Resume {
+                    request,
+                    additional_data: additional_data.map(<[u8]>::to_vec),
+                })),
+            };
+            actions.push(Action::Resume {
+                previd: SmId::from_client(&previd),
+            });
+            return;
+        }
+        self.sasl2_bind(request, additional_data, None, actions);
+    }
+
+    /// The rest of a SASL2 success once there is no resumption (or it failed, `failed`):
+    /// Bind 2 if asked for, `<success/>` (with `failed` in `<bound/>`, or beside the bare
+    /// JID), and the features.
+    fn sasl2_bind(
+        &mut self,
         request: Sasl2Request,
         additional_data: Option<&[u8]>,
+        failed: Option<Element>,
         actions: &mut Vec<Action>,
     ) {
         let domain = self.domain.clone().unwrap_or_default();
@@ -1486,7 +1553,7 @@ impl Stream {
         let inline = self.config.sasl2.flatten();
         let (Some(bind), Some(inline)) = (request.bind, inline) else {
             let bare = format!("{username}@{domain}");
-            actions.push(Action::Send(sasl2::success(additional_data, &bare, None)));
+            actions.push(Action::Send(sasl2::success(additional_data, &bare, failed)));
             self.phase = Phase::Bind;
             actions.push(Action::Send(self.features()));
             return;
@@ -1519,6 +1586,9 @@ impl Stream {
         self.jid = Some(jid.clone());
         self.phase = Phase::Bound;
         let mut bound = Element::new("bound", sasl2::NS_BIND2);
+        if let Some(failed) = failed {
+            bound.push_child(failed);
+        }
         if let (Some(resume), true) = (bind.stream_management, inline.stream_management) {
             if let Some((enable, enabled)) = self.enable_sm(resume) {
                 actions.push(enable);

@@ -159,6 +159,7 @@ fn with_bind_2_off_a_bind_request_is_ignored() {
     assert!(sent(&actions)[0]
         .child("authentication", NS_SASL2)
         .and_then(|a| a.child("inline", NS_SASL2))
+        .and_then(|inline| inline.child("bind", NS_BIND2))
         .is_none());
     let mut client = Client::with_config(sasl2_config(false));
     let actions = sign_in(&mut client, "<bind xmlns='urn:xmpp:bind:0'/>");
@@ -214,4 +215,79 @@ fn failures_use_the_sasl2_element_and_count() {
     assert!(sent(&actions)[0]
         .child("invalid-mechanism", crate::sasl::NS_SASL)
         .is_some());
+}
+
+#[test]
+fn inline_resumption_answers_in_the_success_or_falls_back_to_the_bind() {
+    // The old session's state, as a takeover hands it over.
+    let mut old = Client::with_config(sasl2_config(true));
+    let actions = sign_in(
+        &mut old,
+        "<bind xmlns='urn:xmpp:bind:0'><enable xmlns='urn:xmpp:sm:3' resume='true'/></bind>",
+    );
+    let Some(Action::OpenSession { jid, .. }) = actions.first() else {
+        panic!("{:?}", summary(&actions));
+    };
+    let jid = jid.to_string();
+    for n in 0..2 {
+        let message = Element::new("message", NS_CLIENT).with_attr("id", n.to_string());
+        for action in old.input(Input::Deliver(message)) {
+            if let Action::SendStanza(stanza) = action {
+                old.stream.stanza_written(stanza);
+            }
+        }
+    }
+    let sm = old.stream.take_resumable().expect("resumable");
+    let previd = sm.id().as_str().to_owned();
+    let state = sm.into_resumable(jid.clone(), 7, (0, None, Default::default()));
+
+    let mut client = Client::with_config(sasl2_config(true));
+    let actions = sign_in(
+        &mut client,
+        &format!("<resume xmlns='urn:xmpp:sm:3' previd='{previd}' h='1'/><bind xmlns='urn:xmpp:bind:0'/>"),
+    );
+    assert!(
+        matches!(&actions[..], [Action::Resume { previd: asked }] if asked.as_str() == previd),
+        "{:?}",
+        summary(&actions)
+    );
+    let actions = client.input(Input::Resumed(Box::new(state)));
+    let [success, features, resent] = &sent_or_stanzas(&actions)[..] else {
+        panic!("{:?}", summary(&actions));
+    };
+    assert_eq!(
+        success
+            .child("authorization-identifier", NS_SASL2)
+            .map(Element::text),
+        Some(jid.clone())
+    );
+    let resumed = success.child("resumed", NS_SM).expect("<resumed/>");
+    assert_eq!(resumed.attr("previd"), Some(previd.as_str()));
+    assert_eq!(features.name, "features");
+    assert_eq!(resent.attr("id"), Some("1"), "the unacknowledged one only");
+    assert!(client.stream.is_bound());
+
+    // A failed resumption: <failed/> in <bound/>, and a new session.
+    let mut client = Client::with_config(sasl2_config(true));
+    sign_in(
+        &mut client,
+        "<resume xmlns='urn:xmpp:sm:3' previd='gone' h='0'/><bind xmlns='urn:xmpp:bind:0'/>",
+    );
+    let actions = client.input(Input::ResumeFailed { h: None });
+    assert!(matches!(actions.first(), Some(Action::OpenSession { .. })));
+    let success = sent(&actions)[0];
+    assert!(success
+        .child("bound", NS_BIND2)
+        .and_then(|bound| bound.child("failed", NS_SM))
+        .is_some());
+}
+
+fn sent_or_stanzas(actions: &[Action]) -> Vec<&Element> {
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Send(element) | Action::SendStanza(element) => Some(element),
+            _ => None,
+        })
+        .collect()
 }
