@@ -3,8 +3,8 @@
 //! client can resume after the session's node died (`kill -9`, a crash, a lost machine).
 //!
 //! The idea. The owner of a session (the node its actor runs on) picks a buddy, the next
-//! live node by name ([`pick_buddy`], the same pick on every node, re-picked when the buddy
-//! leaves), and sends it, through the buddy's relay, a full copy once ([`MirrorCommand::Snapshot`])
+//! live node by name ([`pick_buddy`], the same pick on every node, re-picked at the session's
+//! next change after the buddy left or a node joined before it), and sends it, through the buddy's relay, a full copy once ([`MirrorCommand::Snapshot`])
 //! and then after every input that changed something the difference
 //! ([`MirrorCommand::Update`]: the stanzas kept since, the new acknowledgement and handled
 //! counts). When the session ends for real or is handed over, [`MirrorCommand::Drop`]. The
@@ -37,7 +37,11 @@
 //! Bounds: a mirror holds at most `buffer_max` stanzas per session (the owner ends a session
 //! at that bound anyway) and at most [`MIRRORED_SESSIONS_MAX`] sessions per node (a snapshot
 //! past it is refused, logged, and that session has no mirror); copies whose owner died are
-//! kept for `resume_timeout` after the death, then dropped.
+//! kept for `resume_timeout` after the death, then dropped (FIXME: re-route their messages
+//! to offline storage then, as a session that times out does); a mirror whose owner is up
+//! but no longer holds the id (a lost drop, a crashed session) is swept at the next snapshot
+//! or take. Only orphans are ever taken: while the owner is up, the session itself is
+//! taken over, never its copy, which may be behind.
 //!
 //! Cost: each stanza to a mirrored session is cloned, postcard-encoded and cast to one more
 //! node (the criterion bench `sm_mirror` measures the path).
@@ -257,15 +261,12 @@ impl MirrorStore {
             .map(|mirrored| mirrored.owner.as_str())
     }
 
-    /// The JID and session id of `id`'s mirror.
-    pub fn session(&self, id: &SmId) -> Option<(String, u64)> {
-        self.sessions
-            .get(id)
-            .map(|mirrored| (mirrored.state.jid.clone(), mirrored.state.sid))
-    }
-
-    /// Takes `id`'s state out (a resumption from the mirror), the buffer oldest first.
+    /// Takes `id`'s state out (a resumption from the mirror), the buffer oldest first; only
+    /// an orphan (its owner went down): a session whose owner is up is taken over from the
+    /// owner, never from its copy, which may be behind.
     pub fn take(&mut self, id: &SmId) -> Option<ResumableState> {
+        // Not an orphan: None.
+        self.sessions.get(id)?.orphaned_at?;
         let mirrored = self.sessions.remove(id)?;
         let mut state = mirrored.state;
         state.buffer = mirrored.buffer.into();
@@ -281,16 +282,30 @@ impl MirrorStore {
         }
     }
 
-    /// Drops the orphans older than `resume_timeout`, and those `stale` says are stale
-    /// (their owner is up but no longer knows the id: a drop that was lost); their ids.
-    pub fn expire(&mut self, now: Instant, stale: impl Fn(&SmId, &str) -> bool) -> Vec<SmId> {
+    /// Marks as orphans the mirrors whose owner is not `up` (a down notice this store missed),
+    /// then drops the orphans older than `resume_timeout` and the mirrors of an owner that
+    /// is up but no longer holds the id (`holds` false: a drop that was lost); their ids.
+    ///
+    /// An orphan stays one when its node comes back (the same name, restarted): the restarted
+    /// node knows nothing of the session, the mirror is all there is.
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        up: impl Fn(&str) -> bool,
+        holds: impl Fn(&SmId, &str) -> bool,
+    ) -> Vec<SmId> {
         let timeout = self.resume_timeout;
+        for mirrored in self.sessions.values_mut() {
+            if mirrored.orphaned_at.is_none() && !up(&mirrored.owner) {
+                mirrored.orphaned_at = Some(now);
+            }
+        }
         let expired: Vec<SmId> = self
             .sessions
             .iter()
             .filter(|(id, mirrored)| match mirrored.orphaned_at {
                 Some(at) => now.saturating_duration_since(at) >= timeout,
-                None => stale(id, &mirrored.owner),
+                None => !holds(id, &mirrored.owner),
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -431,16 +446,11 @@ impl MirrorService {
     /// owner is up (the session itself is to be taken over, never its copy).
     pub(crate) fn take(&self, id: &SmId) -> Result<ResumableState, TakeoverError> {
         self.expire();
-        let up = self.node.nodes();
-        let mut store = self.store.lock();
-        let Some(owner) = store.owner(id) else {
-            return Err(TakeoverError::NotResumable);
-        };
-        if up.iter().any(|node| node == owner) {
-            return Err(TakeoverError::NotResumable);
-        }
-        let state = store.take(id).ok_or(TakeoverError::NotResumable)?;
-        drop(store);
+        let state = self
+            .store
+            .lock()
+            .take(id)
+            .ok_or(TakeoverError::NotResumable)?;
         self.forget_record(id);
         tracing::info!(%id, jid = state.jid, unacked = state.buffer.len(), "mirrored session handed to a resuming connection");
         Ok(state)
@@ -449,10 +459,20 @@ impl MirrorService {
     /// Drops expired orphans and mirrors whose live owner no longer has the id.
     fn expire(&self) {
         let table = self.sm_table.table();
-        let expired = self.store.lock().expire(Instant::now(), |id, owner| {
+        let up = self.node.nodes();
+        let holds = |id: &SmId, owner: &str| {
             let key = (id.as_str().to_owned(), owner.to_owned());
-            matches!(table.get(&key), Ok(None))
-        });
+            // A table that cannot answer keeps the mirror.
+            !matches!(
+                table.get(&key),
+                Ok(None) | Ok(Some(SmIdRecord::Stale { .. }))
+            )
+        };
+        let expired = self.store.lock().expire(
+            Instant::now(),
+            |owner| up.iter().any(|node| node == owner),
+            holds,
+        );
         for id in expired {
             self.forget_record(&id);
         }
@@ -466,20 +486,21 @@ impl MirrorService {
 
 impl SmMirror for MirrorService {
     fn sync(&self, session: &MirrorView<'_>, cursor: &mut MirrorCursor) {
-        let me = self.node.name();
-        let up = self.node.nodes();
-        let buddy = pick_buddy(me, up.iter().map(String::as_str));
         let sm = session.sm;
-        let Some(buddy) = buddy else {
-            cursor.target = None;
-            return;
-        };
         let unchanged = cursor.sent_out == sm.sent_out()
             && cursor.acked_out == sm.acked_out()
             && cursor.handled_in == sm.handled_in();
-        if cursor.target.as_deref() == Some(buddy) && unchanged {
+        // Nothing new (a timer, an `<r/>`): not even the buddy is looked at; a buddy that
+        // left meanwhile is replaced at the next change.
+        if cursor.target.is_some() && unchanged {
             return;
         }
+        let me = self.node.name();
+        let up = self.node.nodes();
+        let Some(buddy) = pick_buddy(me, up.iter().map(String::as_str)) else {
+            cursor.target = None;
+            return;
+        };
         let command = if cursor.target.as_deref() == Some(buddy) {
             let new = sm.sent_out().wrapping_sub(cursor.sent_out);
             MirrorCommand::Update {
@@ -583,6 +604,7 @@ mod tests {
         let mut store = MirrorStore::new(100, 10, Duration::from_secs(60));
         let id = SmId::random();
         let first = state(&id, 2, 0, vec![stanza(1), stanza(2)]);
+        let start = Instant::now();
         assert_eq!(store.snapshot("a", first), SnapshotOutcome::Added);
         assert!(store.update("a", &id, (0, 3, 0), vec![stanza(3)]));
         // The client acknowledged two; one more was sent.
@@ -590,6 +612,9 @@ mod tests {
         // From a former owner: ignored.
         assert!(!store.update("b", &id, (0, 9, 0), vec![stanza(9)]));
         assert!(!store.drop_session("b", &id));
+        // Never taken while its owner is up.
+        assert!(store.take(&id).is_none());
+        store.owner_down("a", start);
         let taken = store.take(&id).expect("mirrored");
         assert_eq!(ids(&taken), ["3", "4"]);
         assert_eq!(
@@ -615,6 +640,8 @@ mod tests {
         let moved = state(&id, 4, 3, vec![stanza(4)]);
         assert_eq!(store.snapshot("b", moved), SnapshotOutcome::Replaced);
         assert_eq!(store.owner(&id), Some("b"));
+        // Node b went down unnoticed by the down handler: the next sweep sees it.
+        store.expire(Instant::now(), |node| node != "b", |_, _| true);
         assert_eq!(ids(&store.take(&id).expect("mirrored")), ["4"]);
     }
 
@@ -627,13 +654,15 @@ mod tests {
         store.snapshot("b", state(&live, 0, 0, Vec::new()));
         store.snapshot("b", state(&forgotten, 0, 0, Vec::new()));
         store.owner_down("a", start);
-        let stale = |id: &SmId, _: &str| *id == forgotten;
+        // Node a is back (restarted, same name): its orphan stays an orphan.
+        let up = |_: &str| true;
+        let holds = |id: &SmId, _: &str| *id != forgotten;
         assert_eq!(
-            store.expire(start + Duration::from_secs(59), stale),
+            store.expire(start + Duration::from_secs(59), up, holds),
             vec![forgotten.clone()]
         );
         assert_eq!(
-            store.expire(start + Duration::from_secs(60), stale),
+            store.expire(start + Duration::from_secs(60), up, holds),
             [orphan]
         );
         assert_eq!(store.len(), 1);
