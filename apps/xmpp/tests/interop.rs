@@ -24,13 +24,18 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with("")
+    }
+
+    /// [`Server::start`] with `extra` appended to the config file.
+    fn start_with(extra: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let config = dir.path().join("bream.toml");
         std::fs::write(
             &config,
             format!(
-                "[general]\nhosts = [\"localhost\"]\ndata_dir = \"{}\"\n\n[[listen.c2s]]\nport = {port}\nip_address = \"127.0.0.1\"\n\n[listen.graphql_admin]\nport = {}\n\n[listen.graphql_user]\nport = 0\n\n[listen.prometheus]\nport = 0\n",
+                "[general]\nhosts = [\"localhost\"]\ndata_dir = \"{}\"\n\n[[listen.c2s]]\nport = {port}\nip_address = \"127.0.0.1\"\n\n[listen.graphql_admin]\nport = {}\n\n[listen.graphql_user]\nport = 0\n\n[listen.prometheus]\nport = 0\n{extra}",
                 dir.path().join("data").display(),
                 free_port()
             ),
@@ -154,4 +159,22 @@ fn slixmpp_resources_see_each_others_conversations_through_carbons() {
     assert_eq!(result["received carbon from"], "bob@localhost/b");
     assert_eq!(result["sent carbon to"], "bob@localhost");
     assert_eq!(result["stanza-id by"], "alice@localhost");
+}
+
+#[test]
+fn slixmpp_on_a_phone_gets_held_stanzas_in_order_and_answers_server_pings() {
+    let server = Server::start_with(
+        "\n[modules.mod_ping]\nsend_pings = true\nping_interval = 2\nping_req_timeout = 1\ntimeout_action = \"kill\"\n",
+    );
+    server.register("alice", "secret");
+    server.register("bob", "hunter2");
+    let result = server.scenario(&["phone", "alice", "secret", "bob", "hunter2"]);
+    assert_eq!(
+        result["seen while inactive"],
+        serde_json::json!(["presence:two", "message:body"])
+    );
+    assert!(
+        result["server pings answered"].as_u64() >= Some(2),
+        "{result}"
+    );
 }

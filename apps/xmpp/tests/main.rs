@@ -5,6 +5,7 @@
 mod admin_api;
 mod c2s;
 mod cli;
+mod client_state;
 mod cluster;
 mod interop;
 mod metrics;

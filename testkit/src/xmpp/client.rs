@@ -470,6 +470,25 @@ impl TestClient {
         assert_eq!(result.attr("id"), Some(id));
     }
 
+    /// Pings the server with `id` and reads until its result; the elements read on the way,
+    /// in order (what the server sent before it).
+    pub async fn until_pong(&mut self, id: &str) -> Vec<Element> {
+        self.send(&format!(
+            "<iq type='get' id='{id}' to='{}'><ping xmlns='urn:xmpp:ping'/></iq>",
+            self.domain
+        ))
+        .await;
+        let mut elements = Vec::new();
+        loop {
+            let element = self.element().await;
+            if element.name == "iq" && element.attr("id") == Some(id) {
+                assert_eq!(element.attr("type"), Some("result"), "{element}");
+                return elements;
+            }
+            elements.push(element);
+        }
+    }
+
     /// The bare JID once bound.
     pub fn bare(&self) -> &str {
         self.jid.split('/').next().unwrap_or_default()

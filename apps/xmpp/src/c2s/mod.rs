@@ -52,6 +52,8 @@
 
 pub mod accounts;
 mod connection;
+pub mod csi;
+pub mod keepalive;
 mod listener;
 mod session;
 pub mod settings;
@@ -206,7 +208,9 @@ pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServe
         &settings.mechanisms,
         settings.auth_failures_max,
     )?
-    .with_stream_management(settings.stream_management.clone());
+    .with_stream_management(settings.stream_management.clone())
+    .with_client_state(settings.client_state.clone())
+    .with_server_pings(settings.server_pings.clone());
     let sm_registry = sm_registry.unwrap_or_else(|| {
         let stale_h = settings
             .stream_management

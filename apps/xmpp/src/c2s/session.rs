@@ -114,6 +114,10 @@ pub(crate) enum SessionMsg {
     ResumeTimeout(u64),
     /// The stream management idle request timer fired.
     AckTimer,
+    /// Time to check whether the client has been silent for the server pings' interval.
+    PingCheck,
+    /// The answer to the ping of this generation is late.
+    PingTimeout(u64),
     /// Handed over: everything before this in the mailbox has been forwarded; stop.
     Stop,
 }
@@ -250,6 +254,12 @@ pub(crate) struct SessionState {
     handed_over: Option<SessionHandle>,
     /// What the mirror of this session's state on another node has seen (`buffer_replicas`).
     mirror: MirrorCursor,
+    /// When the client last sent something (server pings ask after silence).
+    last_heard: tokio::time::Instant,
+    /// The next silence check, and the current ping's answer timer and its generation.
+    ping_check: OwnedTask<Result<(), MessagingErr<SessionMsg>>>,
+    ping_timeout: OwnedTask<Result<(), MessagingErr<SessionMsg>>>,
+    ping_generation: u64,
     /// The session has ended; the actor stops after the current message.
     ended: bool,
 }
@@ -330,6 +340,10 @@ impl Actor for Session {
             ack_timer: OwnedTask(None),
             handed_over: None,
             mirror: MirrorCursor::default(),
+            last_heard: tokio::time::Instant::now(),
+            ping_check: OwnedTask(None),
+            ping_timeout: OwnedTask(None),
+            ping_generation: 0,
             ended: false,
         })
     }
@@ -360,6 +374,7 @@ impl Actor for Session {
         // An event's permit is held until it has been handled.
         let (input, _permit) = match message {
             SessionMsg::Inbound(InboundEvent { event, permit }) => {
+                state.last_heard = tokio::time::Instant::now();
                 if state.bound.is_none() {
                     // Each step before binding gets the full timeout.
                     state.restart_negotiation_timer();
@@ -391,6 +406,16 @@ impl Actor for Session {
                 return Ok(());
             }
             SessionMsg::AckTimer => (Input::AckTimer, None),
+            SessionMsg::PingCheck => match state.check_silence() {
+                Some(input) => (input, None),
+                None => return Ok(()),
+            },
+            SessionMsg::PingTimeout(generation) => {
+                if generation != state.ping_generation {
+                    return Ok(());
+                }
+                (Input::PingTimeout, None)
+            }
             SessionMsg::Stop => return Ok(()),
         };
         state.input(input).await?;
@@ -419,6 +444,44 @@ impl Actor for Session {
 }
 
 impl SessionState {
+    /// Arms the next silence check, `after` from now (default: the pings' interval), if
+    /// the server sends pings.
+    fn arm_ping_check(&mut self, after: Option<Duration>) {
+        let Some(pings) = self.context.stream_config.server_pings() else {
+            return;
+        };
+        let after = after.unwrap_or(pings.interval);
+        let timer = self.myself.send_after(after, || SessionMsg::PingCheck);
+        self.ping_check = OwnedTask(Some(timer));
+    }
+
+    /// A silence check: [`Input::PingDue`] if the client has said nothing for the pings'
+    /// interval; the next check is armed either way (for when that much silence would be
+    /// over, if the client spoke meanwhile).
+    fn check_silence(&mut self) -> Option<Input> {
+        let interval = self.context.stream_config.server_pings()?.interval;
+        let silent = self.last_heard.elapsed();
+        if silent >= interval {
+            self.arm_ping_check(None);
+            Some(Input::PingDue)
+        } else {
+            self.arm_ping_check(Some(interval - silent));
+            None
+        }
+    }
+
+    fn arm_ping_timeout(&mut self) {
+        let Some(pings) = self.context.stream_config.server_pings() else {
+            return;
+        };
+        self.ping_generation += 1;
+        let generation = self.ping_generation;
+        let timer = self
+            .myself
+            .send_after(pings.timeout, move || SessionMsg::PingTimeout(generation));
+        self.ping_timeout = OwnedTask(Some(timer));
+    }
+
     fn restart_negotiation_timer(&mut self) {
         self.negotiation_timer.abort();
         self.negotiation_generation += 1;
@@ -508,6 +571,7 @@ impl SessionState {
                     for action in more.into_iter().rev() {
                         queue.push_front(action);
                     }
+                    self.arm_ping_check(None);
                 }
                 Action::Detach => self.detach(),
                 Action::RequestAck => self.send(Outgoing::Xml(super::sm::REQUEST_XML.to_owned())),
@@ -517,6 +581,7 @@ impl SessionState {
                         .send_after(super::sm::ACK_REQUEST_IDLE, || SessionMsg::AckTimer);
                     self.ack_timer = OwnedTask(Some(timer));
                 }
+                Action::ArmPingTimeout => self.arm_ping_timeout(),
                 Action::StartTls => self.send(Outgoing::StartTls),
                 Action::RestartStream => self.send(Outgoing::ResetParser),
                 Action::LookupCredentials { domain, username } => {
@@ -542,6 +607,7 @@ impl SessionState {
                     tracing::info!(sid = %self.sid, jid = %client.jid, peer = %self.peer, "session bound");
                     self.bound = Some(client);
                     self.negotiation_timer.abort();
+                    self.arm_ping_check(None);
                     // Bound: parse ahead of the session, up to the bound.
                     self.permits.add_permits(INCOMING_EVENTS_MAX - 1);
                 }
@@ -629,6 +695,8 @@ impl SessionState {
         self.negotiation_timer.abort();
         self.resume_timer.abort();
         self.ack_timer.abort();
+        self.ping_check.abort();
+        self.ping_timeout.abort();
         let (unacked, handled) = match self.stream.as_mut() {
             Some(stream) => (
                 stream.take_unacked(),

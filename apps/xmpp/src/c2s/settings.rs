@@ -24,6 +24,12 @@
 //!     ack_freq            1                           ack_freq
 //!     resume_timeout      600 s                       resume_timeout
 //!     stale_h             off (1800 s, 3600 s)        stale_h.enabled, repeat_after, geriatric
+//!   client_state          on: CsiConfig::default()    modules.mod_csi
+//!     buffer_max          20 stanzas                  buffer_max
+//!   server_pings          off: PingConfig::default()  modules.mod_ping.send_pings
+//!     interval            60 s                        ping_interval
+//!     timeout             32 s                        ping_req_timeout
+//!     kill_on_timeout     false                       timeout_action = "kill"
 //! ListenerSettings
 //!   bind                  0.0.0.0:5222                listen.c2s.ip_address, port
 //!   tls_mode              Starttls                    listen.c2s.tls.mode
@@ -48,6 +54,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::csi::CsiConfig;
+use super::keepalive::PingConfig;
 use super::sm::SmConfig;
 use crate::sasl::Mechanism;
 use crate::xml::Limits;
@@ -222,6 +230,12 @@ pub struct C2sSettings {
     /// Stream management (XEP-0198); `None` does not offer it. Default: on, with
     /// [`SmConfig::default`].
     pub stream_management: Option<SmConfig>,
+    /// Client state indication (XEP-0352); `None` does not offer it. Default: on, with
+    /// [`CsiConfig::default`].
+    pub client_state: Option<CsiConfig>,
+    /// XEP-0199 pings to clients silent for a while; `None` sends none. Default `None` (as
+    /// MongooseIM's `send_pings = false`).
+    pub server_pings: Option<PingConfig>,
 }
 
 impl C2sSettings {
@@ -240,6 +254,8 @@ impl C2sSettings {
             shutdown_timeout: SHUTDOWN_TIMEOUT_DEFAULT,
             max_user_sessions: None,
             stream_management: Some(SmConfig::default()),
+            client_state: Some(CsiConfig::default()),
+            server_pings: None,
         }
     }
 
@@ -266,6 +282,21 @@ impl C2sSettings {
             }
             if sm.resume_timeout.is_zero() {
                 return zero("stream_management.resume_timeout".into());
+            }
+        }
+        if self
+            .client_state
+            .as_ref()
+            .is_some_and(|csi| csi.buffer_max == 0)
+        {
+            return zero("client_state.buffer_max".into());
+        }
+        if let Some(pings) = &self.server_pings {
+            if pings.interval.is_zero() {
+                return zero("server_pings.interval".into());
+            }
+            if pings.timeout.is_zero() {
+                return zero("server_pings.timeout".into());
             }
         }
         for (index, listener) in self.listeners.iter().enumerate() {

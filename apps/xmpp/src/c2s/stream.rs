@@ -89,6 +89,17 @@
 //!   ([`Stream::take_resumable`]) or ends ([`Input::ResumeTimeout`], a close request, a full
 //!   buffer). Without stream management configured its elements are refused as any
 //!   unknown element is.
+//! - Client state indication (XEP-0352, when [`StreamConfig::with_client_state`] offers it;
+//!   what waits is [`super::csi`]): `<csi/>` is a feature after SASL; on a bound stream
+//!   `<inactive/>` holds what is not urgent, and the first urgent stanza, a full queue or
+//!   `<active/>` sends what was held, in order, ahead of it. Held stanzas go to stream
+//!   management's buffer when the stream detaches or is taken over, and to the re-routing of
+//!   [`Stream::take_unacked`] when it ends.
+//! - Server pings (XEP-0199, when [`StreamConfig::with_server_pings`] sends them; see
+//!   [`super::keepalive`]): [`Input::PingDue`] on a bound stream with no ping out sends one
+//!   and asks for [`Action::ArmPingTimeout`]; the client's result or error is taken here,
+//!   not routed; [`Input::PingTimeout`] with it still unanswered detaches a resumable
+//!   session or closes with `connection-timeout` (only if the pings say to kill).
 //! - Parser errors map to stream errors through
 //!   [`StreamError::from`](crate::stanza::error::StreamError) (`not-well-formed`,
 //!   `restricted-xml`, `policy-violation`, ...). A stream error before our
@@ -103,6 +114,8 @@ use std::sync::Arc;
 
 use crate::random::Randomness;
 
+use super::csi::{CsiConfig, CsiState, Offered, NS_CSI};
+use super::keepalive::{self, PingConfig};
 use super::sm::{self, ResumableState, SmConfig, SmId, SmState, NS_SM};
 use crate::jid::{normalize_domain, normalize_resource, served_domains, DomainsError, Jid};
 use crate::sasl::failure::{SaslCondition, SaslFailure};
@@ -176,6 +189,10 @@ pub struct StreamConfig {
     random: Randomness,
     /// Stream management (XEP-0198); `None`: not offered.
     sm: Option<SmConfig>,
+    /// Client state indication (XEP-0352); `None`: not offered.
+    csi: Option<CsiConfig>,
+    /// Server pings to silent clients (XEP-0199); `None`: none sent.
+    pings: Option<PingConfig>,
     /// What modules offer after authentication (roster versioning, the server's caps).
     bound_features: Vec<Element>,
 }
@@ -214,6 +231,8 @@ impl StreamConfig {
             sasl,
             random: Randomness::system(),
             sm: None,
+            csi: None,
+            pings: None,
             bound_features: Vec::new(),
         })
     }
@@ -245,6 +264,24 @@ impl StreamConfig {
     pub fn with_stream_management(mut self, sm: Option<SmConfig>) -> StreamConfig {
         self.sm = sm;
         self
+    }
+
+    /// The same configuration offering client state indication as `csi` says (`None`: not
+    /// offered).
+    pub fn with_client_state(mut self, csi: Option<CsiConfig>) -> StreamConfig {
+        self.csi = csi;
+        self
+    }
+
+    /// The same configuration pinging silent clients as `pings` says (`None`: never).
+    pub fn with_server_pings(mut self, pings: Option<PingConfig>) -> StreamConfig {
+        self.pings = pings;
+        self
+    }
+
+    /// The server ping configuration, if pings are sent.
+    pub fn server_pings(&self) -> Option<&PingConfig> {
+        self.pings.as_ref()
     }
 
     /// The stream management configuration, if offered.
@@ -330,6 +367,10 @@ pub enum Input {
     ResumeTimeout,
     /// The timer of [`Action::ArmAckTimer`] fired.
     AckTimer,
+    /// The client has been silent for the server pings' interval.
+    PingDue,
+    /// The timer of [`Action::ArmPingTimeout`] fired.
+    PingTimeout,
 }
 
 /// The answer to a credentials lookup.
@@ -410,6 +451,8 @@ pub enum Action {
     /// Feed [`Input::AckTimer`] after [`ACK_REQUEST_IDLE`](super::sm::ACK_REQUEST_IDLE):
     /// stanzas wait for an `<r/>` that `ack_freq` has not sent yet.
     ArmAckTimer,
+    /// Feed [`Input::PingTimeout`] after the pings' timeout: a ping went out.
+    ArmPingTimeout,
 }
 
 /// Where a stream is; see the module docs for the transitions.
@@ -451,6 +494,10 @@ pub struct Stream {
     auth_failures: u32,
     /// Stream management, once enabled (or resumed).
     sm: Option<SmState>,
+    /// Client state indication: what is held while the client is inactive.
+    csi: CsiState,
+    /// The id of our ping the client has not answered yet.
+    ping_pending: Option<String>,
 }
 
 impl Stream {
@@ -467,6 +514,8 @@ impl Stream {
             jid: None,
             auth_failures: 0,
             sm: None,
+            csi: CsiState::default(),
+            ping_pending: None,
         }
     }
 
@@ -498,16 +547,30 @@ impl Stream {
             return None;
         }
         self.phase = Phase::Closed;
-        self.sm.take()
+        let mut sm = self.sm.take()?;
+        // Held for an inactive client, never sent: the new connection sends them as unacked.
+        for stanza in self.csi.take_held() {
+            sm.count_out(u32::MAX);
+            sm.keep(stanza);
+        }
+        Some(sm)
     }
 
     /// The unacknowledged stanzas, oldest first, to re-route when the session ends for
     /// real (empty without stream management).
     pub fn take_unacked(&mut self) -> Vec<Element> {
-        self.sm
+        let mut unacked = self
+            .sm
             .as_mut()
             .map(SmState::take_buffer)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        unacked.extend(self.csi.take_held());
+        unacked
+    }
+
+    /// Stanzas held for an inactive client (XEP-0352).
+    pub fn held(&self) -> usize {
+        self.csi.held()
     }
 
     /// The bound full JID, once bound.
@@ -565,7 +628,7 @@ impl Stream {
             }
             Input::Credentials(answer) => self.on_credentials(answer, &mut actions),
             Input::Deliver(stanza) => match self.phase {
-                Phase::Bound => self.send_stanza(stanza, &mut actions),
+                Phase::Bound => self.deliver(stanza, &mut actions),
                 Phase::Detached => self.keep_detached(stanza, &mut actions),
                 _ => {}
             },
@@ -599,6 +662,8 @@ impl Stream {
                     actions.push(Action::RequestAck);
                 }
             }
+            Input::PingDue => self.ping(&mut actions),
+            Input::PingTimeout => self.ping_timed_out(&mut actions),
             Input::ResumeFailed { h } => {
                 if matches!(self.phase, Phase::Resuming { .. }) {
                     actions.push(Action::Send(sm::failed(
@@ -612,6 +677,52 @@ impl Stream {
         actions
     }
 
+    /// The client has been silent for `ping_interval`: ask it (unless a ping is out).
+    fn ping(&mut self, actions: &mut Vec<Action>) {
+        let (Phase::Bound, None, Some(jid), Some(domain)) = (
+            &self.phase,
+            &self.ping_pending,
+            self.jid.as_ref(),
+            self.domain.as_deref(),
+        ) else {
+            return;
+        };
+        if self.config.pings.is_none() {
+            return;
+        }
+        let mut bytes = [0u8; 8];
+        self.config.random.fill(&mut bytes);
+        let id = format!("ping-{}", hex(&bytes));
+        let iq = keepalive::ping_iq(&id, domain, &jid.to_string());
+        self.ping_pending = Some(id);
+        self.send_stanza(iq, actions);
+        actions.push(Action::ArmPingTimeout);
+    }
+
+    /// `ping_req_timeout` after a ping: unanswered, the connection is taken for dead (with
+    /// `timeout_action = kill`).
+    fn ping_timed_out(&mut self, actions: &mut Vec<Action>) {
+        if self.ping_pending.take().is_none() || !matches!(self.phase, Phase::Bound) {
+            return;
+        }
+        let kill = self
+            .config
+            .pings
+            .as_ref()
+            .is_some_and(|pings| pings.kill_on_timeout);
+        tracing::info!(jid = ?self.jid.as_ref().map(Jid::to_string), kill, "no answer to a server ping");
+        if !kill {
+            return;
+        }
+        if self.is_resumable_bound() {
+            self.detach(actions);
+        } else {
+            let error = StreamError::new(StreamErrorCondition::ConnectionTimeout)
+                .with_text("no answer to a ping");
+            self.close(Some(error), actions);
+        }
+    }
+
     fn is_resumable_bound(&self) -> bool {
         matches!(self.phase, Phase::Bound) && self.sm.as_ref().is_some_and(SmState::is_resumable)
     }
@@ -619,6 +730,50 @@ impl Stream {
     fn detach(&mut self, actions: &mut Vec<Action>) {
         self.phase = Phase::Detached;
         actions.push(Action::Detach);
+        // What was held for an inactive client waits for the resumption with the rest.
+        for stanza in self.csi.take_held() {
+            self.keep_detached(stanza, actions);
+        }
+    }
+
+    /// A stanza for a bound client: through client state indication (held, dropped or
+    /// flushed with what was held) to [`Self::send_stanza`].
+    fn deliver(&mut self, stanza: Element, actions: &mut Vec<Action>) {
+        let Some(config) = self.config.csi.as_ref() else {
+            self.send_stanza(stanza, actions);
+            return;
+        };
+        if !self.csi.is_inactive() {
+            self.send_stanza(stanza, actions);
+            return;
+        }
+        if let Offered::Flush(stanzas) = self.csi.offer(stanza, config.buffer_max) {
+            self.send_all(stanzas, actions);
+        }
+    }
+
+    /// Sends `stanzas` in order; if one closes the stream (stream management's buffer is
+    /// full), the rest are kept with it for re-routing.
+    fn send_all(&mut self, stanzas: Vec<Element>, actions: &mut Vec<Action>) {
+        for stanza in stanzas {
+            match (&self.phase, self.sm.as_mut()) {
+                (Phase::Bound, _) => self.send_stanza(stanza, actions),
+                (_, Some(sm)) => sm.keep(stanza),
+                (_, None) => {}
+            }
+        }
+    }
+
+    /// `<active/>` and `<inactive/>` on a bound stream.
+    fn on_csi_element(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        match element.name.as_str() {
+            "active" => {
+                let held = self.csi.set_active();
+                self.send_all(held, actions);
+            }
+            "inactive" => self.csi.set_inactive(),
+            _ => self.close_with(StreamErrorCondition::UnsupportedStanzaType, actions),
+        }
     }
 
     /// A stanza for the client: counted, handed out for writing, kept until acknowledged
@@ -662,6 +817,10 @@ impl Stream {
         let Some(sm) = self.sm.as_mut() else {
             return;
         };
+        if matches!(self.phase, Phase::Closed) {
+            sm.keep(stanza);
+            return;
+        }
         if sm.is_full(buffer_max) {
             self.phase = Phase::Closed;
             actions.push(Action::Terminate);
@@ -871,6 +1030,9 @@ impl Stream {
             if self.config.sm.is_some() {
                 features.push_child(Element::new("sm", NS_SM));
             }
+            if self.config.csi.is_some() {
+                features.push_child(Element::new("csi", NS_CSI));
+            }
             for feature in &self.config.bound_features {
                 features.push_child(feature.clone());
             }
@@ -924,6 +1086,9 @@ impl Stream {
             Phase::Resuming { .. } => {}
             Phase::Bound if element.namespace == NS_SM && self.config.sm.is_some() => {
                 self.on_sm_element(&element, actions)
+            }
+            Phase::Bound if element.namespace == NS_CSI && self.config.csi.is_some() => {
+                self.on_csi_element(&element, actions)
             }
             Phase::Bound => self.on_bound_element(element, actions),
             Phase::Detached | Phase::Closed => {}
@@ -1182,6 +1347,12 @@ impl Stream {
             }
         }
         stanza.set_attr("from", jid.to_string());
+        if let (Some(id), Some(domain)) = (self.ping_pending.as_deref(), self.domain.as_deref()) {
+            if keepalive::answers(&stanza, id, domain) {
+                self.ping_pending = None;
+                return;
+            }
+        }
         if is_iq_with(&stanza, "bind", NS_BIND) {
             let reply = error_reply(&stanza, StanzaErrorCondition::NotAllowed);
             self.send_stanza(reply, actions);
@@ -1271,3 +1442,11 @@ mod tests;
 #[cfg(test)]
 #[path = "stream_sm_tests.rs"]
 mod sm_tests;
+
+#[cfg(test)]
+#[path = "stream_csi_tests.rs"]
+mod csi_tests;
+
+#[cfg(test)]
+#[path = "stream_ping_tests.rs"]
+mod ping_tests;

@@ -62,6 +62,7 @@ fn describe(action: &Action) -> String {
         Action::Detach => "detach".into(),
         Action::ArmAckTimer => "arm-ack-timer".into(),
         Action::RequestAck => "sm-r".into(),
+        Action::ArmPingTimeout => "arm-ping-timeout".into(),
     }
 }
 

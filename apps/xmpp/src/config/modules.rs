@@ -17,6 +17,9 @@
 //! resume_timeout = 600
 //! stale_h.enabled = true
 //! buffer_replicas = 1   # cluster only: mirror each session's unacknowledged buffer to one other node
+//!
+//! [modules.mod_csi]
+//! buffer_max = 20
 //! ```
 //!
 //! See "Where Bream differs from MongooseIM" in [`super`] for why a listed section does not
@@ -62,6 +65,8 @@ pub struct Modules {
     /// Stream management (XEP-0198): acknowledgements and resumption, in the c2s stream
     /// itself rather than behind the router's hooks.
     pub mod_stream_management: ModStreamManagement,
+    /// Client state indication (XEP-0352).
+    pub mod_csi: ModCsi,
     /// Message carbons (XEP-0280).
     pub mod_carboncopy: Switch,
     /// Learning clients' capabilities (XEP-0115).
@@ -92,6 +97,13 @@ impl Modules {
             ping.ping_req_timeout,
             Unit::Seconds,
         )?;
+        if self.mod_csi.buffer_max == 0 {
+            return Err(Invalid::new(
+                "modules.mod_csi.buffer_max",
+                "0",
+                "must be at least 1",
+            ));
+        }
         let sm = &self.mod_stream_management;
         if sm.buffer_max == 0 {
             return Err(Invalid::new(
@@ -129,6 +141,24 @@ impl Modules {
             sm.stale_h.geriatric,
             Unit::Seconds,
         )
+    }
+
+    /// The c2s server ping settings: `None` unless `mod_ping` is on with `send_pings`.
+    pub fn server_pings(&self) -> Option<crate::c2s::keepalive::PingConfig> {
+        let ping = &self.mod_ping;
+        (ping.enabled && ping.send_pings).then_some(crate::c2s::keepalive::PingConfig {
+            interval: ping.ping_interval,
+            timeout: ping.ping_req_timeout,
+            kill_on_timeout: ping.timeout_action == PingTimeoutAction::Kill,
+        })
+    }
+
+    /// The c2s client state indication settings: `None` when the module is off.
+    pub fn client_state(&self) -> Option<crate::c2s::csi::CsiConfig> {
+        let csi = &self.mod_csi;
+        csi.enabled.then_some(crate::c2s::csi::CsiConfig {
+            buffer_max: csi.buffer_max,
+        })
     }
 
     /// The c2s stream management settings: `None` when the module is off.
@@ -371,6 +401,25 @@ impl Default for ModStreamManagement {
             resume_timeout: sm::RESUME_TIMEOUT_DEFAULT,
             stale_h: StaleH::default(),
             buffer_replicas: sm::BUFFER_REPLICAS_DEFAULT,
+        }
+    }
+}
+
+/// `[modules.mod_csi]`, MongooseIM's keys and defaults (see [`crate::c2s::csi`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModCsi {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Stanzas held for an inactive client; one more sends them all. Default 20.
+    pub buffer_max: usize,
+}
+
+impl Default for ModCsi {
+    fn default() -> Self {
+        ModCsi {
+            enabled: true,
+            buffer_max: crate::c2s::csi::BUFFER_MAX_DEFAULT,
         }
     }
 }

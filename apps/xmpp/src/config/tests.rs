@@ -570,3 +570,45 @@ fn stream_management_is_on_by_default_with_mongooseim_defaults() {
     let message = error("[modules.mod_stream_management]\nbuffer = true\n");
     assert!(message.contains("unknown field `buffer`"), "{message}");
 }
+
+#[test]
+fn client_state_indication_is_on_by_default_and_bounded() {
+    use crate::c2s::csi::CsiConfig;
+    assert_eq!(
+        Config::default().modules.client_state(),
+        Some(CsiConfig { buffer_max: 20 })
+    );
+    let config = Config::from_toml("[modules.mod_csi]\nbuffer_max = 5\n").expect("valid");
+    assert_eq!(
+        config.modules.client_state(),
+        Some(CsiConfig { buffer_max: 5 })
+    );
+    let off = Config::from_toml("[modules.mod_csi]\nenabled = false\n").expect("valid");
+    assert_eq!(off.modules.client_state(), None);
+    let error = Config::from_toml("[modules.mod_csi]\nbuffer_max = 0\n").expect_err("zero");
+    assert!(
+        error.to_string().contains("modules.mod_csi.buffer_max"),
+        "{error}"
+    );
+}
+
+#[test]
+fn server_pings_are_off_by_default_and_follow_mod_ping() {
+    use crate::c2s::keepalive::PingConfig;
+    assert_eq!(Config::default().modules.server_pings(), None);
+    let config = Config::from_toml(
+        "[modules.mod_ping]\nsend_pings = true\nping_interval = 30\nping_req_timeout = 5\ntimeout_action = \"kill\"\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.modules.server_pings(),
+        Some(PingConfig {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            kill_on_timeout: true,
+        })
+    );
+    let off = Config::from_toml("[modules.mod_ping]\nenabled = false\nsend_pings = true\n")
+        .expect("valid");
+    assert_eq!(off.modules.server_pings(), None);
+}

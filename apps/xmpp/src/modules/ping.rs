@@ -4,8 +4,9 @@
 //! which answers itself). A `set` is `feature-not-implemented`: the XEP
 //! defines only `get`.
 //!
-//! Server-initiated pings (MongooseIM's `send_pings`) are not here: the
-//! session's idle timeout and whitespace keepalives cover dead connections.
+//! Server-initiated pings (MongooseIM's `send_pings`) are not here but in
+//! the c2s stream, which knows when its client last spoke:
+//! [`crate::c2s::keepalive`].
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ Run by apps/xmpp/tests/interop.rs; each scenario prints one JSON object on its l
     python scenarios.py ... offline alice secret bob secret
     python scenarios.py ... resume alice secret bob secret
     python scenarios.py ... carbons alice secret bob secret
+    python scenarios.py ... phone alice secret bob secret
 """
 
 import argparse
@@ -17,6 +18,8 @@ import ssl
 import sys
 
 import slixmpp
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
 
 DEADLINE = 10.0
 
@@ -258,12 +261,67 @@ async def resume(args):
     return {"ok": True, "resumed": True, "got": message["body"], "from": str(message["from"].bare)}
 
 
+async def phone(args):
+    """A phone's session: slixmpp's xep_0352 says inactive, and the server holds bob's
+    presence (coalesced) and drops his chat state until his message wakes the client, which
+    then gets them in order; slixmpp answers the server's keepalive pings (the server is
+    configured to kill a client that does not), so the session outlives two of them."""
+    alice_full = f"{args.user}@{args.domain}/phone"
+    bob_jid = f"{args.other}@{args.domain}"
+    alice = make_client(alice_full, args.password)
+    alice.register_plugin("xep_0352")
+    pings = []
+    second_ping = asyncio.get_running_loop().create_future()
+
+    def on_ping(iq):
+        pings.append(iq["id"])
+        if len(pings) == 2 and not second_ping.done():
+            second_ping.set_result(True)
+
+    alice.register_handler(Callback("server pings", StanzaPath("iq@type=get/ping"), on_ping))
+    await session(alice, args.host, args.port)
+    if not alice["xep_0352"].enabled:
+        return {"ok": False, "error": "the server does not offer <csi/>"}
+    bob = await session(make_client(bob_jid + "/b", args.other_password), args.host, args.port)
+    seen = []
+
+    def from_bob(stanza):
+        return stanza["from"].bare == bob_jid
+
+    alice.add_event_handler("presence_available", lambda p: from_bob(p) and seen.append(f"presence:{p['status']}"))
+    alice.add_event_handler("message", lambda m: from_bob(m) and seen.append("message:" + ("body" if m["body"] else "no body")))
+    alice.send_presence()
+    await alice["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    alice["xep_0352"].send_inactive()
+    await alice["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+
+    bob.send_presence(pto=alice_full, pstatus="one")
+    bob.send_raw(f"<message to='{alice_full}'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+    bob.send_presence(pto=alice_full, pstatus="two")
+    await bob["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    got = next_event(alice, "message", lambda m: from_bob(m) and m["body"] == "wake up")
+    bob.send_message(mto=alice_full, mbody="wake up", mtype="chat")
+    await waited("bob's message", got)
+    report = {"seen while inactive": list(seen)}
+    if seen != ["presence:two", "message:body"]:
+        return {"ok": False, "error": "not held, coalesced and flushed in order", **report}
+    alice["xep_0352"].send_active()
+
+    await waited("two server pings", second_ping)
+    # Both answered by slixmpp: the session is still there.
+    await alice["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    report["server pings answered"] = len(pings)
+    await close(alice)
+    await close(bob)
+    return {"ok": True, **report}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5222)
     parser.add_argument("--domain", default="localhost")
-    parser.add_argument("scenario", choices=["login", "chat", "offline", "carbons", "resume"])
+    parser.add_argument("scenario", choices=["login", "chat", "offline", "carbons", "resume", "phone"])
     parser.add_argument("user")
     parser.add_argument("password")
     parser.add_argument("other", nargs="?")
@@ -275,6 +333,7 @@ def main():
         "offline": offline,
         "carbons": carbons,
         "resume": resume,
+        "phone": phone,
     }[args.scenario]
     try:
         result = asyncio.run(asyncio.wait_for(scenario(args), 60))
