@@ -40,8 +40,8 @@
 //! kept for `resume_timeout` after the death, then dropped (FIXME: re-route their messages
 //! to offline storage then, as a session that times out does); a mirror whose owner is up
 //! but no longer holds the id (a lost drop, a crashed session) is swept at the next snapshot
-//! or take. Only orphans are ever taken: while the owner is up, the session itself is
-//! taken over, never its copy, which may be behind.
+//! (at most once per [`MIRROR_SWEEP_INTERVAL`]) or take. Only orphans are ever taken: while
+//! the owner is up, the session itself is taken over, never its copy, which may be behind.
 //!
 //! Cost: each stanza to a mirrored session is cloned, postcard-encoded and cast to one more
 //! node (the criterion bench `sm_mirror` measures the path).
@@ -68,6 +68,11 @@ use crate::xml::Element;
 /// Sessions one node mirrors at most: at `buffer_max` 100 and stanzas of about 1 KiB, a full
 /// mirror is about 1 GiB; in practice buffers hold a few stanzas.
 pub const MIRRORED_SESSIONS_MAX: usize = 10_000;
+
+/// How often a snapshot may sweep the store (each sweep looks at every mirror): when a node
+/// joins, every session whose buddy it becomes sends a snapshot, and a sweep for each would
+/// cost `MIRRORED_SESSIONS_MAX²`. A take always sweeps (one per resumption).
+pub const MIRROR_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What an owner sends its session's mirror.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -325,6 +330,8 @@ pub struct MirrorService {
     sessions: ReplicatedTable<SessionKey, SessionRecord>,
     /// Parsed JIDs of mirrored sessions, for the session-table look-ups of every update.
     jids: Mutex<HashMap<SmId, (Jid, SessionId)>>,
+    /// When a snapshot last swept the store.
+    last_sweep: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for MirrorService {
@@ -350,6 +357,7 @@ impl MirrorService {
             sm_table,
             sessions,
             jids: Mutex::new(HashMap::new()),
+            last_sweep: Mutex::new(None),
         }
     }
 
@@ -392,7 +400,20 @@ impl MirrorService {
                     jid: state.jid.clone(),
                     sid: state.sid,
                 };
-                self.expire();
+                let now = Instant::now();
+                let due = {
+                    let mut last = self.last_sweep.lock();
+                    let due = last.is_none_or(|at| {
+                        now.saturating_duration_since(at) >= MIRROR_SWEEP_INTERVAL
+                    });
+                    if due {
+                        *last = Some(now);
+                    }
+                    due
+                };
+                if due {
+                    self.expire();
+                }
                 let outcome = self.store.lock().snapshot(&owner, state);
                 match outcome {
                     SnapshotOutcome::Full => {
