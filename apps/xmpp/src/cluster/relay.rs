@@ -23,6 +23,8 @@
 //! the old record go on to B, until B, once its record is in the table on every node, sends
 //! [`SessionCommand::HandoverDone`]. A lost `HandoverDone` (B died) leaves one forwarding
 //! handle in A's map, which the next delivery to it clears (B gone: the router forgets it).
+//! A handover answered after B stopped waiting loses the session (its state went nowhere),
+//! as a crash would: A then drops the forwarding handle, so nothing bounces between the two.
 //! Mirrors (`super::sm_mirror`) arrive as [`SessionCommand::Mirror`], and a resumption from a
 //! mirror is [`SessionCommand::TakeMirror`], within [`MIRROR_TAKE_TIMEOUT`].
 
@@ -288,6 +290,7 @@ impl Relay {
                     return;
                 };
                 let forward = super::sessions::remote_handle(Arc::clone(self), by.clone(), sid);
+                let relay = Arc::clone(self);
                 tokio::spawn(async move {
                     let answer = handle.take_over(forward).await;
                     match &answer {
@@ -296,7 +299,16 @@ impl Relay {
                         }
                         Err(error) => tracing::info!(%sid, to = %by, %error, "handover refused"),
                     }
-                    let _ = reply.send(answer);
+                    let handed = answer.is_ok();
+                    if reply.send(answer).is_err() && handed {
+                        // The resuming node gave up waiting (HANDOVER_CALL_TIMEOUT) after the
+                        // session had given itself up: its state is lost, as after a crash.
+                        // Stop forwarding, or stanzas would bounce between the two nodes
+                        // (the other has forgotten the session, the table still names this
+                        // node); from now on they are routed as for a session that is gone.
+                        tracing::warn!(%sid, to = %by, timeout = ?HANDOVER_CALL_TIMEOUT, "handover answered too late: the session is lost");
+                        relay.local.lock().remove(&sid);
+                    }
                 });
             }
             SessionCommand::HandoverDone { sid } => {
