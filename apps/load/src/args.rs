@@ -126,6 +126,13 @@ pub struct RunArgs {
     /// Seconds between whitespace keepalives.
     #[arg(long, default_value_t = 60.0)]
     pub keepalive: f64,
+    /// Enable resumable stream management (XEP-0198) on every session and answer the
+    /// server's `<r/>`, as a phone client does.
+    #[arg(long)]
+    pub stream_management: bool,
+    /// Enable message carbons (XEP-0280) on every session.
+    #[arg(long)]
+    pub carbons: bool,
     /// Register the accounts first with `PATH [--config FILE] ctl account registerUser ...`
     /// (a bream-xmpp binary); existing accounts are fine.
     #[arg(long, value_name = "PATH")]
@@ -310,6 +317,8 @@ impl RunArgs {
             resource: self.resource.clone(),
             seed: self.seed,
             keepalive,
+            stream_management: self.stream_management,
+            carbons: self.carbons,
         })
     }
 }

@@ -328,6 +328,8 @@ pub async fn bench_bream(args: &BenchArgs) -> anyhow::Result<Vec<Report>> {
         resource: "load".into(),
         seed: 1,
         keepalive: 60.0,
+        stream_management: false,
+        carbons: false,
         register_with_ctl: None,
         config: None,
         register_cmd: None,

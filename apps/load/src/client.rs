@@ -137,7 +137,15 @@ pub struct LoginSettings {
     pub connector: Option<TlsConnector>,
     /// Salted passwords, shared by every SCRAM login.
     pub scram_cache: Arc<SaltedPasswordCache>,
+    /// Enable stream management (XEP-0198, resumable) after binding; the login fails if the
+    /// server does not offer it.
+    pub stream_management: bool,
+    /// Enable message carbons (XEP-0280) after binding.
+    pub carbons: bool,
 }
+
+/// The stream management namespace.
+const NS_SM: &str = "urn:xmpp:sm:3";
 
 /// Who logs in, from where.
 pub struct Account<'a> {
@@ -209,6 +217,8 @@ pub struct Connection {
     buffer: Box<[u8]>,
     /// The full JID the server bound.
     pub jid: String,
+    /// With stream management enabled: the stanzas handled since (the `h` of `<a/>`).
+    handled: Option<u32>,
 }
 
 /// The stream header the client sends.
@@ -256,7 +266,25 @@ impl Connection {
             framer: Framer::new(ELEMENT_BYTES_MAX),
             buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
             jid: String::new(),
+            handled: None,
         }
+    }
+
+    /// With stream management enabled, the stanzas received since, modulo 2³² (the `h` an
+    /// `<a/>` reports); `None` without.
+    pub fn handled(&self) -> Option<u32> {
+        self.handled
+    }
+
+    /// The next framed event, counted for stream management if it is a stanza.
+    fn next_framed(&mut self) -> Result<Option<Event>, xml::FrameError> {
+        let event = self.framer.next_event()?;
+        if let (Some(handled), Some(Event::Stanza(stanza))) = (self.handled.as_mut(), &event) {
+            if matches!(xml::root_name(stanza), "message" | "presence" | "iq") {
+                *handled = handled.wrapping_add(1);
+            }
+        }
+        Ok(event)
     }
 
     /// Forgets what was read of the old stream: after a stream restart (SASL success), the
@@ -302,13 +330,13 @@ impl Connection {
 
     /// The next complete event already read, if any.
     pub fn take_event(&mut self) -> Result<Option<Event>, xml::FrameError> {
-        self.framer.next_event()
+        self.next_framed()
     }
 
     /// The next event, reading as needed until `deadline`.
     async fn event(&mut self, deadline: Instant, step: &'static str) -> Result<Event, LoginError> {
         loop {
-            match self.framer.next_event() {
+            match self.next_framed() {
                 Ok(Some(Event::Stanza(stanza))) if xml::root_name(&stanza) == "error" => {
                     return Err(LoginError::StreamError(stream_error_condition(&stanza)))
                 }
@@ -395,10 +423,56 @@ impl Connection {
         connection
             .bind(account.resource, &features, deadline)
             .await?;
+        if settings.stream_management {
+            connection.enable_sm(&features, deadline).await?;
+        }
+        if settings.carbons {
+            connection.enable_carbons(deadline).await?;
+        }
         connection
             .write("<presence/>", deadline, "presence")
             .await?;
         Ok(connection)
+    }
+
+    /// `<enable resume='true'/>`, then counting from `<enabled/>` on.
+    async fn enable_sm(&mut self, features: &str, deadline: Instant) -> Result<(), LoginError> {
+        if !features.contains(NS_SM) {
+            return Err(LoginError::Bind("stream management not offered".into()));
+        }
+        self.write(
+            &format!("<enable xmlns='{NS_SM}' resume='true'/>"),
+            deadline,
+            "sm",
+        )
+        .await?;
+        loop {
+            let stanza = self.stanza(deadline, "sm").await?;
+            match xml::root_name(&stanza) {
+                "enabled" => {
+                    self.handled = Some(0);
+                    return Ok(());
+                }
+                "failed" => return Err(LoginError::Bind(stanza_text(&stanza))),
+                _ => {}
+            }
+        }
+    }
+
+    /// The carbons `<enable/>` iq and its result.
+    async fn enable_carbons(&mut self, deadline: Instant) -> Result<(), LoginError> {
+        self.write(
+            "<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>",
+            deadline,
+            "carbons",
+        )
+        .await?;
+        let reply = self.iq_reply("carbons", deadline, "carbons").await?;
+        if xml::attribute(&reply, "type").as_deref() == Some("result") {
+            Ok(())
+        } else {
+            Err(LoginError::Bind(stanza_text(&reply)))
+        }
     }
 
     /// Registers `account` in-band (XEP-0077) on a fresh connection, without TLS:

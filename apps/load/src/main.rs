@@ -85,6 +85,8 @@ async fn main_async(cli: Cli) -> anyhow::Result<ExitCode> {
             mechanism: scenario.mechanism,
             connector: None,
             scram_cache: shared.scram_cache.clone(),
+            stream_management: false,
+            carbons: false,
         });
         let outcome = register::register_in_band(
             settings,

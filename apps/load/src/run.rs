@@ -146,6 +146,10 @@ pub struct Scenario {
     pub seed: u64,
     /// Whitespace keepalive interval.
     pub keepalive: Duration,
+    /// Enable stream management on every session.
+    pub stream_management: bool,
+    /// Enable carbons on every session.
+    pub carbons: bool,
 }
 
 /// What a run's sessions share.
@@ -263,6 +267,8 @@ pub async fn run(scenario: &Scenario, shared: &Shared) -> Report {
                 mechanism: scenario.mechanism,
                 connector: Some(shared.connector.clone()),
                 scram_cache: shared.scram_cache.clone(),
+                stream_management: scenario.stream_management,
+                carbons: scenario.carbons,
             })
         })
         .collect();
@@ -587,7 +593,7 @@ async fn session_loop(
         loop {
             match connection.take_event() {
                 Ok(Some(event)) => {
-                    if let Some(reply) = handle_event(event, &context) {
+                    if let Some(reply) = handle_event(event, &context, connection.handled()) {
                         match reply {
                             Reply::Send(text) => {
                                 if !write(&mut connection, &text, &context).await {
@@ -666,7 +672,9 @@ enum Reply {
     End,
 }
 
-fn handle_event(event: Event, context: &RunContext) -> Option<Reply> {
+/// What one event from the server asks of the session; `handled` is the stream management
+/// count (with SM enabled), which answers an `<r/>`.
+fn handle_event(event: Event, context: &RunContext, handled: Option<u32>) -> Option<Reply> {
     let stanza = match event {
         Event::Stanza(stanza) => stanza,
         Event::StreamEnd => {
@@ -717,6 +725,7 @@ fn handle_event(event: Event, context: &RunContext) -> Option<Reply> {
                 )))
             }
         }
+        "r" => handled.map(|h| Reply::Send(format!("<a xmlns='urn:xmpp:sm:3' h='{h}'/>"))),
         "error" => {
             let condition = crate::client::stream_error_condition(&stanza);
             context.errors.add(&format!("stream_error:{condition}"));
@@ -789,22 +798,32 @@ mod tests {
         let context = new_context(7);
         let body = format!("{}{}", context.tag, 0);
         let message = format!("<message from='a@x/r' type='chat'><body>{body}</body></message>");
-        assert!(handle_event(Event::Stanza(message), &context).is_none());
+        assert!(handle_event(Event::Stanza(message), &context, None).is_none());
         assert_eq!(context.delivered.load(Ordering::Relaxed), 1);
         let stale = "<message type='chat'><body>bl:00000000:5</body></message>".to_string();
-        handle_event(Event::Stanza(stale), &context);
+        handle_event(Event::Stanza(stale), &context, None);
         assert_eq!(context.stale.load(Ordering::Relaxed), 1);
         let ping = "<iq type='get' id='p1' from='localhost'><ping xmlns='urn:xmpp:ping'/></iq>";
-        let Some(Reply::Send(reply)) = handle_event(Event::Stanza(ping.into()), &context) else {
+        let Some(Reply::Send(reply)) = handle_event(Event::Stanza(ping.into()), &context, None)
+        else {
             panic!("a ping is answered")
         };
         assert_eq!(reply, "<iq type='result' id='p1' to='localhost'/>");
         let error =
             "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";
         assert!(matches!(
-            handle_event(Event::Stanza(error.into()), &context),
+            handle_event(Event::Stanza(error.into()), &context, None),
             Some(Reply::End)
         ));
         assert_eq!(context.errors.snapshot()["stream_error:conflict"], 1);
+        // With stream management, an <r/> is answered with the count.
+        let request = "<r xmlns='urn:xmpp:sm:3'/>".to_string();
+        let Some(Reply::Send(answer)) =
+            handle_event(Event::Stanza(request.clone()), &context, Some(7))
+        else {
+            panic!("an <r/> is answered")
+        };
+        assert_eq!(answer, "<a xmlns='urn:xmpp:sm:3' h='7'/>");
+        assert!(handle_event(Event::Stanza(request), &context, None).is_none());
     }
 }

@@ -320,6 +320,8 @@ fault_injection = true
             mechanism: Mechanism::Scram(ClientScramHash::Sha256),
             connector: None,
             scram_cache: Arc::clone(&self.scram_cache),
+            stream_management: false,
+            carbons: false,
         };
         let account = Account {
             username,
@@ -929,6 +931,8 @@ async fn pods_with_the_chart_s_environment_form_the_cluster_and_follow_scaling()
             mechanism: Mechanism::Scram(ClientScramHash::Sha256),
             connector: None,
             scram_cache: Arc::clone(&pods.cluster.scram_cache),
+            stream_management: false,
+            carbons: false,
         };
         async move {
             let account = Account {

@@ -178,3 +178,11 @@ fn slixmpp_on_a_phone_gets_held_stanzas_in_order_and_answers_server_pings() {
         "{result}"
     );
 }
+
+#[test]
+fn slixmpp_registers_in_band_and_signs_in_with_the_new_account() {
+    let server = Server::start_with("\n[modules.mod_register]\nenabled = true\n");
+    let result = server.scenario(&["register", "mercutio", "Strong-Pass-42", "tybalt", "x"]);
+    assert_eq!(result["first"], "result");
+    assert_eq!(result["second"], "resource-constraint");
+}

@@ -312,6 +312,63 @@ async fn roster_set_pushes_to_interested_resources_and_versions_the_roster() {
 }
 
 #[tokio::test]
+async fn an_old_roster_version_gets_an_empty_result_then_the_changes_since_in_order() {
+    let world = world().await;
+    let phone = world.connect("alice@localhost/phone").await;
+    let desk = world.connect("alice@localhost/desk").await;
+    for (id, item) in [
+        ("s1", "<item jid='bob@localhost' name='Bob'/>"),
+        ("s2", "<item jid='carol@localhost'/>"),
+        ("s3", "<item jid='dave@localhost'/>"),
+        ("s4", "<item jid='bob@localhost' subscription='remove'/>"),
+        ("s5", "<item jid='dave@localhost' name='Dave'/>"),
+    ] {
+        let xml =
+            format!("<iq type='set' id='{id}'><query xmlns='jabber:iq:roster'>{item}</query></iq>");
+        assert_eq!(phone.iq(&xml).await.attr("type"), Some("result"), "{xml}");
+    }
+    desk.take();
+    // The desk saw version 1 last: the empty result first, then one push per change since,
+    // oldest first, each with its own version, to the desk alone.
+    desk.send("<iq type='get' id='since'><query xmlns='jabber:iq:roster' ver='1'/></iq>")
+        .await;
+    let got = desk.take();
+    assert_eq!(got[0].attr("id"), Some("since"), "{got:?}");
+    assert_eq!(got[0].attr("type"), Some("result"));
+    assert!(got[0].elements().next().is_none(), "an empty result");
+    let pushes: Vec<String> = got[1..]
+        .iter()
+        .map(|push| {
+            assert_eq!(push.attr("type"), Some("set"), "{push}");
+            assert_eq!(push.attr("to"), Some("alice@localhost/desk"), "{push}");
+            let query = push.child("query", NS_ROSTER).expect("a push");
+            format!(
+                "{} {}",
+                query.attr("ver").unwrap_or_default(),
+                roster_jids(push).join(",")
+            )
+        })
+        .collect();
+    assert_eq!(
+        pushes,
+        [
+            "2 carol@localhost none",
+            "4 bob@localhost remove",
+            "5 dave@localhost none"
+        ]
+    );
+    assert!(phone.take().is_empty(), "no pushes to the phone");
+    // A version the server never issued gets the whole roster.
+    let future = desk
+        .iq("<iq type='get' id='future'><query xmlns='jabber:iq:roster' ver='99'/></iq>")
+        .await;
+    assert_eq!(
+        roster_jids(&future),
+        ["carol@localhost none", "dave@localhost none"]
+    );
+}
+
+#[tokio::test]
 async fn roster_errors() {
     let world = world().await;
     let alice = world.connect("alice@localhost/phone").await;

@@ -385,6 +385,17 @@ async fn a_signed_in_user_changes_the_password_in_band_and_cancels_the_account()
     let mut juliet = TestClient::login_available(addr, "juliet", PASSWORD, "phone").await;
     let mut laptop = TestClient::login_available(addr, "juliet", PASSWORD, "laptop").await;
 
+    juliet
+        .send("<iq type='get' id='disco' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        .await;
+    let disco = juliet
+        .expect("disco#info", |element| element.attr("id") == Some("disco"))
+        .await;
+    assert!(
+        disco.to_string().contains("var=\"jabber:iq:register\"")
+            || disco.to_string().contains("var='jabber:iq:register'"),
+        "{disco}"
+    );
     let info = register_iq(&mut juliet, "get", "get", "").await;
     let query = info.elements().next().expect("query");
     assert!(
@@ -432,6 +443,144 @@ async fn a_signed_in_user_changes_the_password_in_band_and_cancels_the_account()
     gone.open().await;
     let failure = gone.auth_plain("juliet", "Strong-Pass-42").await;
     assert_eq!(failure.name, "failure", "{failure}");
+    server.stop().await;
+}
+
+/// A connection that has not signed in; the features of its stream.
+async fn unauthenticated(server: &TestServer) -> (TestClient, Element) {
+    let mut client = TestClient::connect(server.c2s_addr()).await;
+    let features = client.open().await;
+    (client, features)
+}
+
+/// A registration `set` for `username` before sign-in; the answer's error condition, or
+/// `"result"`.
+async fn sign_up(client: &mut TestClient, id: &str, username: &str, password: &str) -> String {
+    let answer = register_iq(
+        client,
+        id,
+        "set",
+        &format!("<username>{username}</username><password>{password}</password>"),
+    )
+    .await;
+    match answer.attr("type") {
+        Some("result") => "result".into(),
+        _ => answer
+            .child("error", "jabber:client")
+            .and_then(|error| error.elements().next())
+            .map(|condition| condition.name.clone())
+            .unwrap_or_else(|| panic!("not an answer: {answer}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_registers_before_sign_in_and_signs_in_with_the_new_account() {
+    let server = registration_server().await;
+    let (mut client, features) = unauthenticated(&server).await;
+    assert!(
+        features
+            .child("register", "http://jabber.org/features/iq-register")
+            .is_some(),
+        "{features}"
+    );
+    let fields = register_iq(&mut client, "fields", "get", "").await;
+    let query = fields.elements().next().expect("query");
+    for field in ["username", "password"] {
+        assert!(
+            query.child(field, "jabber:iq:register").is_some(),
+            "{fields}"
+        );
+    }
+    assert_eq!(
+        sign_up(&mut client, "weak", "mercutio", "abcdefgh").await,
+        "not-acceptable"
+    );
+    assert_eq!(
+        sign_up(&mut client, "taken", "juliet", "Strong-Pass-42").await,
+        "conflict"
+    );
+    assert_eq!(
+        sign_up(&mut client, "new", "Mercutio", "Strong-Pass-42").await,
+        "result"
+    );
+    // The account exists (its username prepared), on this same stream.
+    let success = client.auth_plain("mercutio", "Strong-Pass-42").await;
+    assert_eq!(success.name, "success", "{success}");
+
+    // One registration per address per registration_timeout.
+    let (mut again, _) = unauthenticated(&server).await;
+    assert_eq!(
+        sign_up(&mut again, "soon", "tybalt", "Strong-Pass-42").await,
+        "resource-constraint"
+    );
+    // Cancelling needs an account signed in.
+    let remove = register_iq(&mut again, "remove", "set", "<remove/>").await;
+    assert!(remove.to_string().contains("not-authorized"), "{remove}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_refusals_count_as_failed_attempts() {
+    let server = registration_server().await;
+    let (mut client, _) = unauthenticated(&server).await;
+    for id in ["1", "2", "3"] {
+        assert_eq!(
+            sign_up(&mut client, id, "juliet", "Strong-Pass-42").await,
+            "conflict"
+        );
+    }
+    client.expect_stream_error("policy-violation").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_is_refused_by_the_access_rule_and_the_ip_list() {
+    use bream_xmpp::config::modules::{IpAccess, IpPolicy, RegisterAccess};
+    let closed = TestServer::builder()
+        .configure(|config| {
+            config.modules.mod_register.enabled = true;
+            config.modules.mod_register.access = RegisterAccess::None;
+        })
+        .start()
+        .await;
+    let (mut client, _) = unauthenticated(&closed).await;
+    assert_eq!(
+        sign_up(&mut client, "closed", "tybalt", "Strong-Pass-42").await,
+        "forbidden"
+    );
+    closed.stop().await;
+    let denied = TestServer::builder()
+        .configure(|config| {
+            config.modules.mod_register.enabled = true;
+            config.modules.mod_register.ip_access = vec![IpAccess {
+                address: "127.0.0.0/8".into(),
+                policy: IpPolicy::Deny,
+            }];
+        })
+        .start()
+        .await;
+    let (mut client, _) = unauthenticated(&denied).await;
+    assert_eq!(
+        sign_up(&mut client, "denied", "tybalt", "Strong-Pass-42").await,
+        "forbidden"
+    );
+    denied.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_mod_register_there_is_no_feature_and_the_iq_is_not_authorized() {
+    let server = server().await;
+    let (mut client, features) = unauthenticated(&server).await;
+    assert!(
+        features
+            .child("register", "http://jabber.org/features/iq-register")
+            .is_none(),
+        "{features}"
+    );
+    client
+        .send("<iq type='get' id='r'><query xmlns='jabber:iq:register'/></iq>")
+        .await;
+    client.expect_stream_error("not-authorized").await;
     server.stop().await;
 }
 

@@ -12,8 +12,8 @@ use bream_testkit::{DatabaseFixture, TestDatabase};
 
 use bream_xmpp::sasl::secret::{PassDetails, ScramHash};
 use bream_xmpp::storage::{
-    Ask, ConnectError, RosterItem, Storage, StorageError, StorageOptions, Subscription,
-    NAME_BYTES_MAX,
+    Ask, ConnectError, RosterChange, RosterItem, Storage, StorageError, StorageOptions,
+    Subscription, NAME_BYTES_MAX, ROSTER_REMOVALS_KEPT,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -86,6 +86,8 @@ bream_testkit::on_both_databases!(
     passwords,
     roster_items_and_versions,
     roster_pending_requests,
+    roster_changes_since_a_version,
+    roster_removals_are_kept_up_to_a_bound,
     roster_writes_need_the_user,
     offline_limit_at_the_edge,
     offline_limit_zero,
@@ -295,6 +297,92 @@ async fn roster_items_and_versions(db: &Db) {
         .unwrap()
         .is_empty());
     assert_eq!(storage.roster_version(domain, "dave").await.unwrap(), 0);
+}
+
+/// The versions of `changes`, each as `+jid@v` (an item) or `-jid@v` (a removal).
+fn described(changes: &[RosterChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|change| match change {
+            RosterChange::Item { item, version } => format!("+{}@{version}", item.jid),
+            RosterChange::Removed { jid, version } => format!("-{jid}@{version}"),
+        })
+        .collect()
+}
+
+async fn roster_changes_since_a_version(db: &Db) {
+    let (storage, domain) = (&db.storage, db.domain.as_str());
+    db.user("alice").await;
+    for contact in ["a@x", "b@x"] {
+        storage
+            .upsert_roster_item(domain, "alice", &RosterItem::new(contact))
+            .await
+            .unwrap();
+    }
+    storage
+        .delete_roster_item(domain, "alice", "a@x")
+        .await
+        .unwrap();
+    let named = RosterItem {
+        name: Some("C".into()),
+        ..RosterItem::new("c@x")
+    };
+    storage
+        .upsert_roster_item(domain, "alice", &named)
+        .await
+        .unwrap();
+    let since = |version| storage.roster_changes_since(domain, "alice", version);
+    let changes = since(1).await.unwrap().expect("within the horizon");
+    assert_eq!(described(&changes), ["+b@x@2", "-a@x@3", "+c@x@4"]);
+    assert!(matches!(&changes[2], RosterChange::Item { item, .. } if *item == named));
+    assert_eq!(described(&since(0).await.unwrap().unwrap()).len(), 3);
+    assert!(since(4).await.unwrap().unwrap().is_empty());
+    // Added again: the removal is gone, the item carries its new version.
+    storage
+        .upsert_roster_item(domain, "alice", &RosterItem::new("a@x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        described(&since(2).await.unwrap().unwrap()),
+        ["+c@x@4", "+a@x@5"]
+    );
+    assert!(matches!(
+        storage.roster_changes_since(domain, "nobody", 1).await,
+        Err(StorageError::UserNotFound { .. })
+    ));
+}
+
+async fn roster_removals_are_kept_up_to_a_bound(db: &Db) {
+    let (storage, domain) = (&db.storage, db.domain.as_str());
+    db.user("alice").await;
+    let kept = usize::try_from(ROSTER_REMOVALS_KEPT).unwrap();
+    // Versions 1..=2n: item k added at 2k-1 and removed at 2k; one removal more than kept.
+    for k in 1..=kept + 1 {
+        let contact = format!("c{k}@x");
+        storage
+            .upsert_roster_item(domain, "alice", &RosterItem::new(contact.as_str()))
+            .await
+            .unwrap();
+        storage
+            .delete_roster_item(domain, "alice", &contact)
+            .await
+            .unwrap();
+    }
+    // The oldest removal (version 2) was pruned: from before it, only the whole roster.
+    assert_eq!(
+        storage
+            .roster_changes_since(domain, "alice", 1)
+            .await
+            .unwrap(),
+        None
+    );
+    let changes = storage
+        .roster_changes_since(domain, "alice", 2)
+        .await
+        .unwrap()
+        .expect("at the horizon");
+    assert_eq!(changes.len(), kept);
+    assert_eq!(described(&changes[..1]), ["-c2@x@4"]);
 }
 
 async fn roster_pending_requests(db: &Db) {
@@ -603,6 +691,15 @@ async fn fill(db: &Db, username: &str) {
         .block(domain, username, &["eve@example.com".to_string()])
         .await
         .unwrap();
+    // A removal leaves a row behind for roster versioning.
+    storage
+        .upsert_roster_item(domain, username, &RosterItem::new("gone@example.com"))
+        .await
+        .unwrap();
+    storage
+        .delete_roster_item(domain, username, "gone@example.com")
+        .await
+        .unwrap();
 }
 
 /// Checks that `username` owns nothing.
@@ -614,6 +711,10 @@ async fn assert_owns_nothing(db: &Db, username: &str) {
         .unwrap()
         .is_empty());
     assert_eq!(storage.roster_version(domain, username).await.unwrap(), 0);
+    if storage.user_exists(domain, username).await.unwrap() {
+        let changes = storage.roster_changes_since(domain, username, 0).await;
+        assert_eq!(changes.unwrap(), Some(Vec::new()), "no removal left behind");
+    }
     assert_eq!(storage.count_offline(domain, username).await.unwrap(), 0);
     assert_eq!(storage.vcard(domain, username).await.unwrap(), None);
     assert_eq!(
@@ -648,7 +749,7 @@ async fn remove_user_deletes_everything(db: &Db) {
         storage.roster_items(domain, "carol").await.unwrap().len(),
         1
     );
-    assert_eq!(storage.roster_version(domain, "carol").await.unwrap(), 1);
+    assert_eq!(storage.roster_version(domain, "carol").await.unwrap(), 3);
     assert_eq!(storage.count_offline(domain, "carol").await.unwrap(), 1);
     assert!(storage.vcard(domain, "carol").await.unwrap().is_some());
     assert!(storage

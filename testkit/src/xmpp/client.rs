@@ -155,6 +155,8 @@ impl TestClient {
             mechanism,
             connector: None,
             scram_cache: Arc::new(SaltedPasswordCache::new(SCRAM_CACHE_ENTRIES)),
+            stream_management: false,
+            carbons: false,
         }
     }
 

@@ -212,6 +212,7 @@ pub(crate) async fn user_iq(
         id: fresh_id(),
         kind,
         payload,
+        after_answer: Default::default(),
     };
     handler
         .handle_iq(router, &request)

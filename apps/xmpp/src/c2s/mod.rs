@@ -55,6 +55,7 @@ mod connection;
 pub mod csi;
 pub mod keepalive;
 mod listener;
+pub mod registration;
 mod session;
 pub mod settings;
 pub mod sm;
@@ -154,6 +155,8 @@ pub struct Services {
     pub sessions: Option<Arc<dyn SessionTable>>,
     /// Stream management ids → sessions: `None` for a [`LocalSmRegistry`] (one node).
     pub sm_registry: Option<Arc<dyn SmRegistry>>,
+    /// In-band registration before sign-in (XEP-0077): `None` does not offer it.
+    pub registration: Option<Arc<dyn registration::InBandRegistration>>,
 }
 
 impl Services {
@@ -166,7 +169,17 @@ impl Services {
             modules: crate::modules::defaults(),
             sessions: None,
             sm_registry: None,
+            registration: None,
         }
+    }
+
+    /// Offering in-band registration before sign-in through `registration`.
+    pub fn with_registration(
+        mut self,
+        registration: Arc<dyn registration::InBandRegistration>,
+    ) -> Self {
+        self.registration = Some(registration);
+        self
     }
 
     /// With the stream management registry `registry` instead of a local one.
@@ -188,6 +201,14 @@ impl Services {
     }
 }
 
+/// What the sessions share besides the router: the session table (`None`: a local one),
+/// the stream management registry, and in-band registration if offered.
+struct SessionServices {
+    sessions: Option<Arc<dyn SessionTable>>,
+    sm_registry: Arc<dyn SmRegistry>,
+    registration: Option<Arc<dyn registration::InBandRegistration>>,
+}
+
 /// Starts the c2s listeners over `services`. See the [module documentation](self).
 ///
 /// Errors: invalid settings or domains; a certificate that cannot be read
@@ -200,6 +221,7 @@ pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServe
         modules,
         sessions,
         sm_registry,
+        registration,
     } = services;
     settings.validate()?;
     let stream_config = StreamConfig::new(
@@ -210,7 +232,8 @@ pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServe
     )?
     .with_stream_management(settings.stream_management.clone())
     .with_client_state(settings.client_state.clone())
-    .with_server_pings(settings.server_pings.clone());
+    .with_server_pings(settings.server_pings.clone())
+    .with_registration(registration.is_some());
     let sm_registry = sm_registry.unwrap_or_else(|| {
         let stale_h = settings
             .stream_management
@@ -250,7 +273,11 @@ pub async fn serve(settings: C2sSettings, services: Services) -> Result<C2sServe
         listeners.map(|((listener, tls), socket)| (listener, tls, socket)),
         (accounts, offline),
         &modules,
-        (sessions, sm_registry),
+        SessionServices {
+            sessions,
+            sm_registry,
+            registration,
+        },
     )
     .await;
     match started {
@@ -330,7 +357,11 @@ async fn start_listeners<'a>(
     listeners: impl Iterator<Item = (&'a ListenerSettings, Option<TlsAcceptor>, TcpListener)>,
     (accounts, offline): (Arc<dyn Accounts>, Arc<dyn OfflineSink>),
     modules: &[Arc<dyn Module>],
-    (sessions, sm_registry): (Option<Arc<dyn SessionTable>>, Arc<dyn SmRegistry>),
+    SessionServices {
+        sessions,
+        sm_registry,
+        registration,
+    }: SessionServices,
 ) -> Result<(Arc<Router>, Vec<String>), C2sError> {
     // A local table lives as long as the c2s supervisor, across restarts of
     // the sessions supervisor below it.
@@ -367,6 +398,7 @@ async fn start_listeners<'a>(
             outgoing_queue_max: listener.outgoing_queue_max,
             negotiation_timeout: listener.negotiation_timeout,
             sm_registry: Arc::clone(&sm_registry),
+            registration: registration.clone(),
         });
         let id = format!("listener_{index}");
         let args = ListenerArgs {

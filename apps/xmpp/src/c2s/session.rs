@@ -58,6 +58,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::connection::{self, ConnectionConfig, Inbound, InboundSink, Outgoing};
+use super::registration::InBandRegistration;
 use super::settings::{CREDENTIALS_TIMEOUT, INCOMING_EVENTS_MAX, TAKEOVER_TIMEOUT};
 use super::sm::{ResumableState, SmId};
 use super::sm_mirror::{MirrorCursor, MirrorView};
@@ -79,6 +80,8 @@ pub(crate) struct ListenerContext {
     pub(crate) negotiation_timeout: Duration,
     /// Stream management ids → sessions.
     pub(crate) sm_registry: Arc<dyn SmRegistry>,
+    /// Who creates accounts before sign-in, if registration is offered.
+    pub(crate) registration: Option<Arc<dyn InBandRegistration>>,
 }
 
 /// The arguments of one session: its accepted socket (taken once, at
@@ -582,6 +585,21 @@ impl SessionState {
                     self.ack_timer = OwnedTask(Some(timer));
                 }
                 Action::ArmPingTimeout => self.arm_ping_timeout(),
+                Action::Register {
+                    id,
+                    username,
+                    password,
+                } => {
+                    let outcome = self.register(&username, &password).await;
+                    let more = self
+                        .stream
+                        .as_mut()
+                        .map(|stream| stream.handle(Input::Registered { id, outcome }))
+                        .unwrap_or_default();
+                    for action in more.into_iter().rev() {
+                        queue.push_front(action);
+                    }
+                }
                 Action::StartTls => self.send(Outgoing::StartTls),
                 Action::RestartStream => self.send(Outgoing::ResetParser),
                 Action::LookupCredentials { domain, username } => {
@@ -637,6 +655,29 @@ impl SessionState {
             }
         }
         Ok(())
+    }
+
+    /// Creates an account for this client before sign-in, within [`CREDENTIALS_TIMEOUT`].
+    async fn register(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(), crate::stanza::error::StanzaErrorCondition> {
+        use crate::stanza::error::StanzaErrorCondition;
+        let (Some(registration), Some(domain)) = (
+            self.context.registration.as_ref(),
+            self.stream.as_ref().and_then(Stream::domain),
+        ) else {
+            return Err(StanzaErrorCondition::ServiceUnavailable);
+        };
+        let attempt = registration.register(domain, username, password, self.peer.ip());
+        match tokio::time::timeout(CREDENTIALS_TIMEOUT, attempt).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!(sid = %self.sid, timeout = ?CREDENTIALS_TIMEOUT, "registration timed out");
+                Err(StanzaErrorCondition::InternalServerError)
+            }
+        }
     }
 
     async fn credentials(&self, domain: &str, username: &str) -> Credentials {

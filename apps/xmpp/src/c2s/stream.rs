@@ -116,6 +116,7 @@ use crate::random::Randomness;
 
 use super::csi::{CsiConfig, CsiState, Offered, NS_CSI};
 use super::keepalive::{self, PingConfig};
+use super::registration::{NS_REGISTER, NS_REGISTER_FEATURE};
 use super::sm::{self, ResumableState, SmConfig, SmId, SmState, NS_SM};
 use crate::jid::{normalize_domain, normalize_resource, served_domains, DomainsError, Jid};
 use crate::sasl::failure::{SaslCondition, SaslFailure};
@@ -193,6 +194,8 @@ pub struct StreamConfig {
     csi: Option<CsiConfig>,
     /// Server pings to silent clients (XEP-0199); `None`: none sent.
     pings: Option<PingConfig>,
+    /// Whether clients may create accounts before signing in (XEP-0077).
+    registration: bool,
     /// What modules offer after authentication (roster versioning, the server's caps).
     bound_features: Vec<Element>,
 }
@@ -233,6 +236,7 @@ impl StreamConfig {
             sm: None,
             csi: None,
             pings: None,
+            registration: false,
             bound_features: Vec::new(),
         })
     }
@@ -276,6 +280,12 @@ impl StreamConfig {
     /// The same configuration pinging silent clients as `pings` says (`None`: never).
     pub fn with_server_pings(mut self, pings: Option<PingConfig>) -> StreamConfig {
         self.pings = pings;
+        self
+    }
+
+    /// The same configuration offering in-band registration before sign-in, or not.
+    pub fn with_registration(mut self, offered: bool) -> StreamConfig {
+        self.registration = offered;
         self
     }
 
@@ -371,6 +381,13 @@ pub enum Input {
     PingDue,
     /// The timer of [`Action::ArmPingTimeout`] fired.
     PingTimeout,
+    /// The answer to [`Action::Register`].
+    Registered {
+        /// The registration iq's id.
+        id: String,
+        /// Created, or the stanza error condition of the refusal.
+        outcome: Result<(), StanzaErrorCondition>,
+    },
 }
 
 /// The answer to a credentials lookup.
@@ -453,6 +470,16 @@ pub enum Action {
     ArmAckTimer,
     /// Feed [`Input::PingTimeout`] after the pings' timeout: a ping went out.
     ArmPingTimeout,
+    /// Create an account for this client, before sign-in; answer with
+    /// [`Input::Registered`].
+    Register {
+        /// The registration iq's id.
+        id: String,
+        /// The requested username, as given.
+        username: String,
+        /// The password.
+        password: String,
+    },
 }
 
 /// Where a stream is; see the module docs for the transitions.
@@ -663,6 +690,7 @@ impl Stream {
                 }
             }
             Input::PingDue => self.ping(&mut actions),
+            Input::Registered { id, outcome } => self.on_registered(&id, outcome, &mut actions),
             Input::PingTimeout => self.ping_timed_out(&mut actions),
             Input::ResumeFailed { h } => {
                 if matches!(self.phase, Phase::Resuming { .. }) {
@@ -1048,6 +1076,9 @@ impl Stream {
         }
         if self.sasl_allowed() {
             features.push_child(mechanisms_element(&self.config.mechanisms));
+            if self.config.registration {
+                features.push_child(Element::new("register", NS_REGISTER_FEATURE));
+            }
         }
         features
     }
@@ -1110,6 +1141,8 @@ impl Stream {
             }
         } else if element.is("auth", NS_SASL) {
             self.start_auth(element, actions);
+        } else if self.config.registration && is_iq_with(element, "query", NS_REGISTER) {
+            self.registration(element, actions);
         } else if element.is("abort", NS_SASL) {
             self.sasl_failure(SaslFailure::new(SaslCondition::Aborted), actions);
         } else if element.is("response", NS_SASL) {
@@ -1118,6 +1151,111 @@ impl Stream {
             self.sasl_failure(failure, actions);
         } else {
             self.close_with(StreamErrorCondition::NotAuthorized, actions);
+        }
+    }
+
+    /// A registration iq before sign-in (XEP-0077 §3.1): the fields for a `get`, an account
+    /// for a `set` with both, the XEP's errors for the rest.
+    fn registration(&mut self, iq: &Element, actions: &mut Vec<Action>) {
+        if !self.sasl_allowed() {
+            // Not offered before TLS on a listener that requires it.
+            self.close_with(StreamErrorCondition::NotAuthorized, actions);
+            return;
+        }
+        let id = iq.attr("id").unwrap_or_default().to_owned();
+        let query = iq.child("query", NS_REGISTER);
+        let field = |name: &str| {
+            query
+                .and_then(|query| query.elements().find(|child| child.name == name))
+                .map(Element::text)
+        };
+        match iq.attr("type") {
+            Some("get") => {
+                let fields = Element::new("query", NS_REGISTER)
+                    .with_child(
+                        Element::new("instructions", NS_REGISTER)
+                            .with_text("Choose a username and password."),
+                    )
+                    .with_child(Element::new("username", NS_REGISTER))
+                    .with_child(Element::new("password", NS_REGISTER));
+                let result = Element::new("iq", NS_CLIENT)
+                    .with_attr("type", "result")
+                    .with_attr("id", id)
+                    .with_child(fields);
+                actions.push(Action::Send(result));
+            }
+            Some("set") if field("remove").is_some() => {
+                // §3.2: cancelling needs a signed-in account.
+                actions.push(Action::Send(error_reply(
+                    iq,
+                    StanzaErrorCondition::NotAuthorized,
+                )));
+            }
+            Some("set") => match (field("username"), field("password")) {
+                (Some(username), Some(password)) if !username.is_empty() => {
+                    actions.push(Action::Register {
+                        id,
+                        username,
+                        password,
+                    });
+                }
+                // §3.1: a missing field is not-acceptable.
+                _ => self.registration_refused(&id, StanzaErrorCondition::NotAcceptable, actions),
+            },
+            _ => actions.push(Action::Send(error_reply(
+                iq,
+                StanzaErrorCondition::BadRequest,
+            ))),
+        }
+    }
+
+    fn on_registered(
+        &mut self,
+        id: &str,
+        outcome: Result<(), StanzaErrorCondition>,
+        actions: &mut Vec<Action>,
+    ) {
+        if !matches!(self.phase, Phase::Features) {
+            return;
+        }
+        match outcome {
+            Ok(()) => actions.push(Action::Send(
+                Element::new("iq", NS_CLIENT)
+                    .with_attr("type", "result")
+                    .with_attr("id", id),
+            )),
+            Err(condition) => self.registration_refused(id, condition, actions),
+        }
+    }
+
+    /// A refused registration: the error, counted as a failed attempt (see
+    /// [`super::registration`]).
+    fn registration_refused(
+        &mut self,
+        id: &str,
+        condition: StanzaErrorCondition,
+        actions: &mut Vec<Action>,
+    ) {
+        let iq = Element::new("iq", NS_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", id);
+        let counts = condition != StanzaErrorCondition::InternalServerError;
+        actions.push(Action::Send(error_reply(&iq, condition)));
+        if counts {
+            self.count_auth_failure(actions);
+        }
+    }
+
+    /// One more failed attempt; at `auth_failures_max` the stream is closed with
+    /// `policy-violation`.
+    fn count_auth_failure(&mut self, actions: &mut Vec<Action>) {
+        self.auth_failures += 1;
+        if self.auth_failures >= self.config.auth_failures_max {
+            let error = StreamError::new(StreamErrorCondition::PolicyViolation).with_text(format!(
+                "auth_failures_max ({}) reached",
+                self.config.auth_failures_max
+            ));
+            self.close(Some(error), actions);
         }
     }
 
@@ -1248,15 +1386,7 @@ impl Stream {
         actions.push(Action::Send(failure.to_element()));
         self.phase = Phase::Features;
         if counts {
-            self.auth_failures += 1;
-            if self.auth_failures >= self.config.auth_failures_max {
-                let error =
-                    StreamError::new(StreamErrorCondition::PolicyViolation).with_text(format!(
-                        "auth_failures_max ({}) reached",
-                        self.config.auth_failures_max
-                    ));
-                self.close(Some(error), actions);
-            }
+            self.count_auth_failure(actions);
         }
     }
 
@@ -1450,3 +1580,7 @@ mod csi_tests;
 #[cfg(test)]
 #[path = "stream_ping_tests.rs"]
 mod ping_tests;
+
+#[cfg(test)]
+#[path = "stream_register_tests.rs"]
+mod register_tests;

@@ -63,6 +63,7 @@ fn describe(action: &Action) -> String {
         Action::ArmAckTimer => "arm-ack-timer".into(),
         Action::RequestAck => "sm-r".into(),
         Action::ArmPingTimeout => "arm-ping-timeout".into(),
+        Action::Register { username, .. } => format!("register {username}"),
     }
 }
 
@@ -174,7 +175,7 @@ impl Client {
     }
 }
 
-fn plain_auth(username: &str, password: &str) -> String {
+pub(super) fn plain_auth(username: &str, password: &str) -> String {
     let message = format!("\0{username}\0{password}");
     format!(
         "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{}</auth>",

@@ -261,17 +261,22 @@ impl Interested {
             .iter()
             .filter(|entry| interested.contains(&entry.sid))
         {
-            let push = Element::new("iq", NS_CLIENT)
-                .with_attr("type", "set")
-                .with_attr("id", push_id())
-                .with_attr("from", user.to_string())
-                .with_attr("to", entry.jid.to_string())
-                .with_child(payload.clone());
+            let push = push_iq(user, &entry.jid, payload.clone());
             // A session that just went away misses it, as it would have
             // missed the change.
             let _ = entry.handle.deliver(push);
         }
     }
+}
+
+/// A push of `payload` from `user`'s account to its resource `to` (an iq set with a fresh id).
+pub(crate) fn push_iq(user: &BareJid, to: &crate::jid::Jid, payload: Element) -> Element {
+    Element::new("iq", NS_CLIENT)
+        .with_attr("type", "set")
+        .with_attr("id", push_id())
+        .with_attr("from", user.to_string())
+        .with_attr("to", to.to_string())
+        .with_child(payload)
 }
 
 /// A Unix time in microseconds as an XEP-0082 `DateTime` in UTC with

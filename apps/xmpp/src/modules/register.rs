@@ -9,8 +9,9 @@
 //!   ([`Storage::remove_user`]), the answer sent, then every session of the account closed
 //!   with `<not-authorized/>`.
 //!
-//! For a client that has not signed in (before SASL, on the stream itself),
-//! [`RegistrationPolicy`] decides who may create an account: the access setting, the IP allow
+//! For a client that has not signed in (before SASL, on the stream itself, see
+//! [`crate::c2s::registration`]), [`Register::register`] creates the account and
+//! [`RegistrationPolicy`] decides who may: the access setting, the IP allow
 //! and deny list, one registration per IP per `registration_timeout`, and the minimum password
 //! strength. Errors are the XEP's: `forbidden` (access, IP), `resource-constraint` (too soon
 //! from that IP), `not-acceptable` (weak or missing password, bad username), `conflict`
@@ -37,11 +38,8 @@ use crate::stanza::error::{StanzaError, StanzaErrorCondition, StreamError, Strea
 use crate::storage::{Storage, StorageError};
 use crate::xml::Element;
 
-/// The registration namespace, also its disco feature.
-pub const NS_REGISTER: &str = "jabber:iq:register";
-
-/// The registration stream feature's namespace.
-pub const NS_REGISTER_FEATURE: &str = "http://jabber.org/features/iq-register";
+/// The registration namespace (also its disco feature) and its stream feature's.
+pub use crate::c2s::registration::{NS_REGISTER, NS_REGISTER_FEATURE};
 
 /// Addresses whose last registration is remembered at most (the map is emptied of expired
 /// entries when full, and refuses registrations while it is full of live ones).
@@ -215,6 +213,17 @@ impl Register {
         }
     }
 
+    /// The stored form of `password`, derived on the blocking pool (thousands of PBKDF2
+    /// rounds must not hold up a runtime thread).
+    async fn derive(&self, password: &str) -> Result<crate::sasl::secret::PassDetails, Refusal> {
+        let (config, password) = (self.password.clone(), password.to_owned());
+        match tokio::task::spawn_blocking(move || config.derive(&password)).await {
+            Ok(Ok(details)) => Ok(details),
+            Ok(Err(_)) => Err(Refusal::NotAcceptable),
+            Err(_) => Err(Refusal::Internal),
+        }
+    }
+
     /// The policy for registrations before sign-in.
     pub fn policy(&self) -> &Arc<RegistrationPolicy> {
         &self.policy
@@ -239,9 +248,9 @@ impl Register {
             return Err(bad(StanzaErrorCondition::NotAcceptable));
         }
         let details = self
-            .password
             .derive(&password)
-            .map_err(|_| bad(StanzaErrorCondition::NotAcceptable))?;
+            .await
+            .map_err(|refusal| refusal.error())?;
         match self
             .storage
             .set_pass_details(domain, username, &details)
@@ -296,10 +305,7 @@ impl Register {
         if !self.policy.password_acceptable(password) {
             return Err(Refusal::NotAcceptable);
         }
-        let details = self
-            .password
-            .derive(password)
-            .map_err(|_| Refusal::NotAcceptable)?;
+        let details = self.derive(password).await?;
         match self
             .storage
             .register_user(domain, &username, &details)
@@ -324,6 +330,22 @@ fn bad(condition: StanzaErrorCondition) -> StanzaError {
     StanzaError::new(condition)
 }
 
+impl crate::c2s::registration::InBandRegistration for Register {
+    fn register<'a>(
+        &'a self,
+        domain: &'a str,
+        username: &'a str,
+        password: &'a str,
+        ip: IpAddr,
+    ) -> futures::future::BoxFuture<'a, Result<(), StanzaErrorCondition>> {
+        Box::pin(async move {
+            Register::register(self, domain, username, password, ip)
+                .await
+                .map_err(|refusal| refusal.error().condition)
+        })
+    }
+}
+
 impl Module for Register {
     fn name(&self) -> &'static str {
         "register"
@@ -331,6 +353,8 @@ impl Module for Register {
 
     fn register(self: Arc<Self>, hooks: &mut HooksBuilder) {
         hooks.iq(IqScope::User, NS_REGISTER, self);
+        // XEP-0077 §8: the server's own disco#info says it registers accounts in band.
+        hooks.feature(IqScope::Server, NS_REGISTER);
     }
 }
 

@@ -98,9 +98,44 @@ pub struct IqRequest {
     pub kind: IqKind,
     /// The one child element.
     pub payload: Element,
+    /// Stanzas to route once the answer is out ([`IqRequest::send_after_answer`]).
+    pub after_answer: AfterAnswer,
 }
 
+/// Stanzas a handler wants routed after its answer, in order: XEP-0237 §4's roster pushes
+/// follow the empty result that says "your copy will be brought up to date". As many as the
+/// handler adds (the roster adds at most one per item and per kept removal); the router
+/// routes them after the answer, and an API calling a handler directly drops them.
+#[derive(Debug, Default)]
+pub struct AfterAnswer(parking_lot::Mutex<Vec<Element>>);
+
+impl AfterAnswer {
+    /// The stanzas added, in order, leaving none.
+    pub fn take(&self) -> Vec<Element> {
+        std::mem::take(&mut *self.0.lock())
+    }
+}
+
+impl Clone for AfterAnswer {
+    fn clone(&self) -> Self {
+        AfterAnswer(parking_lot::Mutex::new(self.0.lock().clone()))
+    }
+}
+
+impl PartialEq for AfterAnswer {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other) || *self.0.lock() == *other.0.lock()
+    }
+}
+
+impl Eq for AfterAnswer {}
+
 impl IqRequest {
+    /// Routes `stanza` once the answer is out. See [`AfterAnswer`].
+    pub fn send_after_answer(&self, stanza: Element) {
+        self.after_answer.0.lock().push(stanza);
+    }
+
     // The checks below fail with a bare condition, which `?` turns into the
     // handler's `StanzaError`: the error itself is too large to return
     // cheaply (clippy's `result_large_err`).

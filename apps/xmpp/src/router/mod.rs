@@ -69,8 +69,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use hooks::{
-    DeliveredHook, Flow, Hooks, HooksBuilder, Identity, InboundHook, IqHandler, IqKind, IqRequest,
-    IqResult, IqScope, Module, OutboundHook, PresenceHook, SessionHook,
+    AfterAnswer, DeliveredHook, Flow, Hooks, HooksBuilder, Identity, InboundHook, IqHandler,
+    IqKind, IqRequest, IqResult, IqScope, Module, OutboundHook, PresenceHook, SessionHook,
 };
 pub use offline::{NoOfflineStorage, OfflineError, OfflineSink};
 pub use session::{
@@ -590,12 +590,16 @@ impl Router {
                 IqKind::Get
             },
             payload: payload.clone(),
+            after_answer: Default::default(),
         };
         let reply = match handler.handle_iq(self, &request).await {
             Ok(payload) => iq_result(stanza, payload),
             Err(error) => error.reply_to(stanza),
         };
         self.route(reply).await;
+        for after in request.after_answer.take() {
+            self.route(after).await;
+        }
     }
 
     /// Hands `stanza` to `entry`'s session; a session that is gone is

@@ -275,6 +275,8 @@ pub struct BuiltModules {
     /// The roster's answers about contacts (nobody without `mod_roster`), for the cluster's
     /// node-down cleanup.
     pub contacts: std::sync::Arc<dyn crate::modules::presence::Contacts>,
+    /// In-band registration before sign-in, when `mod_register` is on.
+    pub registration: Option<std::sync::Arc<dyn crate::c2s::registration::InBandRegistration>>,
 }
 
 /// [`modules`], and the contacts view the presence module got.
@@ -301,12 +303,15 @@ pub fn modules_and_contacts(
     if config.mod_caps.enabled {
         modules.push(Arc::new(caps::Caps::default()));
     }
-    if config.mod_register.enabled {
-        modules.push(Arc::new(register::Register::new(
+    let registration = config.mod_register.enabled.then(|| {
+        Arc::new(register::Register::new(
             storage.clone(),
             password.clone(),
             &config.mod_register,
-        )));
+        ))
+    });
+    if let Some(registration) = &registration {
+        modules.push(registration.clone());
     }
     let contacts: Arc<dyn presence::Contacts> = if config.mod_roster.enabled {
         let roster = Arc::new(roster::Roster::new(
@@ -351,5 +356,6 @@ pub fn modules_and_contacts(
         modules,
         offline: offline_sink,
         contacts,
+        registration: registration.map(|registration| registration as _),
     }
 }

@@ -276,6 +276,9 @@ async fn start_c2s(inputs: Arc<Inputs>) -> anyhow::Result<C2sPart> {
         Arc::clone(&inputs.built.offline),
     )
     .with_modules(inputs.built.modules.clone());
+    if let Some(registration) = &inputs.built.registration {
+        services = services.with_registration(Arc::clone(registration));
+    }
     let cluster = live.cluster();
     if let Some(cluster) = &cluster {
         services = services

@@ -17,8 +17,9 @@ const COUNT: &str = "SELECT COUNT(*) FROM users WHERE server = $1";
 const REMOVE: &str = "DELETE FROM users WHERE server = $1 AND username = $2";
 
 /// `$1` server, `$2` username: everything else a user owns. Keep in step with the migrations.
-const REMOVE_DATA: [&str; 8] = [
+const REMOVE_DATA: [&str; 9] = [
     "DELETE FROM rosterusers WHERE server = $1 AND username = $2",
+    "DELETE FROM roster_removed WHERE server = $1 AND username = $2",
     "DELETE FROM rostergroups WHERE server = $1 AND username = $2",
     "DELETE FROM roster_version WHERE server = $1 AND username = $2",
     "DELETE FROM offline_message WHERE server = $1 AND username = $2",

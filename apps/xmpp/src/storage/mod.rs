@@ -30,7 +30,9 @@
 //! alike), run by [`Storage::connect`]. Table and column names are MongooseIM 6's `priv/pg.sql`:
 //! `users(server, username, password, pass_details, created_at)`, `rosterusers(server, username,
 //! jid, nick, subscription, ask, askmessage, created_at)`, `rostergroups(server, username, jid,
-//! grp)`, `roster_version(server, username, version)`, `offline_message(id, timestamp, expire,
+//! grp)`, `roster_version(server, username, version)` (plus `rosterusers.version`,
+//! `roster_version.horizon` and `roster_removed(server, username, jid, version)`, Bream's own,
+//! for roster versioning by deltas), `offline_message(id, timestamp, expire,
 //! server, username, from_jid, packet, permanent_fields)`, `vcard(username, server, vcard,
 //! created_at)`, `private_storage(server, username, namespace, data, created_at)`,
 //! `last(server, username, seconds, state)`. Where Bream differs, and why:
@@ -131,6 +133,7 @@ use bream_sql::{Backend, ConnectOptions, Pool, SqliteFile};
 
 pub use self::error::{BoxError, ConnectError, MigrateError, StorageError};
 pub use self::model::{Ask, OfflineMessage, RosterItem, Subscription};
+pub use self::roster::{RosterChange, ROSTER_REMOVALS_KEPT};
 pub(crate) use self::url::url_scheme_is_supported;
 pub use self::url::{redact_url, sqlite_url_for_path};
 

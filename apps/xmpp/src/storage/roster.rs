@@ -1,4 +1,11 @@
 //! Rosters: `rosterusers`, `rostergroups` and the XEP-0237 `roster_version` counter.
+//!
+//! Versioning by deltas (XEP-0237 §4): every change bumps the roster's counter and stamps the
+//! changed item with it (`rosterusers.version`); a removal leaves a row in `roster_removed`
+//! with its version. [`Storage::roster_changes_since`] answers "what changed after version
+//! `n`", unless `n` is below the roster's `horizon`: removals are kept for the newest
+//! [`ROSTER_REMOVALS_KEPT`] per user (pruning older ones raises the horizon), and the migration
+//! that added item versions set every horizon to the version it found.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,11 +26,35 @@ const ITEM: &str = "SELECT u.jid, u.nick, u.subscription, u.ask, u.askmessage, g
                     ON g.server = u.server AND g.username = u.username AND g.jid = u.jid \
                     WHERE u.server = $1 AND u.username = $2 AND u.jid = $3";
 const UPSERT: &str = "INSERT INTO rosterusers \
-                      (server, username, jid, nick, subscription, ask, askmessage) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                      (server, username, jid, nick, subscription, ask, askmessage, version) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                       ON CONFLICT (server, username, jid) DO UPDATE SET \
                       nick = excluded.nick, subscription = excluded.subscription, \
-                      ask = excluded.ask, askmessage = excluded.askmessage";
+                      ask = excluded.ask, askmessage = excluded.askmessage, \
+                      version = excluded.version";
+/// As [`ITEMS`], for the items changed after version `$3`.
+const ITEMS_SINCE: &str = "SELECT u.jid, u.nick, u.subscription, u.ask, u.askmessage, g.grp \
+                           FROM rosterusers u LEFT JOIN rostergroups g \
+                           ON g.server = u.server AND g.username = u.username AND g.jid = u.jid \
+                           WHERE u.server = $1 AND u.username = $2 AND u.version > $3";
+const ITEM_VERSIONS_SINCE: &str = "SELECT jid, version FROM rosterusers \
+                                   WHERE server = $1 AND username = $2 AND version > $3";
+const REMOVED_SINCE: &str = "SELECT jid, version FROM roster_removed \
+                             WHERE server = $1 AND username = $2 AND version > $3";
+const HORIZON: &str = "SELECT horizon FROM roster_version WHERE server = $1 AND username = $2";
+const RECORD_REMOVAL: &str = "INSERT INTO roster_removed (server, username, jid, version) \
+                              VALUES ($1, $2, $3, $4) ON CONFLICT (server, username, jid) \
+                              DO UPDATE SET version = excluded.version";
+const FORGET_REMOVAL: &str =
+    "DELETE FROM roster_removed WHERE server = $1 AND username = $2 AND jid = $3";
+/// The version of the removal just past the newest `$3` kept, if there are more.
+const OLDEST_PRUNED: &str = "SELECT version FROM roster_removed \
+                             WHERE server = $1 AND username = $2 \
+                             ORDER BY version DESC LIMIT 1 OFFSET $3";
+const PRUNE_REMOVALS: &str =
+    "DELETE FROM roster_removed WHERE server = $1 AND username = $2 AND version <= $3";
+const RAISE_HORIZON: &str = "UPDATE roster_version SET horizon = $3 \
+                             WHERE server = $1 AND username = $2 AND horizon < $3";
 const DELETE_ITEM: &str =
     "DELETE FROM rosterusers WHERE server = $1 AND username = $2 AND jid = $3";
 const DELETE_GROUPS: &str =
@@ -36,6 +67,41 @@ const BUMP_VERSION: &str = "INSERT INTO roster_version (server, username, versio
                             DO UPDATE SET version = roster_version.version + 1 \
                             RETURNING version";
 const VERSION: &str = "SELECT version FROM roster_version WHERE server = $1 AND username = $2";
+
+/// Removals kept per user for versioning by deltas; a client older than the oldest pruned one
+/// gets the whole roster.
+pub const ROSTER_REMOVALS_KEPT: i64 = 500;
+
+/// One change to a roster since a version, for XEP-0237 §4 pushes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RosterChange {
+    /// The item as it is now, changed at `version`.
+    Item {
+        /// The item.
+        item: RosterItem,
+        /// The version of its latest change.
+        version: u64,
+    },
+    /// The contact's item was removed at `version`.
+    Removed {
+        /// The contact's bare JID.
+        jid: String,
+        /// The version of the removal.
+        version: u64,
+    },
+}
+
+impl RosterChange {
+    /// The version of the change.
+    pub fn version(&self) -> u64 {
+        match self {
+            RosterChange::Item { version, .. } | RosterChange::Removed { version, .. } => *version,
+        }
+    }
+}
+
+/// `(jid, version)`.
+type VersionRow = (String, i64);
 
 /// `(jid, nick, subscription, ask, askmessage, grp)`.
 type ItemRow = (String, String, String, String, String, Option<String>);
@@ -98,6 +164,11 @@ impl Storage {
         let work = async {
             let version: i64 = in_transaction!(self, |transaction, dialect| {
                 require_user!(transaction, dialect, domain, username);
+                let version: i64 = sqlx::query_scalar(BUMP_VERSION)
+                    .bind(domain)
+                    .bind(username)
+                    .fetch_one(&mut *transaction)
+                    .await?;
                 sqlx::query(UPSERT)
                     .bind(domain)
                     .bind(username)
@@ -106,6 +177,13 @@ impl Storage {
                     .bind(item.subscription.code())
                     .bind(item.ask_code())
                     .bind(item.pending_in.as_deref().unwrap_or(""))
+                    .bind(version)
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query(FORGET_REMOVAL)
+                    .bind(domain)
+                    .bind(username)
+                    .bind(&item.jid)
                     .execute(&mut *transaction)
                     .await?;
                 sqlx::query(DELETE_GROUPS)
@@ -123,11 +201,7 @@ impl Storage {
                         .execute(&mut *transaction)
                         .await?;
                 }
-                sqlx::query_scalar(BUMP_VERSION)
-                    .bind(domain)
-                    .bind(username)
-                    .fetch_one(&mut *transaction)
-                    .await?
+                version
             });
             non_negative("roster_version.version", version)
         };
@@ -165,13 +239,39 @@ impl Storage {
                         .bind(contact)
                         .execute(&mut *transaction)
                         .await?;
-                    Some(
-                        sqlx::query_scalar(BUMP_VERSION)
+                    let version: i64 = sqlx::query_scalar(BUMP_VERSION)
+                        .bind(domain)
+                        .bind(username)
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    sqlx::query(RECORD_REMOVAL)
+                        .bind(domain)
+                        .bind(username)
+                        .bind(contact)
+                        .bind(version)
+                        .execute(&mut *transaction)
+                        .await?;
+                    let pruned: Option<i64> = sqlx::query_scalar(OLDEST_PRUNED)
+                        .bind(domain)
+                        .bind(username)
+                        .bind(ROSTER_REMOVALS_KEPT)
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                    if let Some(pruned) = pruned {
+                        sqlx::query(PRUNE_REMOVALS)
                             .bind(domain)
                             .bind(username)
-                            .fetch_one(&mut *transaction)
-                            .await?,
-                    )
+                            .bind(pruned)
+                            .execute(&mut *transaction)
+                            .await?;
+                        sqlx::query(RAISE_HORIZON)
+                            .bind(domain)
+                            .bind(username)
+                            .bind(pruned)
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                    Some(version)
                 }
             });
             version
@@ -179,6 +279,74 @@ impl Storage {
                 .transpose()
         };
         self.run("delete_roster_item", account(domain, username), work)
+            .await
+    }
+
+    /// What changed in the roster after version `since`, oldest first: the items as they are
+    /// now (hidden ones included: to the client they are removals) and the removals; `None`
+    /// when `since` is below the roster's horizon (see the module docs) and only the whole
+    /// roster will do. Read under the user's row lock, as the writers write, so the changes
+    /// are one consistent snapshot.
+    ///
+    /// Errors: [`StorageError::UserNotFound`].
+    pub async fn roster_changes_since(
+        &self,
+        domain: &str,
+        username: &str,
+        since: u64,
+    ) -> Result<Option<Vec<RosterChange>>, StorageError> {
+        let since = i64::try_from(since).unwrap_or(i64::MAX);
+        let work = async {
+            let read: Option<(Vec<ItemRow>, Vec<VersionRow>, Vec<VersionRow>)> =
+                in_transaction!(self, |transaction, dialect| {
+                    require_user!(transaction, dialect, domain, username);
+                    let horizon: Option<i64> = sqlx::query_scalar(HORIZON)
+                        .bind(domain)
+                        .bind(username)
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                    if since < horizon.unwrap_or(0) {
+                        None
+                    } else {
+                        let rows: Vec<ItemRow> = sqlx::query_as(ITEMS_SINCE)
+                            .bind(domain)
+                            .bind(username)
+                            .bind(since)
+                            .fetch_all(&mut *transaction)
+                            .await?;
+                        let versions: Vec<VersionRow> = sqlx::query_as(ITEM_VERSIONS_SINCE)
+                            .bind(domain)
+                            .bind(username)
+                            .bind(since)
+                            .fetch_all(&mut *transaction)
+                            .await?;
+                        let removed: Vec<VersionRow> = sqlx::query_as(REMOVED_SINCE)
+                            .bind(domain)
+                            .bind(username)
+                            .bind(since)
+                            .fetch_all(&mut *transaction)
+                            .await?;
+                        Some((rows, versions, removed))
+                    }
+                });
+            let Some((rows, versions, removed)) = read else {
+                return Ok(None);
+            };
+            let versions: BTreeMap<String, i64> = versions.into_iter().collect();
+            let mut changes = Vec::with_capacity(versions.len() + removed.len());
+            for item in items_from_rows(rows)? {
+                let version = versions.get(&item.jid).copied().unwrap_or(since);
+                let version = non_negative("rosterusers.version", version)?;
+                changes.push(RosterChange::Item { item, version });
+            }
+            for (jid, version) in removed {
+                let version = non_negative("roster_removed.version", version)?;
+                changes.push(RosterChange::Removed { jid, version });
+            }
+            changes.sort_by_key(RosterChange::version);
+            Ok::<_, Failure>(Some(changes))
+        };
+        self.run("roster_changes_since", account(domain, username), work)
             .await
     }
 

@@ -9,6 +9,7 @@ Run by apps/xmpp/tests/interop.rs; each scenario prints one JSON object on its l
     python scenarios.py ... resume alice secret bob secret
     python scenarios.py ... carbons alice secret bob secret
     python scenarios.py ... phone alice secret bob secret
+    python scenarios.py ... register mercutio secret tybalt secret
 """
 
 import argparse
@@ -18,6 +19,7 @@ import ssl
 import sys
 
 import slixmpp
+from slixmpp.exceptions import IqError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -316,12 +318,53 @@ async def phone(args):
     return {"ok": True, **report}
 
 
+def registering_client(jid, password):
+    """A client whose xep_0077 plugin answers the registration stream feature (before
+    sign-in) with its own username and password; the future gets "result" or the error
+    condition."""
+    client = make_client(jid, password)
+    for plugin in ["xep_0004", "xep_0066", "xep_0077"]:
+        client.register_plugin(plugin)
+    outcome = asyncio.get_running_loop().create_future()
+
+    async def on_register(_form):
+        iq = client.Iq()
+        iq["type"] = "set"
+        iq["register"]["username"] = client.boundjid.user
+        iq["register"]["password"] = client.password
+        try:
+            await iq.send(timeout=DEADLINE)
+            outcome.set_result("result")
+        except IqError as error:
+            outcome.set_result(error.iq["error"]["condition"])
+            client.disconnect()
+
+    client.add_event_handler("register", on_register)
+    return client, outcome
+
+
+async def register(args):
+    """In-band registration (XEP-0077) with slixmpp's xep_0077 plugin: a new account made from
+    the stream feature before sign-in, signed in with at once; a second sign-up from the same
+    address within registration_timeout is refused."""
+    client, outcome = registering_client(f"{args.user}@{args.domain}/reg", args.password)
+    await session(client, args.host, args.port)
+    report = {"first": await waited("the registration's answer", outcome)}
+    await client["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    await close(client)
+    second, outcome = registering_client(f"{args.other}@{args.domain}/reg", args.other_password)
+    second.connect(args.host, args.port)
+    report["second"] = await waited("the second registration's answer", outcome)
+    await close(second)
+    return {"ok": True, **report}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5222)
     parser.add_argument("--domain", default="localhost")
-    parser.add_argument("scenario", choices=["login", "chat", "offline", "carbons", "resume", "phone"])
+    parser.add_argument("scenario", choices=["login", "chat", "offline", "carbons", "resume", "phone", "register"])
     parser.add_argument("user")
     parser.add_argument("password")
     parser.add_argument("other", nargs="?")
@@ -334,6 +377,7 @@ def main():
         "carbons": carbons,
         "resume": resume,
         "phone": phone,
+        "register": register,
     }[args.scenario]
     try:
         result = asyncio.run(asyncio.wait_for(scenario(args), 60))

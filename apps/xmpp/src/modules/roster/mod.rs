@@ -4,7 +4,11 @@
 //! **Roster iqs** (`jabber:iq:roster`, to the user's own bare JID or without
 //! `to`; another user's roster is `forbidden`):
 //! - `get`: the items, with `ver` when versioning is on; a `ver` equal to the
-//!   current version gets an empty result (the client's copy is current).
+//!   current version gets an empty result (the client's copy is current); an
+//!   older one gets an empty result followed by one push per change since, to
+//!   that session only, each with the version of its change (XEP-0237 §4),
+//!   unless it is below the roster's horizon
+//!   ([`crate::storage::ROSTER_REMOVALS_KEPT`]): then the whole roster.
 //!   The asking session becomes *interested* and gets every later push.
 //! - `set` with one `<item/>`: adds or updates the contact's name and groups,
 //!   keeping its subscription state; `subscription='remove'` deletes it and
@@ -52,7 +56,7 @@ use crate::router::{
     IqScope, Module, PresenceHook, Router, SessionHook,
 };
 use crate::stanza::error::{StanzaError, StanzaErrorCondition};
-use crate::storage::{Ask, RosterItem, Storage, Subscription};
+use crate::storage::{Ask, RosterChange, RosterItem, Storage, Subscription};
 use crate::xml::{Element, NS_CLIENT};
 
 pub use self::subscription::{
@@ -81,6 +85,13 @@ pub fn item_element(item: &RosterItem) -> Element {
         element.push_child(Element::new("group", NS_ROSTER).with_text(group.as_str()));
     }
     element
+}
+
+/// The `<item subscription='remove'/>` of a push for a removed contact.
+fn removed_element(jid: &str) -> Element {
+    Element::new("item", NS_ROSTER)
+        .with_attr("jid", jid)
+        .with_attr("subscription", "remove")
 }
 
 /// The roster module. See the module docs.
@@ -153,6 +164,21 @@ impl Roster {
         }
     }
 
+    /// One change since the client's version as a roster push to the asking resource only
+    /// (XEP-0237 §4); a hidden item is a removal to the client.
+    fn delta_push(&self, request: &IqRequest, user: &BareJid, change: RosterChange) -> Element {
+        let version = change.version();
+        let item = match change {
+            RosterChange::Item { item, .. } if !is_hidden(&item) => item_element(&item),
+            RosterChange::Item { item, .. } => removed_element(&item.jid),
+            RosterChange::Removed { jid, .. } => removed_element(&jid),
+        };
+        let query = Element::new("query", NS_ROSTER)
+            .with_attr("ver", version.to_string())
+            .with_child(item);
+        super::push_iq(user, &request.from, query)
+    }
+
     fn push(&self, router: &Router, user: &BareJid, item: Element, version: u64) {
         let mut query = Element::new("query", NS_ROSTER).with_child(item);
         if self.versioning {
@@ -173,8 +199,25 @@ impl Roster {
                 .roster_version(domain, username)
                 .await
                 .map_err(|error| storage_failed("roster_version", &error))?;
-            if request.payload.attr("ver") == Some(version.to_string().as_str()) {
+            let asked = request.payload.attr("ver");
+            if asked == Some(version.to_string().as_str()) {
                 return Ok(None);
+            }
+            let since = asked
+                .and_then(|asked| asked.parse::<u64>().ok())
+                .filter(|&since| since > 0 && since < version);
+            if let Some(since) = since {
+                let changes = self
+                    .storage
+                    .roster_changes_since(domain, username, since)
+                    .await
+                    .map_err(|error| storage_failed("roster_changes_since", &error))?;
+                if let Some(changes) = changes {
+                    for change in changes {
+                        request.send_after_answer(self.delta_push(request, user, change));
+                    }
+                    return Ok(None);
+                }
             }
             query.set_attr("ver", version.to_string());
         }
@@ -268,10 +311,12 @@ impl Roster {
             .await
             .map_err(|error| storage_failed("delete_roster_item", &error))?;
         if !is_hidden(&item) {
-            let removed = Element::new("item", NS_ROSTER)
-                .with_attr("jid", item.jid.as_str())
-                .with_attr("subscription", "remove");
-            self.push(router, user, removed, version.unwrap_or(0));
+            self.push(
+                router,
+                user,
+                removed_element(&item.jid),
+                version.unwrap_or(0),
+            );
         }
         let subscribed_to = matches!(item.subscription, Subscription::To | Subscription::Both)
             || item.ask == Ask::Subscribe;
