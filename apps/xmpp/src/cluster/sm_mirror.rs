@@ -5,9 +5,9 @@
 //! The idea. The owner of a session (the node its actor runs on) picks a buddy, the next
 //! live node by name ([`pick_buddy`], the same pick on every node, re-picked at the session's
 //! next change after the buddy left or a node joined before it), and sends it, through the buddy's relay, a full copy once ([`MirrorCommand::Snapshot`])
-//! and then after every input that changed something the difference
-//! ([`MirrorCommand::Update`]: the stanzas kept since, the new acknowledgement and handled
-//! counts). When the session ends for real or is handed over, [`MirrorCommand::Drop`]. The
+//! and then after every input that kept a stanza or handled one from the client the
+//! difference ([`MirrorCommand::Update`]: the stanzas kept since, the acknowledgement and
+//! handled counts; an acknowledgement alone waits for the next update). When the session ends for real or is handed over, [`MirrorCommand::Drop`]. The
 //! buddy keeps the copies in a [`MirrorStore`] and registers, in the replicated `sm_ids`
 //! table, a record of its own for each id ([`super::sm`]): a record owned by the buddy, so it
 //! survives the owner's death. A client that resumes on any node after the owner died finds
@@ -508,11 +508,14 @@ impl MirrorService {
 impl SmMirror for MirrorService {
     fn sync(&self, session: &MirrorView<'_>, cursor: &mut MirrorCursor) {
         let sm = session.sm;
-        let unchanged = cursor.sent_out == sm.sent_out()
-            && cursor.acked_out == sm.acked_out()
-            && cursor.handled_in == sm.handled_in();
-        // Nothing new (a timer, an `<r/>`): not even the buddy is looked at; a buddy that
-        // left meanwhile is replaced at the next change.
+        // An acknowledgement alone is not sent: it only trims the mirror, which the next
+        // stanza's update does too (it carries the current `acked_out`), so the mirror holds
+        // at most what the owner held at its last update (≤ `buffer_max`), and a client
+        // resuming from it trims the rest with its own `h`. Measured: one node-link message
+        // fewer per stanza with `ack_freq` 1 (ARCHITECTURE.md, "mirror").
+        let unchanged = cursor.sent_out == sm.sent_out() && cursor.handled_in == sm.handled_in();
+        // Nothing new (a timer, an `<r/>`, an `<a/>`): not even the buddy is looked at; a
+        // buddy that left meanwhile is replaced at the next change.
         if cursor.target.is_some() && unchanged {
             return;
         }
