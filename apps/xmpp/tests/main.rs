@@ -11,6 +11,7 @@ mod interop;
 mod metrics;
 mod modules;
 mod sessions;
+mod sign_in;
 mod storage;
 mod stream_management;
 mod supervision;

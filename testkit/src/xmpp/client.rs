@@ -239,6 +239,60 @@ impl TestClient {
         self.restart_stream();
     }
 
+    /// SASL2 (XEP-0388) with PLAIN or SCRAM-SHA-256 (checking the server's proof), with
+    /// `inner` (Bind 2, user agent ...) in `<authenticate/>`; the server's `<success/>` or
+    /// `<failure/>`. No stream restart follows; a full JID in the success is kept as this
+    /// client's.
+    pub async fn authenticate_sasl2(
+        &mut self,
+        mechanism: &str,
+        username: &str,
+        password: &str,
+        inner: &str,
+    ) -> Element {
+        const NS_SASL2: &str = "urn:xmpp:sasl:2";
+        let mut scram = (mechanism == "SCRAM-SHA-256")
+            .then(|| ScramClient::with_nonce(ScramHash::Sha256, username, password, SCRAM_NONCE));
+        let initial = match &scram {
+            Some(scram) => BASE64.encode(scram.client_first()),
+            None => BASE64.encode(format!("\0{username}\0{password}")),
+        };
+        self.send(&format!(
+            "<authenticate xmlns='{NS_SASL2}' mechanism='{mechanism}'><initial-response>{initial}</initial-response>{inner}</authenticate>"
+        ))
+        .await;
+        let mut outcome = self.element().await;
+        if let (Some(scram), true) = (scram.as_mut(), outcome.is("challenge", NS_SASL2)) {
+            let server_first = BASE64.decode(outcome.text()).expect("base64");
+            let client_final = scram
+                .client_final(&server_first, &SaltedPasswordCache::new(1))
+                .expect("a valid server-first-message");
+            self.send(&format!(
+                "<response xmlns='{NS_SASL2}'>{}</response>",
+                BASE64.encode(client_final)
+            ))
+            .await;
+            outcome = self.element().await;
+            if outcome.is("success", NS_SASL2) {
+                let data = outcome
+                    .child("additional-data", NS_SASL2)
+                    .map(|data| BASE64.decode(data.text()).expect("base64"))
+                    .expect("the server's proof");
+                scram
+                    .verify_server_final(&data)
+                    .expect("the server proves it knows the password");
+            }
+        }
+        if let Some(jid) = outcome
+            .child("authorization-identifier", NS_SASL2)
+            .map(Element::text)
+            .filter(|jid| jid.contains('/'))
+        {
+            self.jid = jid;
+        }
+        outcome
+    }
+
     /// Binds `resource`; returns the full JID (also kept in [`TestClient::jid`]).
     pub async fn bind(&mut self, resource: &str) -> String {
         self.send(&format!(

@@ -56,6 +56,7 @@ pub mod csi;
 pub mod keepalive;
 mod listener;
 pub mod registration;
+pub mod sasl2;
 mod session;
 pub mod settings;
 pub mod sm;
@@ -375,7 +376,13 @@ async fn start_listeners<'a>(
     );
     let mut bound_features = router.hooks().stream_features().to_vec();
     bound_features.extend(crate::modules::caps::server_caps(router.hooks()));
-    let stream_config = stream_config.with_bound_features(bound_features);
+    let carbons = router
+        .hooks()
+        .features(crate::router::IqScope::Server)
+        .any(|feature| feature == sasl2::NS_CARBONS);
+    let stream_config = stream_config
+        .with_bound_features(bound_features)
+        .with_sasl2(settings.sasl2, settings.bind2, carbons);
     let mut ids = Vec::new();
     for (index, (listener, tls, socket)) in listeners.enumerate() {
         let policy = match listener.tls_mode {

@@ -609,8 +609,9 @@ impl SessionState {
                         queue.push_front(action);
                     }
                 }
-                Action::OpenSession { jid } => {
-                    let entry = SessionEntry::new(jid, self.sid, self.handle.clone());
+                Action::OpenSession { jid, carbons } => {
+                    let mut entry = SessionEntry::new(jid, self.sid, self.handle.clone());
+                    entry.features.carbons = carbons;
                     let client = entry.client();
                     if let Err(error) = self.context.router.open_session(entry).await {
                         tracing::error!(sid = %self.sid, %error, "cannot register the session");

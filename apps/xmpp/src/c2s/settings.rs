@@ -26,6 +26,8 @@
 //!     stale_h             off (1800 s, 3600 s)        stale_h.enabled, repeat_after, geriatric
 //!   client_state          on: CsiConfig::default()    modules.mod_csi
 //!     buffer_max          20 stanzas                  buffer_max
+//!   sasl2                 on                          modules.mod_sasl2
+//!   bind2                 on (with sasl2)             modules.mod_bind2
 //!   server_pings          off: PingConfig::default()  modules.mod_ping.send_pings
 //!     interval            60 s                        ping_interval
 //!     timeout             32 s                        ping_req_timeout
@@ -236,6 +238,10 @@ pub struct C2sSettings {
     /// XEP-0199 pings to clients silent for a while; `None` sends none. Default `None` (as
     /// MongooseIM's `send_pings = false`).
     pub server_pings: Option<PingConfig>,
+    /// SASL2 (XEP-0388) offered beside SASL1. Default on.
+    pub sasl2: bool,
+    /// Bind 2 (XEP-0386) offered inline in SASL2. Default on.
+    pub bind2: bool,
 }
 
 impl C2sSettings {
@@ -256,6 +262,8 @@ impl C2sSettings {
             stream_management: Some(SmConfig::default()),
             client_state: Some(CsiConfig::default()),
             server_pings: None,
+            sasl2: true,
+            bind2: true,
         }
     }
 

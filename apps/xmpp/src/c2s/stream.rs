@@ -117,6 +117,7 @@ use crate::random::Randomness;
 use super::csi::{CsiConfig, CsiState, Offered, NS_CSI};
 use super::keepalive::{self, PingConfig};
 use super::registration::{NS_REGISTER, NS_REGISTER_FEATURE};
+use super::sasl2::{self, InlineFeatures, Sasl2Request, NS_SASL2};
 use super::sm::{self, ResumableState, SmConfig, SmId, SmState, NS_SM};
 use crate::jid::{normalize_domain, normalize_resource, served_domains, DomainsError, Jid};
 use crate::sasl::failure::{SaslCondition, SaslFailure};
@@ -196,6 +197,9 @@ pub struct StreamConfig {
     pings: Option<PingConfig>,
     /// Whether clients may create accounts before signing in (XEP-0077).
     registration: bool,
+    /// SASL2 (XEP-0388) beside SASL1; `Some` with what Bind 2 (XEP-0386) enables inline
+    /// when it is offered too.
+    sasl2: Option<Option<InlineFeatures>>,
     /// What modules offer after authentication (roster versioning, the server's caps).
     bound_features: Vec<Element>,
 }
@@ -237,6 +241,7 @@ impl StreamConfig {
             csi: None,
             pings: None,
             registration: false,
+            sasl2: None,
             bound_features: Vec::new(),
         })
     }
@@ -280,6 +285,20 @@ impl StreamConfig {
     /// The same configuration pinging silent clients as `pings` says (`None`: never).
     pub fn with_server_pings(mut self, pings: Option<PingConfig>) -> StreamConfig {
         self.pings = pings;
+        self
+    }
+
+    /// The same configuration offering SASL2 (`sasl2`), and Bind 2 with it (`bind2`), or not.
+    /// What Bind 2 enables inline follows what this configuration offers (stream management,
+    /// client state indication) and `carbons` (whether the carbons module runs).
+    pub fn with_sasl2(mut self, sasl2: bool, bind2: bool, carbons: bool) -> StreamConfig {
+        self.sasl2 = sasl2.then(|| {
+            bind2.then_some(InlineFeatures {
+                stream_management: self.sm.is_some(),
+                carbons,
+                client_state: self.csi.is_some(),
+            })
+        });
         self
     }
 
@@ -432,6 +451,8 @@ pub enum Action {
     /// replaces an older session with the same full JID). Comes before the
     /// bind result.
     OpenSession {
+        /// Whether carbons start enabled (Bind 2's inline `<enable/>`).
+        carbons: bool,
         /// The full JID.
         jid: Jid,
     },
@@ -491,6 +512,8 @@ enum Phase {
     Sasl {
         server: Box<SaslServer>,
         awaiting_credentials: bool,
+        /// A SASL2 exchange: what it asks for besides authentication.
+        sasl2: Option<Box<Sasl2Request>>,
     },
     Bind,
     /// Waiting for the answer to [`Action::Resume`]; `h` is the client's.
@@ -910,24 +933,12 @@ impl Stream {
         let unexpected = || Action::Send(sm::failed(StanzaErrorCondition::UnexpectedRequest, None));
         match (element.name.as_str(), self.sm.as_mut()) {
             ("enable", None) => {
-                // Only called with stream management configured.
-                let Some(config) = self.config.sm.as_ref() else {
-                    return;
-                };
                 let resumable = matches!(element.attr("resume"), Some("true" | "1"));
-                let id = SmId::from_randomness(&self.config.random);
-                let mut enabled = Element::new("enabled", NS_SM);
-                if resumable {
-                    enabled.set_attr("id", id.as_str());
-                    enabled.set_attr("resume", "true");
-                    enabled.set_attr("max", config.resume_timeout.as_secs().to_string());
+                // Only called with stream management configured.
+                if let Some((enable, enabled)) = self.enable_sm(resumable) {
+                    actions.push(enable);
+                    actions.push(Action::Send(enabled));
                 }
-                actions.push(Action::EnableSm {
-                    id: id.clone(),
-                    resumable,
-                });
-                actions.push(Action::Send(enabled));
-                self.sm = Some(SmState::new(id, resumable));
             }
             ("r", Some(sm)) => actions.push(Action::Send(sm::answer(sm.handled_in()))),
             ("a", Some(sm)) => match sm::h_attr(element).map(|h| sm.ack(h)) {
@@ -942,6 +953,21 @@ impl Stream {
             ("enable" | "resume" | "r" | "a", _) => actions.push(unexpected()),
             _ => self.close_with(StreamErrorCondition::UnsupportedStanzaType, actions),
         }
+    }
+
+    /// Enables stream management on this bound stream (by `<enable/>` or Bind 2): the action
+    /// for the shell and the `<enabled/>` for the client; `None` if it is not configured.
+    fn enable_sm(&mut self, resumable: bool) -> Option<(Action, Element)> {
+        let config = self.config.sm.as_ref()?;
+        let id = SmId::from_randomness(&self.config.random);
+        let mut enabled = Element::new("enabled", NS_SM);
+        if resumable {
+            enabled.set_attr("id", id.as_str());
+            enabled.set_attr("resume", "true");
+            enabled.set_attr("max", config.resume_timeout.as_secs().to_string());
+        }
+        self.sm = Some(SmState::new(id.clone(), resumable));
+        Some((Action::EnableSm { id, resumable }, enabled))
     }
 
     /// `<resume previd h/>` where a bind could come (after SASL): ask the shell.
@@ -1076,6 +1102,9 @@ impl Stream {
         }
         if self.sasl_allowed() {
             features.push_child(mechanisms_element(&self.config.mechanisms));
+            if let Some(bind) = self.config.sasl2 {
+                features.push_child(sasl2::feature(&self.config.mechanisms, bind));
+            }
             if self.config.registration {
                 features.push_child(Element::new("register", NS_REGISTER_FEATURE));
             }
@@ -1141,14 +1170,16 @@ impl Stream {
             }
         } else if element.is("auth", NS_SASL) {
             self.start_auth(element, actions);
+        } else if self.config.sasl2.is_some() && element.is("authenticate", NS_SASL2) {
+            self.start_authenticate(element, actions);
         } else if self.config.registration && is_iq_with(element, "query", NS_REGISTER) {
             self.registration(element, actions);
         } else if element.is("abort", NS_SASL) {
-            self.sasl_failure(SaslFailure::new(SaslCondition::Aborted), actions);
+            self.sasl_failure(SaslFailure::new(SaslCondition::Aborted), None, actions);
         } else if element.is("response", NS_SASL) {
             let failure = SaslFailure::new(SaslCondition::MalformedRequest)
                 .with_text("no authentication exchange in progress");
-            self.sasl_failure(failure, actions);
+            self.sasl_failure(failure, None, actions);
         } else {
             self.close_with(StreamErrorCondition::NotAuthorized, actions);
         }
@@ -1261,7 +1292,11 @@ impl Stream {
 
     fn start_auth(&mut self, element: &Element, actions: &mut Vec<Action>) {
         if !self.sasl_allowed() {
-            self.sasl_failure(SaslFailure::new(SaslCondition::EncryptionRequired), actions);
+            self.sasl_failure(
+                SaslFailure::new(SaslCondition::EncryptionRequired),
+                None,
+                actions,
+            );
             return;
         }
         let mechanism = element
@@ -1269,13 +1304,17 @@ impl Stream {
             .and_then(Mechanism::from_name)
             .filter(|mechanism| self.config.mechanisms.contains(mechanism));
         let Some(mechanism) = mechanism else {
-            self.sasl_failure(SaslFailure::new(SaslCondition::InvalidMechanism), actions);
+            self.sasl_failure(
+                SaslFailure::new(SaslCondition::InvalidMechanism),
+                None,
+                actions,
+            );
             return;
         };
         let initial_response = match decode_initial_response(&element.text()) {
             Ok(initial_response) => initial_response,
             Err(failure) => {
-                self.sasl_failure(failure, actions);
+                self.sasl_failure(failure, None, actions);
                 return;
             }
         };
@@ -1287,33 +1326,72 @@ impl Stream {
         };
         let mut server = Box::new(SaslServer::new(mechanism, sasl_config.clone()));
         let step = server.start(initial_response.as_deref());
-        self.sasl_step(server, step, actions);
+        self.sasl_step(server, step, None, actions);
+    }
+
+    /// SASL2's `<authenticate/>`: the same exchange as `<auth/>`, its request kept for the
+    /// success.
+    fn start_authenticate(&mut self, element: &Element, actions: &mut Vec<Action>) {
+        let sasl2 = Some(Box::default());
+        if !self.sasl_allowed() {
+            let failure = SaslFailure::new(SaslCondition::EncryptionRequired);
+            self.sasl_failure(failure, sasl2.as_deref(), actions);
+            return;
+        }
+        let parsed = match sasl2::parse_authenticate(element) {
+            Ok(parsed) => parsed,
+            Err(failure) => {
+                self.sasl_failure(failure, sasl2.as_deref(), actions);
+                return;
+            }
+        };
+        let mechanism = parsed
+            .mechanism
+            .filter(|mechanism| self.config.mechanisms.contains(mechanism));
+        let Some(mechanism) = mechanism else {
+            let failure = SaslFailure::new(SaslCondition::InvalidMechanism);
+            self.sasl_failure(failure, sasl2.as_deref(), actions);
+            return;
+        };
+        let domain = self.domain.clone().unwrap_or_default();
+        let Some(sasl_config) = self.config.sasl_config(&domain) else {
+            self.close_with(StreamErrorCondition::InternalServerError, actions);
+            return;
+        };
+        let mut server = Box::new(SaslServer::new(mechanism, sasl_config.clone()));
+        let step = server.start(parsed.initial_response.as_deref());
+        self.sasl_step(server, step, Some(Box::new(parsed.request)), actions);
     }
 
     fn on_sasl_element(&mut self, element: &Element, actions: &mut Vec<Action>) {
         let Phase::Sasl {
             mut server,
             awaiting_credentials,
+            sasl2,
         } = std::mem::replace(&mut self.phase, Phase::Features)
         else {
             return;
         };
-        if element.is("response", NS_SASL) && !awaiting_credentials {
-            let step = match decode_response(&element.text()) {
+        // Each exchange speaks its own namespace to the end.
+        let namespace = if sasl2.is_some() { NS_SASL2 } else { NS_SASL };
+        if element.is("response", namespace) && !awaiting_credentials {
+            let step = match decode_response(element.text().trim()) {
                 Ok(response) => server.respond(&response),
                 Err(failure) => Step::Failure(failure),
             };
-            self.sasl_step(server, step, actions);
-        } else if element.is("response", NS_SASL) {
+            self.sasl_step(server, step, sasl2, actions);
+        } else if element.is("response", namespace) {
             let failure = SaslFailure::new(SaslCondition::MalformedRequest)
                 .with_text("response not expected now");
-            self.sasl_failure(failure, actions);
-        } else if element.is("abort", NS_SASL) {
+            self.sasl_failure(failure, sasl2.as_deref(), actions);
+        } else if element.is("abort", namespace) {
             let step = server.abort();
-            self.sasl_step(server, step, actions);
+            self.sasl_step(server, step, sasl2, actions);
         } else if element.is("auth", NS_SASL) {
             // A new exchange replaces the unfinished one.
             self.start_auth(element, actions);
+        } else if self.config.sasl2.is_some() && element.is("authenticate", NS_SASL2) {
+            self.start_authenticate(element, actions);
         } else {
             self.close_with(StreamErrorCondition::NotAuthorized, actions);
         }
@@ -1324,6 +1402,7 @@ impl Stream {
         let Phase::Sasl {
             mut server,
             awaiting_credentials: true,
+            sasl2,
         } = phase
         else {
             // A late answer for an exchange that is over.
@@ -1337,18 +1416,27 @@ impl Stream {
                 Step::Failure(SaslFailure::new(SaslCondition::TemporaryAuthFailure))
             }
         };
-        self.sasl_step(server, step, actions);
+        self.sasl_step(server, step, sasl2, actions);
     }
 
-    fn sasl_step(&mut self, server: Box<SaslServer>, step: Step, actions: &mut Vec<Action>) {
+    fn sasl_step(
+        &mut self,
+        server: Box<SaslServer>,
+        step: Step,
+        sasl2: Option<Box<Sasl2Request>>,
+        actions: &mut Vec<Action>,
+    ) {
         match step {
-            Step::Challenge(_) => {
-                if let Some(element) = step.to_element() {
-                    actions.push(Action::Send(element));
-                }
+            Step::Challenge(ref data) => {
+                let element = match sasl2 {
+                    Some(_) => Some(sasl2::challenge(data)),
+                    None => step.to_element(),
+                };
+                actions.extend(element.map(Action::Send));
                 self.phase = Phase::Sasl {
                     server,
                     awaiting_credentials: false,
+                    sasl2,
                 };
             }
             Step::NeedCredentials { username } => {
@@ -1359,11 +1447,17 @@ impl Stream {
                 self.phase = Phase::Sasl {
                     server,
                     awaiting_credentials: true,
+                    sasl2,
                 };
             }
             Step::Success(ref authenticated) => {
                 crate::metrics::login(server.mechanism().name());
                 self.username = Some(authenticated.username.clone());
+                if let Some(request) = sasl2 {
+                    let data = authenticated.additional_data.clone();
+                    self.sasl2_success(*request, data.as_deref(), actions);
+                    return;
+                }
                 if let Some(element) = step.to_element() {
                     actions.push(Action::Send(element));
                 }
@@ -1373,17 +1467,106 @@ impl Stream {
             }
             Step::Failure(failure) => {
                 crate::metrics::login_failed(server.mechanism().name());
-                self.sasl_failure(failure, actions)
+                self.sasl_failure(failure, sasl2.as_deref(), actions)
             }
         }
     }
 
-    fn sasl_failure(&mut self, failure: SaslFailure, actions: &mut Vec<Action>) {
+    /// SASL2 succeeded: no restart; Bind 2 if asked for (the session opened, stream
+    /// management, carbons and the CSI state as asked), then `<success/>` and the features
+    /// of the authenticated stream.
+    fn sasl2_success(
+        &mut self,
+        request: Sasl2Request,
+        additional_data: Option<&[u8]>,
+        actions: &mut Vec<Action>,
+    ) {
+        let domain = self.domain.clone().unwrap_or_default();
+        let username = self.username.clone().unwrap_or_default();
+        let inline = self.config.sasl2.flatten();
+        let (Some(bind), Some(inline)) = (request.bind, inline) else {
+            let bare = format!("{username}@{domain}");
+            actions.push(Action::Send(sasl2::success(additional_data, &bare, None)));
+            self.phase = Phase::Bind;
+            actions.push(Action::Send(self.features()));
+            return;
+        };
+        let tag = bind
+            .tag
+            .as_deref()
+            .and_then(|tag| normalize_resource(tag).ok())
+            .filter(|tag| !tag.contains('/'));
+        let mut bytes = [0u8; RESOURCE_RANDOM_BYTES];
+        self.config.random.fill(&mut bytes);
+        let account = format!("{username}@{domain}");
+        let resource = sasl2::resource(
+            tag.as_deref(),
+            &account,
+            request.user_agent_id.as_deref(),
+            &hex(&bytes),
+        );
+        let jid = match Jid::new(Some(&username), &domain, Some(&resource)) {
+            Ok(jid) => jid,
+            Err(_) => {
+                self.close_with(StreamErrorCondition::InternalServerError, actions);
+                return;
+            }
+        };
+        actions.push(Action::OpenSession {
+            jid: jid.clone(),
+            carbons: bind.carbons && inline.carbons,
+        });
+        self.jid = Some(jid.clone());
+        self.phase = Phase::Bound;
+        let mut bound = Element::new("bound", sasl2::NS_BIND2);
+        if let (Some(resume), true) = (bind.stream_management, inline.stream_management) {
+            if let Some((enable, enabled)) = self.enable_sm(resume) {
+                actions.push(enable);
+                bound.push_child(enabled);
+            }
+        }
+        if let (Some(true), true) = (bind.inactive, inline.client_state) {
+            self.csi.set_inactive();
+        }
+        let identifier = jid.to_string();
+        actions.push(Action::Send(sasl2::success(
+            additional_data,
+            &identifier,
+            Some(bound),
+        )));
+        actions.push(Action::Send(self.bound_stream_features()));
+    }
+
+    /// The features of a stream bound by Bind 2: what can still be negotiated.
+    fn bound_stream_features(&self) -> Element {
+        let mut features = Element::new("features", NS_STREAMS);
+        if self.config.sm.is_some() && self.sm.is_none() {
+            features.push_child(Element::new("sm", NS_SM));
+        }
+        if self.config.csi.is_some() {
+            features.push_child(Element::new("csi", NS_CSI));
+        }
+        for feature in &self.config.bound_features {
+            features.push_child(feature.clone());
+        }
+        features
+    }
+
+    fn sasl_failure(
+        &mut self,
+        failure: SaslFailure,
+        sasl2: Option<&Sasl2Request>,
+        actions: &mut Vec<Action>,
+    ) {
         let counts = !matches!(
             failure.condition,
             SaslCondition::Aborted | SaslCondition::TemporaryAuthFailure
         );
-        actions.push(Action::Send(failure.to_element()));
+        let element = match sasl2 {
+            Some(_) => sasl2::failure(&failure),
+            None => failure.to_element(),
+        };
+        actions.push(Action::Send(element));
         self.phase = Phase::Features;
         if counts {
             self.count_auth_failure(actions);
@@ -1447,7 +1630,10 @@ impl Stream {
             Element::new("bind", NS_BIND)
                 .with_child(Element::new("jid", NS_BIND).with_text(jid.to_string())),
         );
-        actions.push(Action::OpenSession { jid: jid.clone() });
+        actions.push(Action::OpenSession {
+            jid: jid.clone(),
+            carbons: false,
+        });
         actions.push(Action::Send(result));
         self.jid = Some(jid);
         self.phase = Phase::Bound;
@@ -1584,3 +1770,7 @@ mod ping_tests;
 #[cfg(test)]
 #[path = "stream_register_tests.rs"]
 mod register_tests;
+
+#[cfg(test)]
+#[path = "stream_sasl2_tests.rs"]
+mod sasl2_tests;

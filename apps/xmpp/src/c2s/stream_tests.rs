@@ -47,7 +47,10 @@ fn describe(action: &Action) -> String {
         Action::StartTls => "starttls".into(),
         Action::RestartStream => "restart".into(),
         Action::LookupCredentials { domain, username } => format!("lookup {username}@{domain}"),
-        Action::OpenSession { jid } => format!("open {jid}"),
+        Action::OpenSession { jid, carbons } => match carbons {
+            true => format!("open {jid} carbons"),
+            false => format!("open {jid}"),
+        },
         Action::Route(stanza) => format!(
             "route {} from={}",
             stanza.name,
@@ -564,11 +567,11 @@ fn late_credentials_are_ignored() {
 }
 
 /// The SASL tests' SCRAM client, with the base64 the stream carries.
-fn scram_client(hash: ScramHash, username: &str, password: &str) -> ScramClient {
+pub(super) fn scram_client(hash: ScramHash, username: &str, password: &str) -> ScramClient {
     ScramClient::new(hash, username, password, "clientnonce123")
 }
 
-fn base64_of(element: &Element) -> Vec<u8> {
+pub(super) fn base64_of(element: &Element) -> Vec<u8> {
     BASE64.decode(element.text()).expect("base64")
 }
 
@@ -658,7 +661,7 @@ fn bind_without_a_resource_makes_one() {
     client.authenticate();
     client.open();
     let actions = client.send(&bind_iq(None));
-    let [Action::OpenSession { jid }, Action::Send(result)] = &actions[..] else {
+    let [Action::OpenSession { jid, .. }, Action::Send(result)] = &actions[..] else {
         panic!("expected open and result: {:?}", summary(&actions));
     };
     let resource = jid.resource().expect("a resource");

@@ -67,6 +67,10 @@ pub struct Modules {
     pub mod_stream_management: ModStreamManagement,
     /// Client state indication (XEP-0352).
     pub mod_csi: ModCsi,
+    /// Extensible SASL (XEP-0388) beside SASL1.
+    pub mod_sasl2: Switch,
+    /// Bind 2 (XEP-0386), inline in SASL2.
+    pub mod_bind2: Switch,
     /// Message carbons (XEP-0280).
     pub mod_carboncopy: Switch,
     /// Learning clients' capabilities (XEP-0115).

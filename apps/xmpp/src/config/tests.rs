@@ -612,3 +612,11 @@ fn server_pings_are_off_by_default_and_follow_mod_ping() {
         .expect("valid");
     assert_eq!(off.modules.server_pings(), None);
 }
+
+#[test]
+fn sasl2_and_bind2_are_on_by_default() {
+    let modules = Config::default().modules;
+    assert!(modules.mod_sasl2.enabled && modules.mod_bind2.enabled);
+    let off = Config::from_toml("[modules.mod_sasl2]\nenabled = false\n").expect("valid");
+    assert!(!off.modules.mod_sasl2.enabled);
+}

@@ -218,6 +218,8 @@ pub(crate) fn c2s_settings(config: &Config) -> crate::c2s::C2sSettings {
     settings.stream_management = config.modules.stream_management();
     settings.client_state = config.modules.client_state();
     settings.server_pings = config.modules.server_pings();
+    settings.sasl2 = config.modules.mod_sasl2.enabled;
+    settings.bind2 = config.modules.mod_sasl2.enabled && config.modules.mod_bind2.enabled;
     // A cluster node keeps nothing on disk (its root file system may be
     // read-only): the self-signed certificate, if any, is made in memory.
     settings.certificate_on_disk = config.internal_databases.cets.is_none();

@@ -135,9 +135,12 @@ async def chat(args):
     await waited("alice to receive bob's subscribe", alice_asked)
     alice.send_presence(pto=bob_jid, ptype="subscribed")
     await waited("alice to see bob available", alice_sees_bob)
-    roster = await alice.get_roster()
-    items = roster["roster"]["items"]
-    subscription = items.get(slixmpp.JID(bob_jid), {}).get("subscription")
+    # slixmpp sends the roster version it saw last (XEP-0237): the server answers with an
+    # empty result and pushes what changed since, which slixmpp applies to its roster; a ping
+    # after them orders the pushes before the read.
+    await alice.get_roster()
+    await alice["xep_0199"].ping(jid=args.domain, timeout=DEADLINE)
+    subscription = alice.client_roster[bob_jid]["subscription"]
     report["alice's roster entry for bob"] = subscription
     if subscription != "both":
         return {"ok": False, "error": f"subscription is {subscription!r}, expected 'both'", **report}
