@@ -10,6 +10,12 @@
 #            (bream-load --cross-server; sessions round-robin over the nodes), and on a
 #            single node started the same way (a cluster of one). Throughput, latency
 #            p50/p90/p99/max, server CPU per message summed over the nodes.
+#   mirror   issue 15's cost of stream management mirrors: MSG_SESSIONS sessions with resumable
+#            stream management (bream-load --stream-management) exchanging MSG_RATE msg/s
+#            across 3 nodes (--cross-server) for DURATION s, once with
+#            [modules.mod_stream_management] buffer_replicas = 0 and once with 1 (every stanza
+#            a session keeps is mirrored to the next node by name). Server CPU per message
+#            summed over the nodes; the difference is what the mirror costs.
 #   logins   LOGIN_SESSIONS (1000) logins, SCRAM-SHA-256 over STARTTLS after a warm-up pass
 #            that fills the client's SCRAM cache (as bench/xmpp-single-node.sh), spread over
 #            3 nodes, and on one node.
@@ -47,6 +53,8 @@ JOIN_COUNTS=${JOIN_COUNTS:-10000 30000 54000 100000}
 PER_NODE_MAX=${PER_NODE_MAX:-18000}
 MASS_USERS=${MASS_USERS:-2000}
 SCENARIOS=${SCENARIOS:-msg logins cleanup join}
+# buffer_replicas of the nodes started next (the mirror scenario sets it).
+REPLICAS=0
 PASSWORD=cluster-bench-password
 RUN=$(date +%H%M%S)$$
 OUT=$(mktemp -d /tmp/bream-cluster.XXXXXX)
@@ -110,6 +118,9 @@ connection.url = "$DB"
 backend = "rdbms"
 cluster_name = "$CLUSTER"
 heartbeat_deadline = $DEADLINE
+
+[modules.mod_stream_management]
+buffer_replicas = $REPLICAS
 CFG
 }
 
@@ -200,7 +211,7 @@ wait_held() {  # LOG...: waits for every loader's "logins done"; LOADED = their 
 
 # ---------------------------------------------------------------------------------------------
 USERS=$(( MSG_SESSIONS > LOGIN_SESSIONS ? MSG_SESSIONS : LOGIN_SESSIONS ))
-if [[ " $SCENARIOS " == *" msg "* || " $SCENARIOS " == *" logins "* ]]; then
+if [[ " $SCENARIOS " == *" msg "* || " $SCENARIOS " == *" logins "* || " $SCENARIOS " == *" mirror "* ]]; then
   register user "$USERS" 10000
 fi
 if [[ " $SCENARIOS " == *" cleanup "* || " $SCENARIOS " == *" join "* ]]; then
@@ -223,6 +234,19 @@ for scenario in $SCENARIOS; do
           --source-ips 127.0.0.1-127.0.0.4 --json >"$OUT/$name.json" 2>"$OUT/$name.log" || true
       done
     done ;;
+  mirror)
+    for replicas in 0 1; do
+      REPLICAS=$replicas
+      cluster "mirror$replicas" 3
+      name=mirror-$replicas
+      echo "== $name" >&2
+      "$LOAD" --server "$(servers 0 1 2)" --server-pid "$(pids 0 1 2)" --cross-server \
+        --domain "$DOMAIN" --users "$MSG_SESSIONS" --password "$PASSWORD" --warmup \
+        --stream-management --rate 500 --messages-per-second "$MSG_RATE" --window 1000000 \
+        --duration "$DURATION" --source-ips 127.0.0.1-127.0.0.4 --json \
+        >"$OUT/$name.json" 2>"$OUT/$name.log" || true
+    done
+    REPLICAS=0 ;;
   logins)
     for nodes in 1 3; do
       cluster "login$nodes" "$nodes"
@@ -336,6 +360,15 @@ for nodes in (1, 3):
                      f"{r['delivered_per_s']:.0f} msg/s" + (f" ({cross:.0%} cross-node)" if nodes > 1 else ""),
                      "/".join(ms(lat[k]) for k in ("p50_us", "p90_us", "p99_us", "max_us")),
                      f"{cpu:.1f} µs/msg" if cpu else "-", errors(r)])
+for replicas in (0, 1):
+    r = load(f"mirror-{replicas}.json")
+    if not r: continue
+    lat = r["message_latency_us"]
+    cpu = (r.get("server") or {}).get("cpu_per_message_us")
+    rows.append([f"messages @{r['message_rate']} +sm, buffer_replicas {replicas}", "3", f"{r['logins_ok']}/{r['sessions']}",
+                 f"{r['delivered_per_s']:.0f} msg/s",
+                 "/".join(ms(lat[k]) for k in ("p50_us", "p90_us", "p99_us", "max_us")),
+                 f"{cpu:.1f} µs/msg" if cpu else "-", errors(r)])
 for nodes in (1, 3):
     r = load(f"logins-{nodes}.json")
     if not r: continue

@@ -26,6 +26,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
+mod resume;
+
 const PASSWORD: &str = "secret";
 /// How long any one wait may take.
 const DEADLINE: Duration = Duration::from_secs(40);
@@ -82,6 +84,8 @@ struct TestCluster {
     scram_cache: Arc<SaltedPasswordCache>,
     /// `access.max_user_sessions` of the nodes started from now on.
     max_user_sessions: usize,
+    /// TOML appended to the config of the nodes started from now on.
+    extra_config: String,
 }
 
 impl TestCluster {
@@ -106,6 +110,7 @@ impl TestCluster {
             ports: Vec::new(),
             scram_cache: Arc::new(SaltedPasswordCache::new(10_000)),
             max_user_sessions: 10,
+            extra_config: String::new(),
         }
     }
 
@@ -161,6 +166,8 @@ heartbeat_deadline = {deadline}
 
 [debug]
 fault_injection = true
+
+{extra}
 "#,
             name = self.node_name(index),
             domain = self.domain,
@@ -168,6 +175,7 @@ fault_injection = true
             url = postgres_url(),
             deadline = HEARTBEAT_DEADLINE.as_millis(),
             max_user_sessions = self.max_user_sessions,
+            extra = self.extra_config,
         )
     }
 
@@ -1225,6 +1233,7 @@ async fn chaos_every_part_of_a_node_killed_in_turn_then_a_seeded_random_sequence
         "cluster/cluster_sup/session_table",
         "cluster/cluster_sup/session_table/shard_0",
         "cluster/cluster_sup/caps_table/shard_0",
+        "cluster/cluster_sup/sm_table/shard_0",
         "cluster/cluster_sup/relay",
         // Panics, in processes that get messages of their own accord: the agent's heartbeat
         // ticks, the table server's status requests (the readiness part asks twice a second).

@@ -19,7 +19,8 @@
 //! - [`tls`]: the certificate (from files, or self-signed in the data
 //!   directory);
 //! - [`sm`]: XEP-0198 stream management as data (counters, the unacknowledged buffer,
-//!   the resumable state), and [`sm_registry`]: stream management ids → sessions;
+//!   the resumable state), [`sm_registry`]: stream management ids → sessions, and
+//!   [`sm_mirror`]: the session's side of mirroring that state to another node;
 //! - [`settings`]: every bound and timeout, with defaults;
 //! - [`accounts`]: the account questions the sessions and the router ask.
 //!
@@ -59,6 +60,7 @@ pub mod sasl2;
 mod session;
 pub mod settings;
 pub mod sm;
+pub mod sm_mirror;
 pub mod sm_registry;
 pub mod stream;
 pub mod tls;

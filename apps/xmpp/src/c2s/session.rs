@@ -61,6 +61,7 @@ use super::connection::{self, ConnectionConfig, Inbound, InboundSink, Outgoing};
 use super::registration::InBandRegistration;
 use super::settings::{CREDENTIALS_TIMEOUT, INCOMING_EVENTS_MAX, TAKEOVER_TIMEOUT};
 use super::sm::{ResumableState, SmId};
+use super::sm_mirror::{MirrorCursor, MirrorView};
 use super::sm_registry::{SmLookup, SmRecord, SmRegistry};
 use super::stream::{Action, Credentials, Input, Stream, StreamConfig};
 use crate::router::{
@@ -254,6 +255,8 @@ pub(crate) struct SessionState {
     ack_timer: OwnedTask<Result<(), MessagingErr<SessionMsg>>>,
     /// Taken over by a resuming connection: what reaches this actor goes there.
     handed_over: Option<SessionHandle>,
+    /// What the mirror of this session's state on another node has seen (`buffer_replicas`).
+    mirror: MirrorCursor,
     /// When the client last sent something (server pings ask after silence).
     last_heard: tokio::time::Instant,
     /// The next silence check, and the current ping's answer timer and its generation.
@@ -339,6 +342,7 @@ impl Actor for Session {
             resume_generation: 0,
             ack_timer: OwnedTask(None),
             handed_over: None,
+            mirror: MirrorCursor::default(),
             last_heard: tokio::time::Instant::now(),
             ping_check: OwnedTask(None),
             ping_timeout: OwnedTask(None),
@@ -418,6 +422,7 @@ impl Actor for Session {
             SessionMsg::Stop => return Ok(()),
         };
         state.input(input).await?;
+        state.sync_mirror();
         if state.ended {
             myself.stop(None);
         }
@@ -742,6 +747,9 @@ impl SessionState {
             None => (Vec::new(), None),
         };
         if let Some(id) = self.sm_id.take() {
+            if let Some(mirror) = self.context.sm_registry.mirror() {
+                mirror.forget(&id, &mut self.mirror);
+            }
             if let Err(error) = self
                 .context
                 .sm_registry
@@ -769,6 +777,28 @@ impl SessionState {
                 self.context.router.route(stanza).await;
             }
         }
+    }
+
+    /// Sends the mirror of this session's state (if the registry keeps one) what the last
+    /// input changed: see [`super::sm_mirror`].
+    fn sync_mirror(&mut self) {
+        let Some(mirror) = self.context.sm_registry.mirror() else {
+            return;
+        };
+        let (Some(id), Some(client), Some(sm)) = (
+            self.sm_id.as_ref(),
+            self.bound.as_ref(),
+            self.stream.as_ref().and_then(Stream::stream_management),
+        ) else {
+            return;
+        };
+        let view = MirrorView {
+            id,
+            jid: &client.jid,
+            sid: self.sid,
+            sm,
+        };
+        mirror.sync(&view, &mut self.mirror);
     }
 
     /// Records the stream management id of a resumable session.
@@ -833,7 +863,11 @@ impl SessionState {
         let state = sm.into_resumable(client.jid.to_string(), client.sid.get(), table);
         *self.target.write() = Target::Forward(by.clone());
         self.handed_over = Some(by);
-        // The registry's record (same id, same session id) now names the new connection.
+        // The registry's record (same id, same session id) now names the new connection,
+        // which mirrors itself from now on.
+        if let (Some(mirror), Some(id)) = (self.context.sm_registry.mirror(), self.sm_id.take()) {
+            mirror.forget(&id, &mut self.mirror);
+        }
         self.sm_id = None;
         self.connection.abort();
         self.resume_timer.abort();
@@ -878,10 +912,17 @@ impl SessionState {
             .resource_sessions(&record.jid)
             .ok()
             .and_then(|entries| entries.into_iter().find(|entry| entry.sid == record.sid));
-        let Some(old) = old else {
-            return Input::ResumeFailed { h: None };
+        // No session in the table: its node died; a mirror of it may be left (buffer_replicas).
+        let taken = match &old {
+            Some(old) => old.handle.take_over(self.handle.clone()).await,
+            None => {
+                self.context
+                    .sm_registry
+                    .take_over_mirrored(&previd, self.handle.clone())
+                    .await
+            }
         };
-        let state = match old.handle.take_over(self.handle.clone()).await {
+        let state = match taken {
             Ok(state) => state,
             Err(error) => {
                 tracing::info!(sid = %self.sid, jid = %record.jid, %error, "resume refused");
@@ -898,6 +939,22 @@ impl SessionState {
             // The state is ours now: end it as a session that closed (re-routing its
             // messages) rather than lose it.
             tracing::error!(sid = %self.sid, %error, "cannot register the resumed session");
+        }
+        if let Some(old) = &old {
+            old.handle.resumed();
+        }
+        // The id now leads here (on another node, the record moves to this node).
+        let moved = SmRecord {
+            jid: record.jid.clone(),
+            sid: record.sid,
+        };
+        if let Err(error) = self
+            .context
+            .sm_registry
+            .register(previd.clone(), moved)
+            .await
+        {
+            tracing::error!(sid = %record.sid, %error, "cannot move the stream management id");
         }
         self.sid = record.sid;
         self.bound = Some(client);

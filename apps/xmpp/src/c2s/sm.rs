@@ -78,7 +78,23 @@ pub struct SmConfig {
     /// Whether the `h` of sessions that timed out is remembered, and for how long.
     /// Default `None` (MongooseIM: `stale_h.enabled = false`).
     pub stale_h: Option<StaleH>,
+    /// Other nodes each resumable session's unacknowledged buffer is mirrored to, so that a
+    /// resumption survives the death of the session's node: 0 or 1
+    /// ([`BUFFER_REPLICAS_MAX`]). Only a cluster mirrors; one node ignores it. Default
+    /// [`BUFFER_REPLICAS_DEFAULT`] (0).
+    pub buffer_replicas: usize,
 }
+
+/// Default [`SmConfig::buffer_replicas`]: no mirror (see `crate::cluster::sm_mirror` for
+/// what one costs).
+pub const BUFFER_REPLICAS_DEFAULT: usize = 0;
+/// The most [`SmConfig::buffer_replicas`] can be: one mirror node per session.
+pub const BUFFER_REPLICAS_MAX: usize = 1;
+
+const _: () = assert!(
+    BUFFER_REPLICAS_MAX == 1,
+    "the mirror keeps one copy (cluster::sm_mirror)"
+);
 
 impl Default for SmConfig {
     fn default() -> Self {
@@ -87,6 +103,7 @@ impl Default for SmConfig {
             ack_freq: ACK_FREQ_DEFAULT,
             resume_timeout: RESUME_TIMEOUT_DEFAULT,
             stale_h: None,
+            buffer_replicas: BUFFER_REPLICAS_DEFAULT,
         }
     }
 }
@@ -273,6 +290,41 @@ impl SmState {
     /// Stanzas sent to the client, modulo 2³².
     pub fn sent_out(&self) -> u32 {
         self.sent_out
+    }
+
+    /// Of the stanzas sent, how many the client acknowledged, modulo 2³².
+    pub fn acked_out(&self) -> u32 {
+        self.acked_out
+    }
+
+    /// The newest `count` stanzas of the buffer (fewer if it holds fewer), oldest first:
+    /// what a mirror has not seen yet.
+    pub fn newest(&self, count: usize) -> impl Iterator<Item = &Element> {
+        self.buffer
+            .iter()
+            .skip(self.buffer.len().saturating_sub(count))
+    }
+
+    /// A copy of the state to hand over, the buffer cloned (for a mirror on another node;
+    /// the session keeps its own).
+    pub fn snapshot(
+        &self,
+        jid: String,
+        sid: u64,
+        (priority, presence, features): (i8, Option<Element>, SessionFeatures),
+    ) -> ResumableState {
+        ResumableState {
+            id: self.id.clone(),
+            jid,
+            sid,
+            handled_in: self.handled_in,
+            sent_out: self.sent_out,
+            acked_out: self.acked_out,
+            buffer: self.buffer.iter().cloned().collect(),
+            priority,
+            presence,
+            features,
+        }
     }
 
     /// Stanzas sent and not yet acknowledged.
@@ -490,6 +542,27 @@ mod tests {
         assert!(sm.idle_timer_fired());
         assert!(!sm.idle_timer_fired());
         assert!(!sm.arm_idle_timer());
+    }
+
+    #[test]
+    fn newest_and_snapshot_see_what_is_kept() {
+        let mut sm = SmState::new(SmId::random(), true);
+        for n in 0..4 {
+            send(&mut sm, n);
+        }
+        sm.ack(1).expect("in range");
+        let ids: Vec<_> = sm
+            .newest(2)
+            .filter_map(|stanza| stanza.attr("id"))
+            .collect();
+        assert_eq!(ids, ["2", "3"]);
+        assert_eq!(sm.newest(10).count(), 3);
+        let copy = sm.snapshot("a@b/c".into(), 9, (1, None, SessionFeatures::default()));
+        assert_eq!(
+            (copy.sent_out, copy.acked_out, copy.buffer.len()),
+            (4, 1, 3)
+        );
+        assert_eq!(sm.buffered(), 3, "the session keeps its own buffer");
     }
 
     #[test]

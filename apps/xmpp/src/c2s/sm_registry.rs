@@ -10,7 +10,9 @@
 //! replicated table, so that a client resuming on another node finds the session's node.
 //! That is why a record holds no actor reference and reads are synchronous (a local copy, as
 //! the session table's reads are) while writes are futures (a replicated write answers once
-//! every node has it). This module has only the local implementation.
+//! every node has it). This module has the local implementation; the cluster's is
+//! `crate::cluster::sm` (`ReplicatedSmRegistry`), which also finds mirrors of sessions whose
+//! node died ([`SmRegistry::take_over_mirrored`], [`SmRegistry::mirror`]).
 //!
 //! Bounds: live records are one per resumable session, so they are bounded by
 //! `sessions_max`; the stale memory holds at most [`STALE_H_ENTRIES_MAX`] entries (the oldest
@@ -24,9 +26,10 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
-use super::sm::{SmId, StaleH};
+use super::sm::{ResumableState, SmId, StaleH};
+use super::sm_mirror::SmMirror;
 use crate::jid::{BareJid, Jid};
-use crate::router::SessionId;
+use crate::router::{SessionHandle, SessionId, TakeoverError};
 
 /// Stale `h` values kept at most (the oldest are forgotten first): 100 000 entries of about
 /// 150 bytes each.
@@ -80,6 +83,22 @@ pub trait SmRegistry: Send + Sync + 'static {
         sid: SessionId,
         stale_h: Option<u32>,
     ) -> BoxFuture<'a, Result<(), SmRegistryError>>;
+    /// `id` leads to a session the session table no longer has (its node died): take its
+    /// state over from a mirror of it on another node (`buffer_replicas`), for `by`.
+    ///
+    /// The default has no mirrors: [`TakeoverError::Unsupported`].
+    fn take_over_mirrored<'a>(
+        &'a self,
+        id: &'a SmId,
+        by: SessionHandle,
+    ) -> BoxFuture<'a, Result<ResumableState, TakeoverError>> {
+        let _ = (id, by);
+        Box::pin(std::future::ready(Err(TakeoverError::Unsupported)))
+    }
+    /// Where sessions mirror their state, if anywhere. The default: nowhere.
+    fn mirror(&self) -> Option<&dyn SmMirror> {
+        None
+    }
 }
 
 /// [`SmRegistry`] in this process's memory. See the [module documentation](self).

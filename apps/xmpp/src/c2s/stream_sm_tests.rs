@@ -17,6 +17,7 @@ fn sm_config(buffer_max: usize, ack_freq: u32) -> Arc<StreamConfig> {
         ack_freq,
         resume_timeout: Duration::from_secs(30),
         stale_h: None,
+        buffer_replicas: 0,
     })))
 }
 

@@ -13,6 +13,10 @@
 //! - [`cleanup`]: what survivors do for a node that went down (drop its
 //!   sessions, tell their contacts), and what a node that was frozen does
 //!   when it wakes (close its stale sessions).
+//! - [`sm`]: stream management ids, replicated, so a client resumes on any node (the
+//!   handover goes through the old node's [`relay`]); [`sm_mirror`]: with
+//!   `buffer_replicas = 1`, each session's buffer mirrored to one other node, so a
+//!   resumption survives its node's death.
 //!
 //! Readiness ([`Cluster::status`]`.ready`) is true once discovery works and
 //! every table has joined every node discovered: an orchestrator should send
@@ -28,6 +32,8 @@ pub mod caps;
 pub mod cleanup;
 pub mod relay;
 pub mod sessions;
+pub mod sm;
+pub mod sm_mirror;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,6 +55,10 @@ use self::caps::{ReplicatedCapsCache, CAPS_TABLE_NAME};
 use self::cleanup::Cleanup;
 use self::relay::Relay;
 use self::sessions::{Graveyard, ReplicatedSessionTable, SessionKey, SessionRecord};
+use self::sm::{ReplicatedSmRegistry, SmIdRecord, SmKey, SM_TABLE_NAME};
+use self::sm_mirror::{MirrorService, MirrorStore, MIRRORED_SESSIONS_MAX};
+use crate::c2s::sm::SmConfig;
+use crate::c2s::SmRegistry;
 use crate::modules::presence::Contacts;
 use crate::router::table::SESSION_TABLE_NAME;
 use crate::router::{Router, SessionTable};
@@ -84,6 +94,9 @@ pub struct ClusterSettings {
     pub discovery: DiscoveryBackend,
     /// Silence after which a node is declared down.
     pub heartbeat_deadline: Duration,
+    /// Stream management (`None`: off): `stale_h` of the replicated registry, and
+    /// `buffer_replicas`, `buffer_max` and `resume_timeout` of the mirrors.
+    pub stream_management: Option<SmConfig>,
 }
 
 /// A node's part of the cluster. See the module docs.
@@ -96,6 +109,7 @@ pub struct Cluster {
     freeze_watch: tokio::task::JoinHandle<()>,
     supervisor: SupervisorRef,
     caps: Arc<ReplicatedCapsCache>,
+    sm: Arc<ReplicatedSmRegistry>,
 }
 
 /// What [`Cluster::start_children`] made.
@@ -106,6 +120,7 @@ struct StartedParts {
     cleanup: Arc<Cleanup>,
     table: ReplicatedTable<SessionKey, SessionRecord>,
     caps: ReplicatedTable<String, Vec<String>>,
+    sm: Arc<ReplicatedSmRegistry>,
 }
 
 /// The cluster supervisor's name (its entry under the server's `cluster` part).
@@ -167,7 +182,9 @@ impl Cluster {
         let spec = SupervisorSpec::new(CLUSTER_SUPERVISOR_NAME).no_restarts();
         let supervisor = Supervisor::start(spec).await?;
         let (node_spec, node) = Node::child_spec("node", node_config, Some(discovery));
-        let started = Self::start_children(&supervisor, node_spec, &node, contacts).await;
+        let sm_config = settings.stream_management.clone().unwrap_or_default();
+        let started =
+            Self::start_children(&supervisor, node_spec, &node, contacts, &sm_config).await;
         match started {
             Ok(parts) => {
                 let StartedParts {
@@ -177,10 +194,12 @@ impl Cluster {
                     cleanup,
                     table,
                     caps,
+                    sm,
                 } = parts;
                 let service = ReplicationService::start(&node, ServiceConfig::default());
                 service.register(&table);
                 service.register(&caps);
+                service.register(sm.replicated());
                 let freeze_watch = cleanup::watch_for_freezes(
                     Arc::downgrade(&cleanup),
                     settings.heartbeat_deadline,
@@ -195,6 +214,7 @@ impl Cluster {
                     freeze_watch,
                     supervisor,
                     caps: Arc::new(ReplicatedCapsCache::new(caps)),
+                    sm,
                 })
             }
             Err(error) => {
@@ -208,12 +228,13 @@ impl Cluster {
     }
 
     /// Starts the cluster supervisor's children in order: the node, the session table, the
-    /// caps table, the relay.
+    /// caps table, the stream management table, the relay.
     async fn start_children(
         supervisor: &SupervisorRef,
         node_spec: ChildSpec,
         node: &Started<Node>,
         contacts: Arc<dyn Contacts>,
+        sm_config: &SmConfig,
     ) -> anyhow::Result<StartedParts> {
         supervisor.start_child(node_spec).await?;
         let node = node
@@ -237,7 +258,30 @@ impl Cluster {
         let caps = caps
             .latest()
             .ok_or_else(|| anyhow::anyhow!("the caps table child left no table"))?;
-        let relay = Relay::new(node.clone(), Arc::clone(&local));
+        let store = Arc::new(Mutex::new(MirrorStore::new(
+            sm_config.buffer_max,
+            MIRRORED_SESSIONS_MAX,
+            sm_config.resume_timeout,
+        )));
+        let (sm_spec, sm_table) = sm_table_spec(&node, &store);
+        supervisor.start_child(sm_spec).await?;
+        let sm_table = sm_table
+            .latest()
+            .ok_or_else(|| anyhow::anyhow!("the sm table child left no table"))?;
+        let mirrors = Arc::new(MirrorService::new(
+            node.clone(),
+            store,
+            sm_table.clone(),
+            table.clone(),
+        ));
+        let sm = Arc::new(ReplicatedSmRegistry::new(
+            sm_table,
+            node.clone(),
+            sm_config.stale_h,
+            Arc::clone(&mirrors),
+            sm_config.buffer_replicas >= 1,
+        ));
+        let relay = Relay::new(node.clone(), Arc::clone(&local), mirrors);
         supervisor.start_child(relay.child_spec()).await?;
         let sessions = Arc::new(ReplicatedSessionTable::new(
             table.clone(),
@@ -252,7 +296,14 @@ impl Cluster {
             cleanup,
             table,
             caps,
+            sm,
         })
+    }
+
+    /// The stream management registry the sessions should use: replicated, with mirrors
+    /// when `buffer_replicas` is 1.
+    pub fn sm_registry(&self) -> Arc<dyn SmRegistry> {
+        Arc::clone(&self.sm) as Arc<dyn SmRegistry>
     }
 
     /// The session table the router should use.
@@ -270,8 +321,8 @@ impl Cluster {
     }
 
     /// The cluster's supervisor (`cluster_sup`, `one_for_all`, no restarts): `node` (its
-    /// server, agent and discovery loop), `session_table` and `caps_table` (one `shard_0`
-    /// server each) and `relay`.
+    /// server, agent and discovery loop), `session_table`, `caps_table` and `sm_table` (one
+    /// `shard_0` server each) and `relay`.
     /// Any of them ending ends it: a table server that came back alone would have lost this
     /// node's sessions on every peer, a new agent or relay would be unknown to them, so the
     /// cluster restarts as a whole from the server's tree, and the c2s part after it.
@@ -301,6 +352,7 @@ impl Cluster {
         self.freeze_watch.abort();
         self.service.unregister(SESSION_TABLE_NAME);
         self.service.unregister(CAPS_TABLE_NAME);
+        self.service.unregister(SM_TABLE_NAME);
         self.node.depart().await;
         self.supervisor.shutdown(CLUSTER_SHUTDOWN).await;
         // After a kill of the supervisor, what it left running.
@@ -352,4 +404,30 @@ fn session_table_spec(
         ..ReplicatedOptions::default()
     };
     ReplicatedTable::child_spec("session_table", node, SESSION_TABLE_NAME, options)
+}
+
+/// The replicated stream management ids, as the cluster supervisor's child `sm_table`: an
+/// ordered set keyed `(id, node)` (one id's records are one range), each record belonging to
+/// the node in its key; a node going down starts the `resume_timeout` of the mirrors this
+/// node keeps for it.
+fn sm_table_spec(
+    node: &Node,
+    store: &Arc<Mutex<MirrorStore>>,
+) -> (ChildSpec, Started<ReplicatedTable<SmKey, SmIdRecord>>) {
+    let store = Arc::clone(store);
+    let down_handler = Arc::new(move |event: DownEvent| {
+        store
+            .lock()
+            .owner_down(&event.node, std::time::Instant::now());
+    });
+    let options = ReplicatedOptions {
+        kind: TableKind::OrderedSet,
+        replica: ReplicaConfig {
+            node_owned: Some(Arc::new(sm::owned_by)),
+            ..ReplicaConfig::default()
+        },
+        down_handler: Some(down_handler),
+        ..ReplicatedOptions::default()
+    };
+    ReplicatedTable::child_spec("sm_table", node, SM_TABLE_NAME, options)
 }

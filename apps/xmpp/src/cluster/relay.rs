@@ -12,9 +12,25 @@
 //! message to a dead pid, but XMPP wants the bare-JID rules: another
 //! resource, or offline storage). A node that is not up answers "gone", and
 //! the sender's router routes the stanza as if that session were not there.
+//!
+//! Resumption on another node (XEP-0198) goes through the relays too. The resuming node B
+//! first puts the resuming connection's handle in its own map under the session id (so
+//! whatever the old node forwards finds it), then calls A's relay with
+//! [`SessionCommand::TakeOver`]; A asks its session to hand itself over with a handle that
+//! forwards to B's relay, and answers with the [`ResumableState`] or a [`TakeoverError`],
+//! within [`HANDOVER_CALL_TIMEOUT`]. The old session forwards what is already in its mailbox
+//! and stops; A's map keeps the forwarding handle, so stanzas routed by nodes that still read
+//! the old record go on to B, until B, once its record is in the table on every node, sends
+//! [`SessionCommand::HandoverDone`]. A lost `HandoverDone` (B died) leaves one forwarding
+//! handle in A's map, which the next delivery to it clears (B gone: the router forgets it).
+//! A handover answered after B stopped waiting loses the session (its state went nowhere),
+//! as a crash would: A then drops the forwarding handle, so nothing bounces between the two.
+//! Mirrors (`super::sm_mirror`) arrive as [`SessionCommand::Mirror`], and a resumption from a
+//! mirror is [`SessionCommand::TakeMirror`], within [`MIRROR_TAKE_TIMEOUT`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
 use bream_runtime::node::{Node, RemoteMessage};
 use bream_runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -22,7 +38,10 @@ use bream_runtime::supervisor::{ChildSpec, StartError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::router::{DeliverError, Router, SessionHandle, SessionId};
+use super::sm_mirror::{MirrorCommand, MirrorService};
+use crate::c2s::settings::TAKEOVER_TIMEOUT;
+use crate::c2s::sm::{ResumableState, SmId};
+use crate::router::{DeliverError, Router, SessionHandle, SessionId, TakeoverError};
 use crate::stanza::error::{StreamError, StreamErrorCondition};
 use crate::xml::Element;
 
@@ -30,6 +49,19 @@ use crate::xml::Element;
 pub fn relay_name(node: &str) -> String {
     format!("bream.xmpp.relay/{node}")
 }
+
+/// How long a resuming node waits for the old node's answer to a [`SessionCommand::TakeOver`]:
+/// the old session's own [`TAKEOVER_TIMEOUT`] plus a margin for the node link both ways.
+pub const HANDOVER_CALL_TIMEOUT: Duration = TAKEOVER_TIMEOUT.saturating_add(Duration::from_secs(2));
+/// How long a resuming node waits for a mirror's answer to a [`SessionCommand::TakeMirror`]
+/// (the mirror answers from memory, at once).
+pub const MIRROR_TAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+const _: () = assert!(HANDOVER_CALL_TIMEOUT.as_millis() > TAKEOVER_TIMEOUT.as_millis());
+
+/// What a relay answers to the commands that are calls ([`SessionCommand::TakeOver`],
+/// [`SessionCommand::TakeMirror`]).
+pub type TakeoverAnswer = Result<ResumableState, TakeoverError>;
 
 /// What one node asks of another's session.
 #[derive(Debug, Serialize, Deserialize)]
@@ -50,19 +82,46 @@ pub enum SessionCommand {
         /// Its text.
         text: Option<String>,
     },
+    /// A call: hand the session over to a connection resuming it on node `by`; the answer is
+    /// a [`TakeoverAnswer`].
+    TakeOver {
+        /// The session.
+        sid: SessionId,
+        /// The resuming node.
+        by: String,
+    },
+    /// The session handed over to the sender is in the table everywhere: stop forwarding.
+    HandoverDone {
+        /// The session.
+        sid: SessionId,
+    },
+    /// For the mirror of a session of the sender's.
+    Mirror(MirrorCommand),
+    /// A call: the mirrored state of `id`, for a connection resuming it (its owner died); the
+    /// answer is a [`TakeoverAnswer`].
+    TakeMirror {
+        /// The stream management id.
+        id: SmId,
+    },
 }
 
 /// The relay actor's message.
-pub struct RelayMsg(SessionCommand);
+pub struct RelayMsg {
+    command: SessionCommand,
+    reply: Option<RpcReplyPort<TakeoverAnswer>>,
+}
 
 bream_runtime::local_message!(RelayMsg);
 
 impl RemoteMessage for RelayMsg {
     type Request = SessionCommand;
-    type Response = ();
+    type Response = TakeoverAnswer;
 
-    fn from_remote(request: SessionCommand, _reply: Option<RpcReplyPort<()>>) -> Self {
-        RelayMsg(request)
+    fn from_remote(request: SessionCommand, reply: Option<RpcReplyPort<TakeoverAnswer>>) -> Self {
+        RelayMsg {
+            command: request,
+            reply,
+        }
     }
 }
 
@@ -72,6 +131,7 @@ pub struct Relay {
     node: Node,
     local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
     router: OnceLock<Weak<Router>>,
+    mirrors: Arc<MirrorService>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -87,11 +147,13 @@ impl Relay {
     pub(crate) fn new(
         node: Node,
         local: Arc<Mutex<HashMap<SessionId, SessionHandle>>>,
+        mirrors: Arc<MirrorService>,
     ) -> Arc<Relay> {
         Arc::new(Relay {
             node,
             local,
             router: OnceLock::new(),
+            mirrors,
         })
     }
 
@@ -150,7 +212,49 @@ impl Relay {
         }
     }
 
-    fn handle(&self, command: SessionCommand) {
+    /// Takes session `sid` on `node` over for `by`, a connection resuming it here. See the
+    /// module docs.
+    pub(crate) async fn take_over(
+        &self,
+        node: &str,
+        sid: SessionId,
+        by: SessionHandle,
+    ) -> TakeoverAnswer {
+        // Before asking: what the old session forwards must find the new one.
+        self.local.lock().insert(sid, by.clone());
+        let command = SessionCommand::TakeOver {
+            sid,
+            by: self.node.name().to_owned(),
+        };
+        let answer = self
+            .node
+            .call::<_, TakeoverAnswer>(&relay_name(node), &command, HANDOVER_CALL_TIMEOUT)
+            .await
+            .unwrap_or_else(|error| Err(TakeoverError::NoAnswer(format!("{node}: {error}"))));
+        if answer.is_err() {
+            let mut local = self.local.lock();
+            if local.get(&sid) == Some(&by) {
+                local.remove(&sid);
+            }
+        }
+        answer
+    }
+
+    /// Tells `node` that session `sid`, handed over from it, is in the table everywhere.
+    pub(crate) fn handover_done(&self, node: &str, sid: SessionId) {
+        if let Err(error) = self
+            .node
+            .cast(&relay_name(node), &SessionCommand::HandoverDone { sid })
+        {
+            tracing::debug!(%node, %sid, %error, "old node unreachable: handover not confirmed");
+        }
+    }
+
+    fn handle(
+        self: &Arc<Self>,
+        command: SessionCommand,
+        reply: Option<RpcReplyPort<TakeoverAnswer>>,
+    ) {
         match command {
             SessionCommand::Deliver { sid, stanza } => {
                 let handle = self.local.lock().get(&sid).cloned();
@@ -176,6 +280,46 @@ impl Relay {
                 let condition = StreamErrorCondition::from_name(&condition, "")
                     .unwrap_or(StreamErrorCondition::UndefinedCondition);
                 handle.close(StreamError { condition, text });
+            }
+            SessionCommand::TakeOver { sid, by } => {
+                let Some(reply) = reply else {
+                    return;
+                };
+                let Some(handle) = self.local.lock().get(&sid).cloned() else {
+                    let _ = reply.send(Err(TakeoverError::NotResumable));
+                    return;
+                };
+                let forward = super::sessions::remote_handle(Arc::clone(self), by.clone(), sid);
+                let relay = Arc::clone(self);
+                tokio::spawn(async move {
+                    let answer = handle.take_over(forward).await;
+                    match &answer {
+                        Ok(_) => {
+                            tracing::info!(%sid, to = %by, "session handed over to another node")
+                        }
+                        Err(error) => tracing::info!(%sid, to = %by, %error, "handover refused"),
+                    }
+                    let handed = answer.is_ok();
+                    if reply.send(answer).is_err() && handed {
+                        // The resuming node gave up waiting (HANDOVER_CALL_TIMEOUT) after the
+                        // session had given itself up: its state is lost, as after a crash.
+                        // Stop forwarding, or stanzas would bounce between the two nodes
+                        // (the other has forgotten the session, the table still names this
+                        // node); from now on they are routed as for a session that is gone.
+                        tracing::warn!(%sid, to = %by, timeout = ?HANDOVER_CALL_TIMEOUT, "handover answered too late: the session is lost");
+                        relay.local.lock().remove(&sid);
+                    }
+                });
+            }
+            SessionCommand::HandoverDone { sid } => {
+                self.local.lock().remove(&sid);
+            }
+            SessionCommand::Mirror(command) => self.mirrors.handle(command),
+            SessionCommand::TakeMirror { id } => {
+                let answer = self.mirrors.take(&id);
+                if let Some(reply) = reply {
+                    let _ = reply.send(answer);
+                }
             }
         }
     }
@@ -206,10 +350,10 @@ impl Actor for RelayActor {
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
-        RelayMsg(command): Self::Msg,
+        RelayMsg { command, reply }: Self::Msg,
         relay: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        relay.handle(command);
+        relay.handle(command, reply);
         Ok(())
     }
 }

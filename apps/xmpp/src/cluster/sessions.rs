@@ -270,7 +270,13 @@ impl SessionTable for ReplicatedSessionTable {
     }
 }
 
-/// A session on another node: stanzas go to that node's relay.
+/// A handle on session `sid` on `node`, through the relays.
+pub(crate) fn remote_handle(relay: Arc<Relay>, node: String, sid: SessionId) -> SessionHandle {
+    SessionHandle::new(RemoteSession { relay, node, sid })
+}
+
+/// A session on another node: stanzas go to that node's relay; a resumption asks that
+/// node's relay to hand the session over ([`Relay::take_over`]).
 struct RemoteSession {
     relay: Arc<Relay>,
     node: String,
@@ -284,6 +290,17 @@ impl SessionControl for RemoteSession {
 
     fn close(&self, error: StreamError) {
         self.relay.close(&self.node, self.sid, error);
+    }
+
+    fn take_over(
+        &self,
+        by: SessionHandle,
+    ) -> BoxFuture<'_, Result<crate::c2s::sm::ResumableState, crate::router::TakeoverError>> {
+        Box::pin(self.relay.take_over(&self.node, self.sid, by))
+    }
+
+    fn resumed(&self) {
+        self.relay.handover_done(&self.node, self.sid);
     }
 }
 

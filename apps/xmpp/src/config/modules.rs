@@ -16,6 +16,7 @@
 //! ack_freq = 1
 //! resume_timeout = 600
 //! stale_h.enabled = true
+//! buffer_replicas = 1   # cluster only: mirror each session's unacknowledged buffer to one other node
 //!
 //! [modules.mod_csi]
 //! buffer_max = 20
@@ -122,6 +123,13 @@ impl Modules {
                 "must be at least 1",
             ));
         }
+        if sm.buffer_replicas > crate::c2s::sm::BUFFER_REPLICAS_MAX {
+            return Err(Invalid::new(
+                "modules.mod_stream_management.buffer_replicas",
+                &sm.buffer_replicas.to_string(),
+                "must be 0 (no mirror) or 1 (one mirror node per session)",
+            ));
+        }
         check_nonzero(
             "modules.mod_stream_management.resume_timeout",
             sm.resume_timeout,
@@ -168,6 +176,7 @@ impl Modules {
                 repeat_after: sm.stale_h.repeat_after,
                 geriatric: sm.stale_h.geriatric,
             }),
+            buffer_replicas: sm.buffer_replicas,
         })
     }
 }
@@ -379,6 +388,11 @@ pub struct ModStreamManagement {
     pub resume_timeout: Duration,
     /// Remembering the `h` of sessions that timed out.
     pub stale_h: StaleH,
+    /// In a cluster, how many other nodes mirror each resumable session's unacknowledged
+    /// buffer and state, so that a client can resume after the session's node died
+    /// (`kill -9`, a crash): 0 (default, no mirror) or 1. A Bream key, not MongooseIM's.
+    /// Costs a copy of every stanza to one other node; see `crate::cluster::sm_mirror`.
+    pub buffer_replicas: usize,
 }
 
 impl Default for ModStreamManagement {
@@ -390,6 +404,7 @@ impl Default for ModStreamManagement {
             ack_freq: sm::ACK_FREQ_DEFAULT,
             resume_timeout: sm::RESUME_TIMEOUT_DEFAULT,
             stale_h: StaleH::default(),
+            buffer_replicas: sm::BUFFER_REPLICAS_DEFAULT,
         }
     }
 }

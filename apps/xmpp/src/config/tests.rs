@@ -551,6 +551,7 @@ fn stream_management_is_on_by_default_with_mongooseim_defaults() {
         ("ack_freq = 0", "ack_freq"),
         ("resume_timeout = 0", "resume_timeout"),
         ("stale_h.repeat_after = 0", "stale_h.repeat_after"),
+        ("buffer_replicas = 2", "buffer_replicas"),
     ] {
         let text = format!("[modules.mod_stream_management]\n{bad}\n");
         let error = Config::from_toml(&text).expect_err(bad);
@@ -561,6 +562,11 @@ fn stream_management_is_on_by_default_with_mongooseim_defaults() {
             "{error}"
         );
     }
+    assert_eq!(sm.buffer_replicas, 0, "no mirror unless asked");
+    let mirrored =
+        Config::from_toml("[modules.mod_stream_management]\nbuffer_replicas = 1\n").expect("valid");
+    let sm = mirrored.modules.stream_management().expect("on");
+    assert_eq!(sm.buffer_replicas, 1);
     let message = error("[modules.mod_stream_management]\nbuffer = true\n");
     assert!(message.contains("unknown field `buffer`"), "{message}");
 }

@@ -5,7 +5,7 @@
 //! [`SessionHandle`], which delivers a stanza or asks the session to close.
 //! The c2s session implements [`SessionControl`] over its actor; router tests
 //! implement it over a channel; a remote session (when the table is
-//! replicated) will implement it over the node link.
+//! replicated) implements it over the node link (`crate::cluster::sessions`).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,16 +93,20 @@ pub trait SessionControl: Send + Sync + 'static {
     /// being served by its own connection and gives up its resumable state; whatever
     /// reaches it afterwards goes on to `by`. Refused if the session is not resumable.
     ///
-    /// The default refuses: a transport that cannot carry a handover yet (the cluster
-    /// relay, until cross-node resumption is built) keeps it.
+    /// The default refuses: a transport that cannot carry a handover keeps it.
     fn take_over(&self, by: SessionHandle) -> BoxFuture<'_, Result<ResumableState, TakeoverError>> {
         let _ = by;
         Box::pin(std::future::ready(Err(TakeoverError::Unsupported)))
     }
+    /// After a [`SessionControl::take_over`] succeeded, the resumed session is in the
+    /// session table on every node: the old place may stop forwarding. The cluster's remote
+    /// handle tells the old node (which forwards until then, so nothing routed through a
+    /// stale record is lost); the default does nothing.
+    fn resumed(&self) {}
 }
 
-/// Why a session was not handed over.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a session was not handed over. Serde: it crosses nodes as the answer of a handover.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TakeoverError {
     /// This transport cannot hand a session over.
     #[error("this session cannot be handed over from here")]
@@ -135,6 +139,11 @@ impl SessionHandle {
     /// See [`SessionControl::close`].
     pub fn close(&self, error: StreamError) {
         self.0.close(error);
+    }
+
+    /// See [`SessionControl::resumed`].
+    pub fn resumed(&self) {
+        self.0.resumed();
     }
 
     /// See [`SessionControl::take_over`].

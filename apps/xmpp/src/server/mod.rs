@@ -246,6 +246,7 @@ pub fn cluster_settings(config: &Config) -> Option<ClusterSettings> {
         cluster_name: cets.cluster_name.clone(),
         discovery,
         heartbeat_deadline: cets.heartbeat_deadline,
+        stream_management: config.modules.stream_management(),
     })
 }
 

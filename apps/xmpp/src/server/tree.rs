@@ -9,6 +9,7 @@
 //! │       ├── node (one_for_all, no restarts): server, agent, discovery
 //! │       ├── session_table (one_for_all, no restarts): shard_0
 //! │       ├── caps_table (one_for_all, no restarts): shard_0
+//! │       ├── sm_table (one_for_all, no restarts): shard_0
 //! │       └── relay
 //! ├── c2s          c2s supervisor: listeners, sessions; the router
 //! ├── graphql_admin
@@ -280,7 +281,9 @@ async fn start_c2s(inputs: Arc<Inputs>) -> anyhow::Result<C2sPart> {
     }
     let cluster = live.cluster();
     if let Some(cluster) = &cluster {
-        services = services.with_session_table(cluster.session_table());
+        services = services
+            .with_session_table(cluster.session_table())
+            .with_sm_registry(cluster.sm_registry());
     }
     let c2s = crate::c2s::serve(settings, services).await?;
     if let Some(cluster) = &cluster {
