@@ -556,9 +556,14 @@ impl SessionState {
                     element.to_xml_in(&NamespaceContext::CLIENT_STREAM),
                 )),
                 Action::SendStanza(stanza) => {
-                    self.send(Outgoing::Xml(
-                        stanza.to_xml_in(&NamespaceContext::CLIENT_STREAM),
-                    ));
+                    let mut xml = stanza.to_xml_in(&NamespaceContext::CLIENT_STREAM);
+                    // The `<r/>` that follows a stanza goes out in the same write: one queue
+                    // slot, one wake-up of the connection task and one send for both.
+                    if matches!(queue.front(), Some(Action::RequestAck)) {
+                        queue.pop_front();
+                        xml.push_str(super::sm::REQUEST_XML);
+                    }
+                    self.send(Outgoing::Xml(xml));
                     if let Some(stream) = self.stream.as_mut() {
                         stream.stanza_written(stanza);
                     }
