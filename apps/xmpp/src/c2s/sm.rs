@@ -24,6 +24,12 @@
 //! every stanza between nodes does). Resending after a resumption serialises again, which is
 //! rare.
 //!
+//! Requests: an `<r/>` after every `ack_freq` stanzas, but not while the previous one is
+//! unanswered (the answer counts every stanza the client handled by then, so under load one
+//! round trip acknowledges a whole burst instead of one `<r/>` and one `<a/>` per stanza);
+//! stanzas left unrequested get one after [`ACK_REQUEST_IDLE`], answered or not, which also
+//! asks again a client that did not answer.
+//!
 //! Edges: an `<a h/>` acknowledging more than was sent is `undefined-condition` with
 //! `<handled-count-too-high/>` (§4); an `h` that acknowledges less than before (an old `<a/>`
 //! arriving late) acknowledges nothing. Only stanzas (`message`, `presence`, `iq`) count, in
@@ -238,6 +244,10 @@ pub struct SmState {
     unrequested: u32,
     /// Whether the shell has a [`ACK_REQUEST_IDLE`] timer running for them.
     idle_timer_armed: bool,
+    /// Whether our last `<r/>` is still unanswered: no new one goes out after a stanza
+    /// until it is (the answer will count everything the client handled by then), only
+    /// after [`ACK_REQUEST_IDLE`].
+    request_outstanding: bool,
     /// The unacknowledged stanzas written so far (those handed out in `SendStanza` and
     /// not yet given back are counted in `sent_out` but not here yet).
     buffer: VecDeque<Element>,
@@ -254,6 +264,7 @@ impl SmState {
             acked_out: 0,
             unrequested: 0,
             idle_timer_armed: false,
+            request_outstanding: false,
             buffer: VecDeque::new(),
         }
     }
@@ -268,6 +279,7 @@ impl SmState {
             acked_out: state.acked_out,
             unrequested: 0,
             idle_timer_armed: false,
+            request_outstanding: false,
             buffer: state.buffer.into(),
         }
     }
@@ -351,8 +363,9 @@ impl SmState {
     pub fn count_out(&mut self, ack_freq: u32) -> bool {
         self.sent_out = self.sent_out.wrapping_add(1);
         self.unrequested = self.unrequested.saturating_add(1);
-        if self.unrequested >= ack_freq.max(1) {
+        if self.unrequested >= ack_freq.max(1) && !self.request_outstanding {
             self.unrequested = 0;
+            self.request_outstanding = true;
             true
         } else {
             false
@@ -374,6 +387,7 @@ impl SmState {
         self.idle_timer_armed = false;
         let request = self.unrequested > 0;
         self.unrequested = 0;
+        self.request_outstanding |= request;
         request
     }
 
@@ -400,6 +414,7 @@ impl SmState {
             });
         }
         self.acked_out = h;
+        self.request_outstanding = false;
         // Stanzas handed out but not yet given back are the newest: drop from the front.
         let drop = usize::try_from(newly)
             .unwrap_or(usize::MAX)
@@ -524,8 +539,14 @@ mod tests {
     #[test]
     fn requests_every_ack_freq_stanzas_and_full_at_buffer_max() {
         let mut sm = SmState::new(SmId::random(), false);
-        let requests: Vec<bool> = (0..6).map(|_| sm.count_out(3)).collect();
+        let mut requests: Vec<bool> = (0..3).map(|_| sm.count_out(3)).collect();
+        assert_eq!(sm.ack(1), Ok(()), "the answer to the first <r/>");
+        requests.extend((0..3).map(|_| sm.count_out(3)));
         assert_eq!(requests, [false, false, true, false, false, true]);
+        // Unanswered, the next <r/> waits for the idle timer, whatever ack_freq says.
+        assert!(!sm.count_out(1));
+        assert!(sm.arm_idle_timer());
+        assert!(sm.idle_timer_fired(), "the idle timer asks again");
         assert!(sm.is_full(6));
         assert!(!sm.is_full(7));
         assert!(SmState::new(SmId::random(), false).is_full(0));
