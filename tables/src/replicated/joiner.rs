@@ -457,34 +457,44 @@ async fn sweep(shared: &Shared) {
         .filter(|(_, registered)| registered.joined_by_sweeps)
         .map(|(name, registered)| (name.clone(), registered.table.clone()))
         .collect();
-    for (name, table) in tables {
-        let Ok(status) = table.status().await else {
-            continue;
-        };
-        let missing: Vec<String> = status
-            .reachable
-            .iter()
-            .filter(|node| !status.members.contains(node))
-            .cloned()
-            .collect();
-        for node in missing {
-            let jitter_max = shared.config.join_jitter_max.as_micros() as u64;
-            let jitter = Duration::from_micros(rand::random_range(0..=jitter_max));
-            tokio::time::sleep(jitter).await;
-            let result = table.join(&node).await;
-            let error = match &result {
-                Ok(outcome) => {
-                    tracing::info!(table = %name, %node, ?outcome, "discovery join");
-                    None
-                }
-                Err(error) => {
-                    tracing::info!(table = %name, %node, %error, "discovery join failed; will retry");
-                    Some(error.to_string())
-                }
-            };
-            if let Some(registered) = shared.tables.lock().get_mut(&name) {
-                registered.last_join_error = error;
+    // Tables join side by side: a join that waits out its `join_timeout` on a peer that is
+    // restarting holds up only its own table, not every table registered after it.
+    futures::future::join_all(
+        tables
+            .into_iter()
+            .map(|(name, table)| join_missing(shared, name, table)),
+    )
+    .await;
+}
+
+/// Joins `table` to every reachable node it is not a member with, one node at a time.
+async fn join_missing(shared: &Shared, name: String, table: Arc<dyn Joinable>) {
+    let Ok(status) = table.status().await else {
+        return;
+    };
+    let missing: Vec<String> = status
+        .reachable
+        .iter()
+        .filter(|node| !status.members.contains(node))
+        .cloned()
+        .collect();
+    for node in missing {
+        let jitter_max = shared.config.join_jitter_max.as_micros() as u64;
+        let jitter = Duration::from_micros(rand::random_range(0..=jitter_max));
+        tokio::time::sleep(jitter).await;
+        let result = table.join(&node).await;
+        let error = match &result {
+            Ok(outcome) => {
+                tracing::info!(table = %name, %node, ?outcome, "discovery join");
+                None
             }
+            Err(error) => {
+                tracing::info!(table = %name, %node, %error, "discovery join failed; will retry");
+                Some(error.to_string())
+            }
+        };
+        if let Some(registered) = shared.tables.lock().get_mut(&name) {
+            registered.last_join_error = error;
         }
     }
 }
