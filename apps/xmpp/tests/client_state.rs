@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use bream_testkit::xmpp::{befriend, TestClient, TestServer, DOMAIN, NS_SASL, PASSWORD};
+use bream_testkit::xmpp::{befriend, TestClient, DOMAIN, NS_SASL, PASSWORD};
 use bream_xmpp::config::modules::PingTimeoutAction;
 use bream_xmpp::config::Config;
 use bream_xmpp::xml::{Element, NS_CLIENT};
@@ -15,13 +15,7 @@ use bream_xmpp::xml::{Element, NS_CLIENT};
 const NS_CSI: &str = "urn:xmpp:csi:0";
 const NS_SM: &str = "urn:xmpp:sm:3";
 
-async fn server(configure: impl FnOnce(&mut Config)) -> TestServer {
-    TestServer::builder()
-        .users(["alice", "bob"])
-        .configure(configure)
-        .start()
-        .await
-}
+use crate::stream_management::server;
 
 fn status(element: &Element) -> Option<String> {
     element.child("status", NS_CLIENT).map(Element::text)

@@ -15,7 +15,9 @@ use bream_xmpp::xml::{Element, NS_CLIENT};
 const NS_SM: &str = "urn:xmpp:sm:3";
 const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-async fn server(configure: impl FnOnce(&mut Config)) -> TestServer {
+/// The real server with alice and bob, configured by `configure` (shared by the session
+/// feature tests).
+pub(crate) async fn server(configure: impl FnOnce(&mut Config)) -> TestServer {
     TestServer::builder()
         .users(["alice", "bob"])
         .configure(configure)

@@ -212,12 +212,7 @@ impl CsiState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    fn element(xml: &str) -> Element {
-        match crate::api::graphql::parse_stanza(xml) {
-            Ok(element) => element,
-            Err(error) => panic!("{xml}: {error}"),
-        }
-    }
+    use crate::xml::stanza_for_test as element;
 
     fn ids(stanzas: &[Element]) -> Vec<&str> {
         stanzas

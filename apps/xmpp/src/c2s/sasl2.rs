@@ -248,12 +248,7 @@ fn with_data(element: Element, data: &[u8]) -> Element {
 mod tests {
     use super::*;
 
-    fn element(xml: &str) -> Element {
-        match crate::api::graphql::parse_stanza(xml) {
-            Ok(element) => element,
-            Err(error) => panic!("{xml}: {error}"),
-        }
-    }
+    use crate::xml::stanza_for_test as element;
 
     #[test]
     fn the_feature_lists_mechanisms_and_what_bind_2_enables() {

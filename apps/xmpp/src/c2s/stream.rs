@@ -1358,6 +1358,18 @@ impl Stream {
                 return;
             }
         };
+        self.begin_exchange(mechanism, initial_response.as_deref(), None, actions);
+    }
+
+    /// Starts `mechanism`'s exchange (SASL1's, or SASL2's with its `request`) for the
+    /// stream's domain.
+    fn begin_exchange(
+        &mut self,
+        mechanism: Mechanism,
+        initial_response: Option<&[u8]>,
+        request: Option<Box<Sasl2Request>>,
+        actions: &mut Vec<Action>,
+    ) {
         let domain = self.domain.clone().unwrap_or_default();
         let Some(sasl_config) = self.config.sasl_config(&domain) else {
             // A domain is chosen by every header that leads here.
@@ -1365,8 +1377,8 @@ impl Stream {
             return;
         };
         let mut server = Box::new(SaslServer::new(mechanism, sasl_config.clone()));
-        let step = server.start(initial_response.as_deref());
-        self.sasl_step(server, step, None, actions);
+        let step = server.start(initial_response);
+        self.sasl_step(server, step, request, actions);
     }
 
     /// SASL2's `<authenticate/>`: the same exchange as `<auth/>`, its request kept for the
@@ -1393,14 +1405,13 @@ impl Stream {
             self.sasl_failure(failure, sasl2.as_deref(), actions);
             return;
         };
-        let domain = self.domain.clone().unwrap_or_default();
-        let Some(sasl_config) = self.config.sasl_config(&domain) else {
-            self.close_with(StreamErrorCondition::InternalServerError, actions);
-            return;
-        };
-        let mut server = Box::new(SaslServer::new(mechanism, sasl_config.clone()));
-        let step = server.start(parsed.initial_response.as_deref());
-        self.sasl_step(server, step, Some(Box::new(parsed.request)), actions);
+        let request = Some(Box::new(parsed.request));
+        self.begin_exchange(
+            mechanism,
+            parsed.initial_response.as_deref(),
+            request,
+            actions,
+        );
     }
 
     fn on_sasl_element(&mut self, element: &Element, actions: &mut Vec<Action>) {

@@ -54,11 +54,7 @@ fn describe(stanza: &Element) -> String {
 }
 
 fn deliver(client: &mut Client, xml: &str) -> Vec<String> {
-    let stanza = match crate::api::graphql::parse_stanza(xml) {
-        Ok(stanza) => stanza,
-        Err(error) => panic!("{xml}: {error}"),
-    };
-    let actions = client.input(Input::Deliver(stanza));
+    let actions = client.input(Input::Deliver(crate::xml::stanza_for_test(xml)));
     written(client, actions)
 }
 

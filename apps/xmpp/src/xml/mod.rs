@@ -32,6 +32,15 @@ pub use limits::{Limit, Limits};
 pub use parser::{ParseOutcome, StreamEvent, StreamHeader, StreamParser};
 pub use serialize::{NamespaceContext, STREAM_CLOSE};
 
+/// One stanza parsed from `xml` in a `jabber:client` stream, for tests; panics on bad XML.
+#[cfg(test)]
+pub(crate) fn stanza_for_test(xml: &str) -> Element {
+    match crate::api::graphql::parse_stanza(xml) {
+        Ok(element) => element,
+        Err(error) => panic!("{xml}: {error}"),
+    }
+}
+
 /// The stream namespace, bound to the `stream` prefix by convention.
 pub const NS_STREAMS: &str = "http://etherx.jabber.org/streams";
 /// The content namespace of client-to-server streams.
